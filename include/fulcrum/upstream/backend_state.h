@@ -1,0 +1,45 @@
+#pragma once
+// Runtime state of one backend, shared by every worker and the control thread.
+// Atomics only: written with relaxed ordering, read by pickers without locks. It survives
+// reloads for as long as a backend with the same identity (pool name + address) exists.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace fulcrum::upstream {
+
+enum class Health : uint8_t { kUp = 0, kDown = 1 };
+
+class BackendState {
+ public:
+  // Active health (control thread writes, from health checks). Starts up: a pool without
+  // health checks treats every backend as healthy.
+  std::atomic<Health> health{Health::kUp};
+  // Passive outlier ejection: ejected while now_ms < ejected_until_ms (steady clock, ms).
+  std::atomic<int64_t> ejected_until_ms{0};
+  std::atomic<uint32_t> ejection_count{0};
+  std::atomic<uint32_t> consecutive_failures{0};
+  // When the backend last became eligible (steady ms), for slow start. 0 = long ago.
+  std::atomic<int64_t> up_since_ms{0};
+  // Connections (tcp sessions, in-flight http requests, tunnels) currently using it.
+  std::atomic<int32_t> active{0};
+  // Exponentially decaying average response time in microseconds, where a failure counts
+  // as a slow response (see recordResponse). 0 = no history yet.
+  std::atomic<uint64_t> ewma_us{0};
+
+  bool isEjected(int64_t now_ms) const {
+    return ejected_until_ms.load(std::memory_order_relaxed) > now_ms;
+  }
+  bool isUp() const { return health.load(std::memory_order_relaxed) == Health::kUp; }
+
+  // Records one finished exchange. `failure` = 5xx, reset, timeout or connect failure:
+  // it is folded in as a penalty latency so that a backend failing fast loses traffic.
+  void recordResponse(uint64_t latency_us, bool failure);
+  void acquire() { active.fetch_add(1, std::memory_order_relaxed); }
+  void release() { active.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+using BackendStateSharedPtr = std::shared_ptr<BackendState>;
+
+}  // namespace fulcrum::upstream
