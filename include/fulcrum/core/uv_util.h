@@ -1,0 +1,34 @@
+#pragma once
+// RAII helpers over libuv handles. A handle's memory is released only from its close
+// callback (closing is asynchronous), never from inside one of its own callbacks.
+
+#include <uv.h>
+
+#include <memory>
+
+namespace fulcrum::core {
+
+// Closes `h` and deletes it (as H, allocated with new) from the close callback.
+template <class H>
+void closeAndDelete(H* h) {
+  if (h == nullptr) return;
+  h->data = nullptr;  // callbacks that still fire see no owner
+  auto* raw = reinterpret_cast<uv_handle_t*>(h);
+  if (uv_is_closing(raw)) return;
+  uv_close(raw, [](uv_handle_t* handle) { delete reinterpret_cast<H*>(handle); });
+}
+
+// unique_ptr for a heap-allocated uv handle: destruction closes it and frees it later.
+template <class H>
+struct UvCloser {
+  void operator()(H* h) const { closeAndDelete(h); }
+};
+template <class H>
+using UvHandlePtr = std::unique_ptr<H, UvCloser<H>>;
+
+template <class H>
+UvHandlePtr<H> makeHandle() {
+  return UvHandlePtr<H>(new H{});
+}
+
+}  // namespace fulcrum::core
