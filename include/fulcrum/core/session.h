@@ -1,0 +1,30 @@
+#pragma once
+// Base of every connection-owning object on a worker (tcp session, http session, tunnel), so
+// the worker can drain and, at the drain deadline, close them. Worker-local.
+
+namespace fulcrum::core {
+
+class Worker;
+
+class Session {
+ public:
+  explicit Session(Worker& worker);
+  virtual ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Graceful shutdown began: finish what is in flight, close when idle.
+  virtual void drain() = 0;
+  // The drain deadline passed: close now (asynchronously; the object frees itself later).
+  virtual void forceClose() = 0;
+
+  Worker& worker() const { return worker_; }
+
+ private:
+  friend class Worker;
+  Worker& worker_;
+  Session* prev_ = nullptr;  // intrusive list of the worker's live sessions
+  Session* next_ = nullptr;
+};
+
+}  // namespace fulcrum::core

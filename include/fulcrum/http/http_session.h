@@ -1,0 +1,15 @@
+#pragma once
+// Entry point of the HTTP/1.1 layer: a client connection accepted on an `http` listener.
+
+#include <uv.h>
+
+#include "fulcrum/core/worker.h"
+
+namespace fulcrum::http {
+
+// Takes ownership of the accepted client handle (heap-allocated uv_tcp_t). `listener` is the
+// listener's index in `snapshot->snapshot->listeners`.
+void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
+                      uint32_t listener, uv_tcp_t* client);
+
+}  // namespace fulcrum::http

@@ -1,0 +1,14 @@
+#pragma once
+// Entry point of the L4 layer: a client connection accepted on a `tcp` listener.
+
+#include <uv.h>
+
+#include "fulcrum/core/worker.h"
+
+namespace fulcrum::l4 {
+
+// Takes ownership of the accepted client handle (heap-allocated uv_tcp_t).
+void startTcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
+                     uint32_t listener, uv_tcp_t* client);
+
+}  // namespace fulcrum::l4
