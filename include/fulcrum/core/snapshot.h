@@ -11,6 +11,7 @@
 
 #include "fulcrum/balancer/pool_balancer.h"
 #include "fulcrum/config/config.h"
+#include "fulcrum/core/connection_slot.h"
 #include "fulcrum/metrics/stats.h"
 
 namespace fulcrum::core {
@@ -35,6 +36,8 @@ struct ListenerRuntime {
   std::vector<RouteRuntime> routes;
   RouteRuntime default_route;  // the listener's own `pool`
   metrics::ListenerStatsSharedPtr stats;
+  // Open connections across all workers, kept across reloads by listener address.
+  ConnectionCounter active_connections;
 };
 
 struct Snapshot {

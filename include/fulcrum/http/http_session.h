@@ -3,13 +3,15 @@
 
 #include <uv.h>
 
+#include "fulcrum/core/connection_slot.h"
 #include "fulcrum/core/worker.h"
 
 namespace fulcrum::http {
 
-// Takes ownership of the accepted client handle (heap-allocated uv_tcp_t). `listener` is the
+// Takes ownership of the accepted client handle (heap-allocated uv_tcp_t) and of
+// its connection slot (released when the connection closes). `listener` is the
 // listener's index in `snapshot->snapshot->listeners`.
 void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                      uint32_t listener, uv_tcp_t* client);
+                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot);
 
 }  // namespace fulcrum::http

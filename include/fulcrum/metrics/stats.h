@@ -116,7 +116,8 @@ using PoolStatsSharedPtr = std::shared_ptr<PoolStats>;
 
 // Control-thread counters (health checks, reloads) live in ControlStats: one writer.
 struct ControlStats {
-  std::map<std::pair<std::string, std::string>, std::array<Counter, 2>> health_checks;  // pass, fail
+  // (pool, backend) -> [0] passes, [1] failures; exposed as result="success" / "failure".
+  std::map<std::pair<std::string, std::string>, std::array<Counter, 2>> health_checks;
   Counter reloads_success;
   Counter reloads_failure;
   std::atomic<uint64_t> generation{0};
@@ -138,6 +139,11 @@ class StatsRegistry {
   std::vector<BackendStatsSharedPtr> backends() const;
   std::vector<PoolStatsSharedPtr> pools() const;
   ControlStats& control() { return control_; }
+  const ControlStats& control() const { return control_; }
+  // Drops stats objects that nothing but the registry references any more (no snapshot,
+  // request or tunnel): call after a reload has retired the old snapshot. Their series
+  // then leave /metrics; a name that comes back later starts again from zero.
+  size_t pruneUnused();
 
  private:
   std::map<std::string, ListenerStatsSharedPtr> listeners_;
