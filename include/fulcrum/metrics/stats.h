@@ -18,12 +18,14 @@ namespace fulcrum::metrics {
 constexpr size_t kMaxWorkers = 256;
 // Histogram bucket upper bounds in seconds (Prometheus `le`), plus +Inf.
 constexpr std::array<double, 14> kLatencyBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                 0.1,    0.25,  0.5,    1.0,   2.5,   5.0,  10.0};
+                                                 0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 
 // A counter written by exactly one thread.
 class Counter {
  public:
-  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -33,7 +35,9 @@ class Counter {
 // A gauge contribution written by exactly one thread (summed over workers at scrape).
 class Gauge {
  public:
-  void add(int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(int64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   int64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:

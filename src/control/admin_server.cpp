@@ -1,0 +1,378 @@
+#include "fulcrum/control/admin_server.h"
+
+#include <llhttp.h>
+
+#include <array>
+#include <memory>
+#include <string_view>
+
+#include "fulcrum/control/admin_status.h"
+#include "fulcrum/core/uv_util.h"
+#include "fulcrum/metrics/collector.h"
+
+namespace fulcrum::control {
+namespace {
+
+constexpr size_t kMaxTargetBytes = 8 * 1024;
+constexpr size_t kMaxHeaderBytes = 32 * 1024;
+constexpr size_t kMaxConnections = 64;
+constexpr uint64_t kIdleTimeoutMs = 60'000;
+// A client that pipelines scrapes without reading them stops being read past this much
+// unsent output, so one slow client cannot grow the control thread's memory without bound.
+constexpr size_t kHighWatermark = 4 * 1024 * 1024;
+constexpr size_t kLowWatermark = 256 * 1024;
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+  }
+  return "Unknown";
+}
+
+AdminResponse text(int status, std::string body) {
+  AdminResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+AdminResponse handleAdminRequest(AdminContext& ctx, bool is_get, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool known =
+      path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/status";
+  if (!known) return text(404, "not found\n");
+  if (!is_get) return text(405, "method not allowed\n");
+  if (path == "/healthz") return text(200, "ok");
+  if (path == "/readyz") {
+    if (ctx.ready() && !ctx.draining()) return text(200, "ready");
+    return text(503, ctx.draining() ? "draining" : "not ready");
+  }
+  const core::SnapshotConstSharedPtr snapshot = ctx.currentSnapshot();
+  if (path == "/metrics") {
+    AdminResponse r = text(200, metrics::renderMetrics(ctx.stats(), snapshot.get()));
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+  AdminResponse r = text(200, renderStatus(snapshot.get(), ctx.ready(), ctx.draining()));
+  r.content_type = "application/json";
+  return r;
+}
+
+// One client connection. Owns its tcp and timer handles (members); it deletes itself once
+// both close callbacks have run, after which libuv touches neither.
+class AdminServer::Connection {
+ public:
+  explicit Connection(AdminServer* server) : server_(server) {
+    tcp_.data = this;
+    timer_.data = this;
+    llhttp_init(&parser_, HTTP_REQUEST, &settings());
+    parser_.data = this;
+  }
+
+  int init(uv_loop_t* loop) {
+    const int rc = uv_tcp_init(loop, &tcp_);
+    if (rc != 0) return rc;
+    uv_timer_init(loop, &timer_);  // cannot fail on a live loop
+    return 0;
+  }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  void start() {
+    uv_tcp_nodelay(&tcp_, 1);
+    armIdleTimer();
+    startReading();
+  }
+
+  // Idempotent. Pending writes complete with UV_ECANCELED before the close callbacks.
+  void close() {
+    if (closing_) return;
+    closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), onHandleClosed);
+  }
+
+  void detach() { server_ = nullptr; }
+
+ private:
+  struct WriteReq {
+    uv_write_t req;
+    Connection* conn;
+    std::string bytes;  // owned until the write callback
+  };
+
+  static const llhttp_settings_t& settings() {
+    static const llhttp_settings_t s = [] {
+      llhttp_settings_t v;
+      llhttp_settings_init(&v);
+      v.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
+      v.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
+      v.on_header_field = [](llhttp_t* p, const char*, size_t n) { return self(p)->onHead(n); };
+      v.on_header_value = [](llhttp_t* p, const char*, size_t n) { return self(p)->onHead(n); };
+      v.on_message_complete = [](llhttp_t* p) { return self(p)->onMessageComplete(); };
+      return v;
+    }();
+    return s;
+  }
+  static Connection* self(llhttp_t* p) { return static_cast<Connection*>(p->data); }
+
+  int onMessageBegin() {
+    target_.clear();
+    head_bytes_ = 0;
+    return 0;
+  }
+  int onUrl(const char* at, size_t n) {
+    if (target_.size() + n > kMaxTargetBytes) return fail(414);
+    target_.append(at, n);
+    return 0;
+  }
+  int onHead(size_t n) {
+    head_bytes_ += n;
+    return head_bytes_ > kMaxHeaderBytes ? fail(431) : 0;
+  }
+  int fail(int status) {
+    error_status_ = status;
+    return -1;
+  }
+
+  int onMessageComplete() {
+    if (server_ == nullptr) return HPE_PAUSED;
+    const bool is_get = llhttp_get_method(&parser_) == HTTP_GET;
+    const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+    const bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;
+    AdminResponse response = handleAdminRequest(server_->ctx_, is_get, target_);
+    respond(response, keep_alive, http10);
+    // Stop parsing: nothing after a last request is answered.
+    return keep_alive ? 0 : HPE_PAUSED;
+  }
+
+  void respond(const AdminResponse& r, bool keep_alive, bool http10) {
+    std::string bytes;
+    bytes.reserve(160 + r.body.size());
+    bytes.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
+    bytes.append(reasonPhrase(r.status)).append("\r\nContent-Type: ").append(r.content_type);
+    bytes.append("\r\nContent-Length: ").append(std::to_string(r.body.size()));
+    bytes.append("\r\nCache-Control: no-store\r\n");
+    if (r.status == 405) bytes.append("Allow: GET\r\n");
+    if (!keep_alive)
+      bytes.append("Connection: close\r\n");
+    else if (http10)
+      bytes.append("Connection: keep-alive\r\n");
+    bytes.append("\r\n").append(r.body);
+    send(std::move(bytes));
+    if (!keep_alive) close_after_write_ = true;
+  }
+
+  void send(std::string bytes) {
+    auto* w = new WriteReq{};
+    w->bytes = std::move(bytes);
+    w->conn = this;
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    const int rc = uv_write(&w->req, stream(), &buf, 1, onWritten);
+    if (rc != 0) {
+      delete w;  // no callback comes for a write that never started
+      close();
+      return;
+    }
+    ++pending_writes_;
+    if (reading_ && stream()->write_queue_size > kHighWatermark) stopReading();
+  }
+
+  static void onWritten(uv_write_t* req, int status) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    Connection* conn = w->conn;
+    delete w;
+    conn->written(status);  // the connection outlives its writes (see close())
+  }
+
+  void written(int status) {
+    --pending_writes_;
+    if (closing_) return;
+    if (status < 0) {
+      close();
+      return;
+    }
+    if (close_after_write_) {
+      if (pending_writes_ == 0) close();
+      return;
+    }
+    if (!reading_ && stream()->write_queue_size < kLowWatermark) startReading();
+  }
+
+  void startReading() {
+    reading_ = true;
+    uv_read_start(stream(), onAlloc, onRead);
+  }
+  void stopReading() {
+    reading_ = false;
+    uv_read_stop(stream());
+  }
+
+  void armIdleTimer() {
+    uv_timer_start(
+        &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, kIdleTimeoutMs,
+        0);
+  }
+
+  static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    auto* conn = static_cast<Connection*>(h->data);
+    *buf = uv_buf_init(conn->read_buf_.data(), static_cast<unsigned>(conn->read_buf_.size()));
+  }
+
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* conn = static_cast<Connection*>(s->data);
+    if (nread > 0)
+      conn->received(buf->base, static_cast<size_t>(nread));
+    else if (nread < 0)
+      conn->close();  // EOF or error: nothing left to answer
+  }
+
+  void received(const char* data, size_t n) {
+    if (closing_ || close_after_write_) return;
+    armIdleTimer();
+    const llhttp_errno_t err = llhttp_execute(&parser_, data, n);
+    if (err == HPE_OK) return;
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+      // Answered a last request, or an upgrade this endpoint does not do: finish and close.
+      close_after_write_ = true;
+    } else {
+      const int status = error_status_ != 0 ? error_status_ : 400;
+      AdminResponse r = text(status, std::string(reasonPhrase(status)) + "\n");
+      respond(r, /*keep_alive=*/false, /*http10=*/false);
+    }
+    if (reading_) stopReading();
+    if (pending_writes_ == 0) close();
+  }
+
+  static void onHandleClosed(uv_handle_t* h) {
+    auto* conn = static_cast<Connection*>(h->data);
+    if (--conn->open_handles_ > 0) return;
+    AdminServer* server = conn->server_;
+    if (server != nullptr) server->connections_.erase(conn);
+    delete conn;
+    if (server != nullptr) server->maybeDone();
+  }
+
+  AdminServer* server_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  llhttp_t parser_{};
+  std::string target_;
+  size_t head_bytes_ = 0;
+  int error_status_ = 0;
+  int open_handles_ = 2;
+  size_t pending_writes_ = 0;
+  bool reading_ = false;
+  bool closing_ = false;
+  bool close_after_write_ = false;
+  std::array<char, 4096> read_buf_{};
+};
+
+AdminServer::AdminServer(uv_loop_t* loop, AdminContext& ctx) : loop_(loop), ctx_(ctx) {}
+
+AdminServer::~AdminServer() {
+  done_ = nullptr;
+  for (Connection* conn : connections_) {
+    conn->detach();
+    conn->close();
+  }
+  connections_.clear();
+  if (listener_ != nullptr) {
+    auto* raw = reinterpret_cast<uv_handle_t*>(listener_);
+    listener_->data = nullptr;  // a close in progress frees it without calling back
+    if (!uv_is_closing(raw)) core::closeAndDelete(listener_);
+  }
+}
+
+int AdminServer::listen(const config::Address& addr) {
+  if (listener_ != nullptr) return UV_EALREADY;
+  auto* tcp = new uv_tcp_t{};
+  int rc = uv_tcp_init(loop_, tcp);
+  if (rc != 0) {
+    delete tcp;
+    return rc;
+  }
+  tcp->data = this;
+  listener_ = tcp;
+  rc = uv_tcp_bind(tcp, addr.sockAddr(), 0);
+  // bind(2) errors such as EADDRINUSE may surface only at listen(2): check both.
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 128, onConnection);
+  if (rc != 0) {
+    core::closeAndDelete(listener_);
+    listener_ = nullptr;
+    return rc;
+  }
+  closing_ = false;
+  return 0;
+}
+
+uint16_t AdminServer::port() const {
+  if (listener_ == nullptr) return 0;
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
+void AdminServer::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<AdminServer*>(server->data);
+  if (self == nullptr || status < 0) return;
+  self->accept();
+}
+
+void AdminServer::accept() {
+  auto* conn = new Connection(this);
+  if (conn->init(loop_) != 0) {
+    delete conn;
+    return;
+  }
+  connections_.insert(conn);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_), conn->stream()) != 0 ||
+      connections_.size() > kMaxConnections) {
+    conn->close();  // over the limit: shed it rather than let scrapers pile up
+    return;
+  }
+  conn->start();
+}
+
+void AdminServer::close(std::function<void()> done) {
+  closing_ = true;
+  done_ = std::move(done);
+  for (Connection* conn : connections_) conn->close();  // freed (and erased) later
+  if (listener_ != nullptr && !uv_is_closing(reinterpret_cast<uv_handle_t*>(listener_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_), [](uv_handle_t* h) {
+      auto* self = static_cast<AdminServer*>(h->data);
+      delete reinterpret_cast<uv_tcp_t*>(h);
+      if (self == nullptr) return;
+      self->listener_ = nullptr;
+      self->maybeDone();
+    });
+  }
+  maybeDone();
+}
+
+void AdminServer::maybeDone() {
+  if (!closing_ || listener_ != nullptr || !connections_.empty() || !done_) return;
+  auto done = std::move(done_);
+  done_ = nullptr;
+  done();  // may destroy this server: nothing after
+}
+
+}  // namespace fulcrum::control
