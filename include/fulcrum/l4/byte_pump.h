@@ -82,6 +82,7 @@ class BytePump {
   void fail(CloseReason reason);
   void touch();
   static void onIdleTimer(uv_timer_t* timer);
+  static void onWriteCb(uv_write_t* req, int status);
   Direction& dirFor(uv_stream_t* from);
 
   core::Worker& worker_;

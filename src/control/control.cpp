@@ -1,0 +1,275 @@
+#include "fulcrum/control/control.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "fulcrum/config/config_loader.h"
+#include "fulcrum/control/admin_context.h"
+#include "fulcrum/control/admin_server.h"
+#include "fulcrum/core/listener.h"
+#include "fulcrum/core/log.h"
+#include "fulcrum/core/uv_util.h"
+
+namespace fulcrum::control {
+
+class ControlAdminContext final : public AdminContext {
+ public:
+  explicit ControlAdminContext(Control& control) : control_(control) {}
+  core::SnapshotConstSharedPtr currentSnapshot() const override {
+    return control_.currentSnapshot();
+  }
+  bool ready() const override { return control_.ready(); }
+  metrics::StatsRegistry& stats() override { return control_.stats(); }
+
+ private:
+  Control& control_;
+};
+
+Control::Control(std::string config_path, config::ConfigConstSharedPtr config)
+    : config_path_(std::move(config_path)),
+      config_(std::move(config)),
+      worker_count_(config_->workers),
+      stats_(worker_count_),
+      builder_(stats_) {
+  uv_loop_init(&loop_);
+}
+
+Control::~Control() { uv_loop_close(&loop_); }
+
+void Control::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mutex_);
+    mailbox_.push_back(std::move(fn));
+  }
+  uv_async_send(async_);
+}
+
+void Control::onAsync(uv_async_t* handle) {
+  auto* self = static_cast<Control*>(handle->data);
+  if (self == nullptr) return;
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(self->mailbox_mutex_);
+    batch.swap(self->mailbox_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+bool Control::openListenSockets(const config::Config& config,
+                                std::map<std::string, std::vector<int>>& fds, std::string& error) {
+  auto is_open = [&](const std::string& address) {
+    if (!snapshot_) return false;
+    for (const auto& l : snapshot_->config->listeners)
+      if (l.listen.text == address) return true;
+    return false;
+  };
+  for (const auto& l : config.listeners) {
+    if (is_open(l.listen.text)) continue;
+    std::vector<int>& list = fds[l.listen.text];
+    for (size_t w = 0; w < worker_count_; ++w) {
+      int fd = core::createListenSocket(l.listen.sockAddr(), l.listen.length);
+      if (fd < 0) {
+        error = fmt::format("cannot listen on {} (listener {}): {}", l.listen.text, l.name,
+                            std::strerror(-fd));
+        for (auto& [address, list2] : fds)
+          for (int f : list2) ::close(f);
+        fds.clear();
+        return false;
+      }
+      list.push_back(fd);
+    }
+  }
+  return true;
+}
+
+void Control::publish(core::SnapshotConstSharedPtr snapshot,
+                      std::map<std::string, std::vector<int>> fds,
+                      std::function<void()> on_applied) {
+  snapshot_ = snapshot;
+  stats_.control().generation.store(snapshot->generation);
+  auto remaining = std::make_shared<size_t>(workers_.size());
+  auto done = std::make_shared<std::function<void()>>(std::move(on_applied));
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    std::vector<core::ListenFd> mine;
+    for (auto& [address, list] : fds) mine.push_back({address, list[w]});
+    // The closure captures only the immutable snapshot and shared counters, never `this`
+    // beyond post(), which outlives every worker.
+    workers_[w]->post([this, snapshot, mine = std::move(mine), remaining, done](core::Worker& wk) mutable {
+      wk.applySnapshot(snapshot, std::move(mine));
+      post([remaining, done] {
+        if (--*remaining == 0 && *done) (*done)();
+      });
+    });
+  }
+}
+
+int Control::run() {
+  std::map<std::string, std::vector<int>> fds;
+  std::string error;
+  if (!openListenSockets(*config_, fds, error)) {
+    std::fprintf(stderr, "fulcrum: %s\n", error.c_str());
+    return 1;
+  }
+  async_ = new uv_async_t{};
+  uv_async_init(&loop_, async_, &Control::onAsync);
+  async_->data = this;
+
+  if (config_->admin.enabled) {
+    admin_context_ = std::make_unique<ControlAdminContext>(*this);
+    admin_ = std::make_unique<AdminServer>(&loop_, *admin_context_);
+    if (int rc = admin_->listen(config_->admin.listen); rc != 0) {
+      std::fprintf(stderr, "fulcrum: cannot listen on %s (admin): %s\n",
+                   config_->admin.listen.text.c_str(), uv_strerror(rc));
+      for (auto& [address, list] : fds)
+        for (int f : list) ::close(f);
+      admin_->close();
+      admin_.reset();
+      core::closeAndDelete(async_);
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      return 1;
+    }
+    admin_address_ = config_->admin.listen.text;
+  }
+
+  for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) {
+    auto* sig = new uv_signal_t{};
+    uv_signal_init(&loop_, sig);
+    sig->data = this;
+    uv_signal_start(sig, &Control::onSignal, signum);
+    signals_.push_back(sig);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  for (size_t w = 0; w < worker_count_; ++w) {
+    workers_.push_back(std::make_unique<core::Worker>(w));
+    workers_.back()->start();
+  }
+  generation_ = 1;
+  publish(builder_.build(config_, generation_), std::move(fds), [this] {
+    ready_ = true;
+    logStartup();
+  });
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+  snapshot_.reset();
+  log::info("fulcrum stopped");
+  return 0;
+}
+
+void Control::logStartup() const {
+  std::string listeners, pools;
+  for (const auto& l : config_->listeners)
+    listeners += fmt::format("{}{} {} {} -> {}", listeners.empty() ? "" : ", ", l.name,
+                             l.protocol == config::Protocol::kTcp ? "tcp" : "http", l.listen.text,
+                             l.pool);
+  for (const auto& p : config_->pools)
+    pools += fmt::format("{}{} ({}, {} backends)", pools.empty() ? "" : ", ", p.name, p.policy,
+                         p.backends.size());
+  log::info("fulcrum {} started: {} workers; listeners: {}; pools: {}{}", FULCRUM_VERSION,
+            worker_count_, listeners, pools,
+            admin_address_.empty() ? "" : fmt::format("; admin: {}", admin_address_));
+}
+
+void Control::onSignal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Control*>(handle->data);
+  if (self == nullptr) return;
+  switch (signum) {
+    case SIGHUP: self->reload(); break;
+    case SIGTERM: self->beginShutdown("SIGTERM"); break;
+    case SIGINT: self->beginShutdown("SIGINT"); break;
+    case SIGUSR1: log::info("SIGUSR1: reopening logs"); break;
+    default: break;
+  }
+}
+
+void Control::reload() {
+  if (draining_) return;
+  if (reloading_) {  // a SIGHUP during a reload: run once more when this one is applied
+    reload_again_ = true;
+    return;
+  }
+  config::LoadResult result = config::loadConfigFile(config_path_);
+  if (!result.ok()) {
+    for (const auto& e : result.errors) log::error("{}", e.toString());
+    log::error("reload failed: {} error(s) in {}; the running config (generation {}) stays",
+               result.errors.size(), config_path_, generation_);
+    stats_.control().reloads_failure.add();
+    return;
+  }
+  for (const auto& w : result.warnings) log::warn("{}", w);
+  config::ConfigConstSharedPtr next = result.config;
+  if (next->workers != worker_count_) {
+    log::warn("workers changed from {} to {}: takes effect on restart only", worker_count_,
+              next->workers);
+  }
+  std::map<std::string, std::vector<int>> fds;
+  std::string error;
+  if (!openListenSockets(*next, fds, error)) {
+    log::error("reload failed: {}; the running config (generation {}) stays", error, generation_);
+    stats_.control().reloads_failure.add();
+    return;
+  }
+  log::setLevel(next->log.level);
+  config_ = next;
+  ++generation_;
+  reloading_ = true;
+  uint64_t generation = generation_;
+  publish(builder_.build(next, generation), std::move(fds), [this, generation] {
+    reloading_ = false;
+    stats_.control().reloads_success.add();
+    log::info("config reloaded: generation {}, {} listeners, {} pools", generation,
+              config_->listeners.size(), config_->pools.size());
+    if (reload_again_) {
+      reload_again_ = false;
+      reload();
+    }
+  });
+}
+
+void Control::beginShutdown(const char* why) {
+  if (draining_) {
+    log::warn("{} again: closing every connection now", why);
+    for (auto& w : workers_) w->post([](core::Worker& wk) { wk.forceCloseAll(); });
+    return;
+  }
+  draining_ = true;
+  ready_ = false;
+  log::info("{}: draining (up to {} ms)", why, config_->shutdown.drain_timeout.count());
+  drain_timer_ = new uv_timer_t{};
+  uv_timer_init(&loop_, drain_timer_);
+  drain_timer_->data = this;
+  uv_timer_start(
+      drain_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Control*>(t->data);
+        if (self == nullptr) return;
+        log::info("drain timeout: closing remaining connections");
+        for (auto& w : self->workers_) w->post([](core::Worker& wk) { wk.forceCloseAll(); });
+      },
+      static_cast<uint64_t>(config_->shutdown.drain_timeout.count()), 0);
+  for (auto& w : workers_) {
+    w->post([this](core::Worker& wk) {
+      wk.startDrain([this] { post([this] { onWorkerIdle(); }); });
+    });
+  }
+}
+
+void Control::onWorkerIdle() {
+  if (++idle_workers_ == workers_.size()) finishShutdown();
+}
+
+void Control::finishShutdown() {
+  for (auto& w : workers_) w->post([](core::Worker& wk) { wk.stop(); });
+  core::closeAndDelete(drain_timer_);
+  drain_timer_ = nullptr;
+  for (auto* s : signals_) core::closeAndDelete(s);
+  signals_.clear();
+  if (admin_) admin_->close();
+  core::closeAndDelete(async_);
+  async_ = nullptr;
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,100 @@
+#include "fulcrum/core/listener.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "fulcrum/core/connection_slot.h"
+#include "fulcrum/core/log.h"
+#include "fulcrum/core/tcp_connect.h"
+#include "fulcrum/core/worker.h"
+#include "fulcrum/http/http_session.h"
+#include "fulcrum/l4/tcp_session.h"
+
+namespace fulcrum::core {
+
+int createListenSocket(const sockaddr* address, socklen_t length, int backlog) {
+  int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  // SO_REUSEPORT: every worker binds its own socket and the kernel spreads connections.
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  if (address->sa_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, address, length) != 0 || ::listen(fd, backlog) != 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+WorkerListener::WorkerListener(Worker& worker, std::string address, uint32_t index)
+    : worker_(worker), address_(std::move(address)), index_(index) {}
+
+WorkerListener::~WorkerListener() { stopAccepting(); }
+
+void WorkerListener::stopAccepting() { handle_.reset(); }
+
+int WorkerListener::open(int fd) {
+  handle_ = makeHandle<uv_tcp_t>();
+  uv_tcp_init(worker_.loop(), handle_.get());
+  handle_->data = this;
+  if (int rc = uv_tcp_open(handle_.get(), fd); rc != 0) {
+    ::close(fd);
+    handle_.reset();
+    return rc;
+  }
+  return uv_listen(reinterpret_cast<uv_stream_t*>(handle_.get()), 4096, &onConnection);
+}
+
+void WorkerListener::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<WorkerListener*>(server->data);
+  if (self == nullptr) return;
+  if (status < 0) {
+    log::warn("accept on {} failed: {}", self->address_, uv_strerror(status));
+    return;
+  }
+  self->accept();
+}
+
+void WorkerListener::accept() {
+  auto* client = new uv_tcp_t{};
+  uv_tcp_init(worker_.loop(), client);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(handle_.get()),
+                reinterpret_cast<uv_stream_t*>(client)) != 0) {
+    closeAndDelete(client);
+    return;
+  }
+  const WorkerSnapshotSharedPtr& ws = worker_.current();
+  if (!ws || index_ >= ws->snapshot->listeners.size()) {
+    closeAndDelete(client);
+    return;
+  }
+  const ListenerRuntime& lr = ws->snapshot->listeners[index_];
+  metrics::ListenerCell& cell = lr.stats->cell(worker_.id());
+  int64_t open = lr.active_connections->fetch_add(1, std::memory_order_relaxed);
+  cell.connections_total.add();
+  cell.connections_active.add(1);
+  ConnectionSlot slot(lr.active_connections, &cell);
+  if (open >= static_cast<int64_t>(lr.config->limits.max_connections)) {
+    // Over the limit: close at once (a TCP client sees a reset-free close).
+    closeAndDelete(client);
+    return;
+  }
+  tuneSocket(client);
+  if (lr.config->protocol == config::Protocol::kTcp) {
+    l4::startTcpSession(worker_, ws, index_, client, std::move(slot));
+  } else {
+    http::startHttpSession(worker_, ws, index_, client, std::move(slot));
+  }
+}
+
+}  // namespace fulcrum::core

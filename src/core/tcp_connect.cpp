@@ -1,0 +1,89 @@
+#include "fulcrum/core/tcp_connect.h"
+
+#include "fulcrum/core/uv_util.h"
+
+namespace fulcrum::core {
+
+class ConnectAttempt {
+ public:
+  uv_connect_t req{};
+  uv_tcp_t* tcp = nullptr;
+  uv_timer_t* timer = nullptr;
+  ConnectObserver* observer = nullptr;  // null once cancelled or finished
+  int error = UV_ETIMEDOUT;             // reported when the timer fires first
+
+  // Frees itself once the connect callback has run (it always runs, with UV_ECANCELED if
+  // the handle is closed first).
+  static void onConnect(uv_connect_t* req, int status) {
+    auto* self = static_cast<ConnectAttempt*>(req->data);
+    ConnectObserver* obs = self->observer;
+    self->observer = nullptr;
+    closeAndDelete(self->timer);
+    self->timer = nullptr;
+    uv_tcp_t* tcp = self->tcp;
+    self->tcp = nullptr;
+    if (obs != nullptr && status == 0) {
+      tcp->data = nullptr;
+      delete self;
+      obs->onConnected(tcp);
+      return;
+    }
+    if (tcp != nullptr) closeAndDelete(tcp);
+    delete self;
+    if (obs != nullptr) obs->onConnectFailed(status);
+  }
+
+  static void onTimeout(uv_timer_t* timer) {
+    auto* self = static_cast<ConnectAttempt*>(timer->data);
+    if (self == nullptr) return;
+    ConnectObserver* obs = self->observer;
+    self->observer = nullptr;  // onConnect (UV_ECANCELED) will only clean up
+    closeAndDelete(self->timer);
+    self->timer = nullptr;
+    bool connect_pending = self->tcp != nullptr && self->error == UV_ETIMEDOUT;
+    closeAndDelete(self->tcp);
+    self->tcp = nullptr;
+    int error = self->error;
+    // When uv_tcp_connect itself failed there is no connect callback to free us.
+    if (!connect_pending) delete self;
+    if (obs != nullptr) obs->onConnectFailed(error);
+  }
+};
+
+ConnectAttempt* startConnect(uv_loop_t* loop, const sockaddr* address,
+                             std::chrono::milliseconds timeout, ConnectObserver* observer) {
+  auto* a = new ConnectAttempt;
+  a->observer = observer;
+  a->req.data = a;
+  a->tcp = new uv_tcp_t{};
+  uv_tcp_init(loop, a->tcp);
+  int rc = uv_tcp_connect(&a->req, a->tcp, address, &ConnectAttempt::onConnect);
+  a->timer = new uv_timer_t{};
+  uv_timer_init(loop, a->timer);
+  a->timer->data = a;
+  if (rc != 0) {
+    // No connect callback will run. Report from the next loop turn, never from inside the
+    // caller (it may be in the middle of its own state change).
+    a->error = rc;
+    timeout = std::chrono::milliseconds(0);
+  }
+  uv_timer_start(a->timer, &ConnectAttempt::onTimeout, static_cast<uint64_t>(timeout.count()), 0);
+  return a;
+}
+
+void cancelConnect(ConnectAttempt* attempt) {
+  if (attempt == nullptr || attempt->observer == nullptr) return;
+  attempt->observer = nullptr;
+  closeAndDelete(attempt->timer);
+  attempt->timer = nullptr;
+  bool connect_pending = attempt->error == UV_ETIMEDOUT;
+  closeAndDelete(attempt->tcp);  // a pending connect callback runs with UV_ECANCELED and frees
+  attempt->tcp = nullptr;
+  if (!connect_pending) delete attempt;
+}
+
+void tuneSocket(uv_tcp_t* handle) {
+  uv_tcp_nodelay(handle, 1);
+}
+
+}  // namespace fulcrum::core

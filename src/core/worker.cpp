@@ -1,0 +1,151 @@
+#include "fulcrum/core/worker.h"
+
+#include "fulcrum/core/listener.h"
+#include "fulcrum/core/log.h"
+#include "fulcrum/core/session.h"
+#include "fulcrum/core/uv_util.h"
+
+namespace fulcrum::core {
+
+Worker::Worker(size_t id) : id_(id), rng_(std::random_device{}() ^ (id * 0x9E3779B97F4A7C15ull)) {
+  uv_loop_init(&loop_);
+  async_ = new uv_async_t{};
+  uv_async_init(&loop_, async_, &Worker::onAsync);
+  async_->data = this;
+}
+
+Worker::~Worker() {
+  // The loop ran to completion in run(); closing it here frees its internal resources.
+  uv_loop_close(&loop_);
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Everything is closed; let pending close callbacks run.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::post(Message message) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mutex_);
+    mailbox_.push_back(std::move(message));
+  }
+  uv_async_send(async_);
+}
+
+void Worker::onAsync(uv_async_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self != nullptr) self->drainMailbox();
+}
+
+void Worker::drainMailbox() {
+  std::vector<Message> batch;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mutex_);
+    batch.swap(mailbox_);
+  }
+  for (auto& m : batch) m(*this);
+}
+
+void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd> new_fds) {
+  auto next = std::make_shared<WorkerSnapshot>();
+  next->snapshot = snapshot;
+  next->pickers.reserve(snapshot->pools.size());
+  for (const auto& pool : snapshot->pools) {
+    // Hand the previous picker of the same pool over so a cursor survives the reload.
+    const balancer::Picker* previous = nullptr;
+    if (current_) {
+      const auto& old = *current_->snapshot;
+      for (size_t i = 0; i < old.pools.size(); ++i)
+        if (old.pools[i].pool().name() == pool.pool().name()) previous = current_->pickers[i].get();
+    }
+    next->pickers.push_back(balancer::createPoolPicker(*pool.balancer, previous, rng_()));
+  }
+  current_ = std::move(next);
+
+  // Reconcile listeners by address.
+  std::vector<std::unique_ptr<WorkerListener>> kept;
+  for (const auto& lr : snapshot->listeners) {
+    const std::string& address = lr.config->listen.text;
+    std::unique_ptr<WorkerListener> found;
+    for (auto& l : listeners_)
+      if (l && l->address() == address) found = std::move(l);
+    if (!found && !draining_) {
+      for (auto& fd : new_fds) {
+        if (fd.address != address || fd.fd < 0) continue;
+        found = std::make_unique<WorkerListener>(*this, address, lr.index);
+        if (int rc = found->open(fd.fd); rc != 0) {
+          log::error("worker {}: cannot listen on {}: {}", id_, address, uv_strerror(rc));
+          found.reset();
+        }
+        fd.fd = -1;
+      }
+    }
+    if (found) {
+      found->setIndex(lr.index);
+      kept.push_back(std::move(found));
+    }
+  }
+  listeners_.swap(kept);  // what is left in `kept` are removed listeners: they close here
+  kept.clear();
+  for (auto& fd : new_fds)
+    if (fd.fd >= 0) ::close(fd.fd);
+}
+
+void Worker::startDrain(std::function<void()> on_idle) {
+  draining_ = true;
+  on_idle_ = std::move(on_idle);
+  listeners_.clear();
+  // drain() may end a session synchronously (closing is async, but be safe): walk a copy.
+  std::vector<Session*> all;
+  for (Session* s = sessions_; s != nullptr; s = s->next_) all.push_back(s);
+  for (Session* s : all) s->drain();
+  checkIdle();
+}
+
+void Worker::forceCloseAll() {
+  std::vector<Session*> all;
+  for (Session* s = sessions_; s != nullptr; s = s->next_) all.push_back(s);
+  for (Session* s : all) s->forceClose();
+}
+
+void Worker::stop() {
+  listeners_.clear();
+  current_.reset();
+  closeAndDelete(async_);
+  async_ = nullptr;
+}
+
+void Worker::addSession(Session* s) {
+  s->next_ = sessions_;
+  if (sessions_ != nullptr) sessions_->prev_ = s;
+  sessions_ = s;
+  ++session_count_;
+}
+
+void Worker::removeSession(Session* s) {
+  if (s->prev_ != nullptr) s->prev_->next_ = s->next_;
+  if (s->next_ != nullptr) s->next_->prev_ = s->prev_;
+  if (sessions_ == s) sessions_ = s->next_;
+  s->prev_ = s->next_ = nullptr;
+  --session_count_;
+  if (draining_) checkIdle();
+}
+
+void Worker::checkIdle() {
+  if (draining_ && session_count_ == 0 && on_idle_) {
+    auto cb = std::move(on_idle_);
+    on_idle_ = nullptr;
+    cb();
+  }
+}
+
+}  // namespace fulcrum::core

@@ -1,0 +1,225 @@
+#include "fulcrum/l4/byte_pump.h"
+
+#include <cstring>
+
+#include "fulcrum/core/uv_util.h"
+#include "fulcrum/core/worker.h"
+
+namespace fulcrum::l4 {
+
+const char* closeReasonName(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kDone: return "done";
+    case CloseReason::kDownstreamError: return "downstream_error";
+    case CloseReason::kUpstreamError: return "upstream_error";
+    case CloseReason::kIdleTimeout: return "idle_timeout";
+    case CloseReason::kClosed: return "closed";
+  }
+  return "?";
+}
+
+namespace {
+// Data pointer of both handles: the pump. Direction is found by comparing handles.
+uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+}  // namespace
+
+BytePump::BytePump(core::Worker& worker, uv_tcp_t* downstream, uv_tcp_t* upstream,
+                   std::chrono::milliseconds idle_timeout, PumpObserver* observer)
+    : worker_(worker), observer_(observer), idle_timeout_(idle_timeout) {
+  dirs_[0].from = downstream;
+  dirs_[0].to = upstream;
+  dirs_[1].from = upstream;
+  dirs_[1].to = downstream;
+  downstream->data = this;
+  upstream->data = this;
+  open_handles_ = 2;
+}
+
+BytePump::~BytePump() = default;
+
+BytePump::Direction& BytePump::dirFor(uv_stream_t* from) {
+  return stream(dirs_[0].from) == from ? dirs_[0] : dirs_[1];
+}
+
+void BytePump::pushToUpstream(const char* data, size_t length) { push(dirs_[0], data, length); }
+void BytePump::pushToDownstream(const char* data, size_t length) { push(dirs_[1], data, length); }
+
+void BytePump::push(Direction& dir, const char* data, size_t length) {
+  while (length > 0 && !closing_) {
+    core::Buffer* b = worker_.buffers().acquire();
+    size_t n = std::min(length, core::Buffer::kCapacity);
+    std::memcpy(b->data, data, n);
+    b->length = n;
+    b->owner = this;
+    uv_buf_t buf = uv_buf_init(b->data, static_cast<unsigned>(n));
+    dir.queued += n;
+    dir.bytes += n;
+    int rc = uv_write(&b->write_req, stream(dir.to), &buf, 1, &onWriteCb);
+    if (rc != 0) {
+      dir.queued -= n;
+      worker_.buffers().release(b);
+      fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+      return;
+    }
+    data += n;
+    length -= n;
+  }
+}
+
+void BytePump::onWriteCb(uv_write_t* req, int status) {
+  core::Buffer* buffer = core::Buffer::fromWrite(req);
+  auto* self = static_cast<BytePump*>(buffer->owner);
+  // req->handle is the destination; map it back to the direction writing into it.
+  Direction& d = (stream(self->dirs_[0].to) == req->handle) ? self->dirs_[0] : self->dirs_[1];
+  self->onWriteDone(d, buffer, status);
+}
+
+void BytePump::start() {
+  if (idle_timeout_.count() > 0) {
+    idle_timer_ = new uv_timer_t{};
+    uv_timer_init(worker_.loop(), idle_timer_);
+    idle_timer_->data = this;
+    uint64_t period = static_cast<uint64_t>(idle_timeout_.count());
+    uv_timer_start(idle_timer_, &BytePump::onIdleTimer, period, period);
+  }
+  touch();
+  startReading(dirs_[0]);
+  startReading(dirs_[1]);
+}
+
+void BytePump::touch() { last_activity_ = uv_now(worker_.loop()); }
+
+void BytePump::onIdleTimer(uv_timer_t* timer) {
+  auto* self = static_cast<BytePump*>(timer->data);
+  if (self == nullptr || self->closing_) return;
+  uint64_t idle = uv_now(self->worker_.loop()) - self->last_activity_;
+  if (idle >= static_cast<uint64_t>(self->idle_timeout_.count())) {
+    self->fail(CloseReason::kIdleTimeout);
+  }
+}
+
+void BytePump::startReading(Direction& dir) {
+  if (dir.reading || dir.eof || closing_) return;
+  dir.reading = true;
+  uv_read_start(
+      stream(dir.from),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<BytePump*>(h->data);
+        self->worker_.buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        auto* self = static_cast<BytePump*>(s->data);
+        self->onRead(self->dirFor(s), nread, buf);
+      });
+}
+
+void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
+  core::Buffer* b = buf->base != nullptr ? core::BufferPool::fromBase(buf->base) : nullptr;
+  if (nread == 0 || closing_) {  // EAGAIN, or closing: nothing to forward
+    worker_.buffers().release(b);
+    return;
+  }
+  if (nread < 0) {
+    worker_.buffers().release(b);
+    if (nread == UV_EOF) {
+      dir.eof = true;
+      dir.reading = false;
+      uv_read_stop(stream(dir.from));
+      maybeShutdown(dir);
+      maybeFinish();
+    } else {
+      fail(&dir == &dirs_[0] ? CloseReason::kDownstreamError : CloseReason::kUpstreamError);
+    }
+    return;
+  }
+  touch();
+  // Zero copy: the buffer we read into is the one we write from.
+  b->length = static_cast<size_t>(nread);
+  b->owner = this;
+  uv_buf_t out = uv_buf_init(b->data, static_cast<unsigned>(nread));
+  dir.queued += b->length;
+  dir.bytes += b->length;
+  observer_->onPumpBytes(&dir == &dirs_[0], b->length);
+  int rc = uv_write(&b->write_req, stream(dir.to), &out, 1, &onWriteCb);
+  if (rc != 0) {
+    dir.queued -= b->length;
+    worker_.buffers().release(b);
+    fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+    return;
+  }
+  // Backpressure: the destination is not keeping up; stop reading the source.
+  if (dir.queued > kHighWatermark && dir.reading) {
+    dir.reading = false;
+    uv_read_stop(stream(dir.from));
+  }
+}
+
+void BytePump::onWriteDone(Direction& dir, core::Buffer* buffer, int status) {
+  dir.queued -= buffer->length;
+  worker_.buffers().release(buffer);
+  if (closing_) return;
+  if (status != 0) {
+    fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+    return;
+  }
+  touch();
+  if (!dir.reading && !dir.eof && dir.queued <= kLowWatermark) startReading(dir);
+  maybeShutdown(dir);
+}
+
+void BytePump::maybeShutdown(Direction& dir) {
+  // Propagate the half-close once everything read before the EOF has been written.
+  if (!dir.eof || dir.shut || dir.queued > 0 || closing_) return;
+  dir.shut = true;
+  auto* req = new uv_shutdown_t{};
+  req->data = this;
+  int rc = uv_shutdown(req, stream(dir.to), [](uv_shutdown_t* r, int status) {
+    auto* self = static_cast<BytePump*>(r->data);
+    uv_stream_t* to = r->handle;
+    delete r;
+    if (self == nullptr || self->closing_) return;
+    Direction& d = (stream(self->dirs_[0].to) == to) ? self->dirs_[0] : self->dirs_[1];
+    d.shut_done = true;
+    if (status != 0 && status != UV_ECANCELED) {
+      // The peer is gone; nothing more can be delivered in this direction.
+      self->fail(&d == &self->dirs_[0] ? CloseReason::kUpstreamError
+                                       : CloseReason::kDownstreamError);
+      return;
+    }
+    self->maybeFinish();
+  });
+  if (rc != 0) {
+    delete req;
+    dir.shut_done = true;
+    maybeFinish();
+  }
+}
+
+void BytePump::maybeFinish() {
+  if (dirs_[0].shut_done && dirs_[1].shut_done) fail(CloseReason::kDone);
+}
+
+void BytePump::close(CloseReason reason) { fail(reason); }
+
+void BytePump::fail(CloseReason reason) {
+  if (closing_) return;
+  closing_ = true;
+  reason_ = reason;
+  if (idle_timer_ != nullptr) {
+    core::closeAndDelete(idle_timer_);
+    idle_timer_ = nullptr;
+  }
+  // Pending writes and shutdowns complete with UV_ECANCELED before the close callbacks run;
+  // their callbacks still find `this` through the buffer owner / req data, so the handles
+  // keep pointing at us until closed.
+  auto on_close = [](uv_handle_t* h) {
+    auto* self = static_cast<BytePump*>(h->data);
+    delete reinterpret_cast<uv_tcp_t*>(h);
+    if (--self->open_handles_ == 0) self->observer_->onPumpClosed(self->reason_);
+  };
+  for (uv_tcp_t* t : {dirs_[0].from, dirs_[1].from}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(t), on_close);
+  }
+}
+
+}  // namespace fulcrum::l4

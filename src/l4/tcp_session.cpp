@@ -1,0 +1,151 @@
+#include "fulcrum/l4/tcp_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "fulcrum/core/log.h"
+#include "fulcrum/core/session.h"
+#include "fulcrum/core/tcp_connect.h"
+#include "fulcrum/core/uv_util.h"
+#include "fulcrum/l4/byte_pump.h"
+
+namespace fulcrum::l4 {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A tcp listener's connection: pick a backend, connect (failing over to the next eligible one
+// within the connect deadline), then pump bytes both ways. Worker-local; frees itself.
+class TcpSession final : public core::Session, public core::ConnectObserver, public PumpObserver {
+ public:
+  TcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr ws, uint32_t listener,
+             uv_tcp_t* client, core::ConnectionSlot slot)
+      : core::Session(worker),
+        ws_(std::move(ws)),
+        listener_(ws_->snapshot->listeners[listener]),
+        pool_(ws_->snapshot->pools[listener_.default_route.pool]),
+        client_(client),
+        slot_(std::move(slot)) {
+    client_->data = this;
+    int len = sizeof client_addr_;
+    if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
+      client_addr_.ss_family = AF_UNSPEC;
+    deadline_ = uv_now(worker.loop()) + static_cast<uint64_t>(pool_.config().timeouts.connect.count());
+  }
+
+  void begin() { connectNext(); }
+
+  void drain() override {}  // a byte stream has no request boundary: let it finish
+
+  void forceClose() override {
+    if (pump_) {
+      pump_->close(CloseReason::kClosed);
+    } else {
+      cancelConnect(attempt_);
+      attempt_ = nullptr;
+      finish();
+    }
+  }
+
+ private:
+  void connectNext() {
+    const uint64_t now = uv_now(worker().loop());
+    const upstream::PoolMember* member = nullptr;
+    if (now < deadline_) {
+      balancer::PickContext ctx;
+      ctx.tried = &tried_;
+      ctx.client_addr = client_addr_.ss_family == AF_UNSPEC
+                            ? nullptr
+                            : reinterpret_cast<const sockaddr*>(&client_addr_);
+      if (pool_.config().hash_key.kind == config::HashKeyKind::kSourceIp && ctx.client_addr)
+        ctx.hash = balancer::hashAddress(ctx.client_addr);
+      member = ws_->picker(pool_.pool().id).pick(ctx);
+    }
+    if (member == nullptr) {
+      log::debug("tcp {}: no backend of pool {} could be reached", listener_.config->name,
+                 pool_.pool().name());
+      finish();
+      return;
+    }
+    member_ = member;
+    tried_.add(member->index);
+    member->state->acquire();
+    connect_started_ = now;
+    attempt_ = core::startConnect(worker().loop(), member->config->address.sockAddr(),
+                                  milliseconds(deadline_ - now), this);
+  }
+
+  void onConnected(uv_tcp_t* upstream) override {
+    attempt_ = nullptr;
+    core::tuneSocket(upstream);
+    member_->state->recordResponse((uv_now(worker().loop()) - connect_started_) * 1000, false);
+    pump_ = std::make_unique<BytePump>(worker(), client_, upstream, pool_.config().timeouts.idle,
+                                       this);
+    client_ = nullptr;  // owned by the pump now
+    pump_->start();
+  }
+
+  void onConnectFailed(int status) override {
+    attempt_ = nullptr;
+    log::debug("tcp {}: connect to {} failed: {}", listener_.config->name, member_->address(),
+               uv_strerror(status));
+    member_->state->release();
+    member_->state->recordResponse(
+        static_cast<uint64_t>(pool_.config().timeouts.connect.count()) * 1000, true);
+    pool_.backend_stats[member_->index]->cell(worker().id()).connect_failures.add();
+    member_ = nullptr;
+    connectNext();
+  }
+
+  void onPumpBytes(bool to_upstream, size_t bytes) override {
+    if (metrics::ListenerCell* cell = slot_.cell()) {
+      if (to_upstream) {
+        cell->bytes_received.add(bytes);
+      } else {
+        cell->bytes_sent.add(bytes);
+      }
+    }
+  }
+
+  void onPumpClosed(CloseReason reason) override {
+    log::debug("tcp {}: session to {} closed: {}", listener_.config->name, member_->address(),
+               closeReasonName(reason));
+    member_->state->release();
+    delete this;
+  }
+
+  // Ends a session that never reached a backend.
+  void finish() {
+    if (member_ != nullptr) member_->state->release();
+    if (client_ != nullptr) {
+      client_->data = nullptr;
+      core::closeAndDelete(client_);
+      client_ = nullptr;
+    }
+    delete this;
+  }
+
+  core::WorkerSnapshotSharedPtr ws_;
+  const core::ListenerRuntime& listener_;
+  const core::PoolRuntime& pool_;
+  uv_tcp_t* client_;
+  core::ConnectionSlot slot_;
+  sockaddr_storage client_addr_{};
+  balancer::TriedSet tried_;
+  const upstream::PoolMember* member_ = nullptr;
+  core::ConnectAttempt* attempt_ = nullptr;
+  std::unique_ptr<BytePump> pump_;
+  uint64_t deadline_ = 0;
+  uint64_t connect_started_ = 0;
+};
+
+}  // namespace
+
+void startTcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
+                     uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot) {
+  auto* session = new TcpSession(worker, std::move(snapshot), listener, client, std::move(slot));
+  session->begin();
+}
+
+}  // namespace fulcrum::l4
