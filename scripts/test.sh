@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine, builds Fulcrum twice and runs the whole test suite:
+#   1. Release build: every unit test and every end-to-end test (the real binary against real
+#      backends on 127.0.0.1).
+#   2. ASan+UBSan build: every unit test and the end-to-end tests labelled `asan` (reload
+#      leak check, byte pump, HTTP parsing and tunnels), with leak detection on.
+# Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+jobs=$(nproc)
+fast=0
+[[ "${1:-}" == "--fast" ]] && fast=1
+
+echo "== Release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFULCRUM_BUILD_BENCH=OFF >/dev/null
+cmake --build build -j"$jobs"
+echo "== Release tests"
+(cd build && ctest --output-on-failure -j"$jobs" -L unit && ctest --output-on-failure -L e2e)
+
+if [[ $fast -eq 0 ]]; then
+  echo "== ASan+UBSan build"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFULCRUM_SANITIZE=ON \
+    -DFULCRUM_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  echo "== ASan+UBSan tests"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+  (cd build-asan && ctest --output-on-failure -j"$jobs" -L unit && ctest --output-on-failure -L asan)
+fi
+echo "== all tests passed"
