@@ -227,7 +227,7 @@ class TcpCountReplyServer(ThreadedServer):
 class TcpBulkServer(ThreadedServer):
     """Per connection: a sender thread writes `send_bytes` of payload(send_bytes, seed)
     (at most `send_rate` bytes/s if given; starting when `start_on` bytes have been
-    received, 0 = at once), then shuts down writing; meanwhile the reader hashes what
+    received, 0 = at once; never if EOF comes first), then shuts down writing; meanwhile the reader hashes what
     arrives until EOF (at most `recv_rate` bytes/s). `results[conn_id]` =
     {"received": n, "sha256": hex, "sent": n, "done": bool}."""
 
@@ -248,6 +248,8 @@ class TcpBulkServer(ThreadedServer):
 
         def sender():
             started.wait()
+            if res["received"] < self.start_on:
+                return  # the client left before asking for the data
             limiter = RateLimiter(self.send_rate)
             view = memoryview(self.data)
             try:
