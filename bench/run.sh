@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# Fulcrum vs HAProxy vs nginx, side by side in one run, one worker each.
+#
+#   bash bench/run.sh l4     L4: throughput, connection rate, CPU per MiB / per connection,
+#                            RSS per idle session                        (writes "## L4")
+#   bash bench/run.sh http   HTTP: wrk keep-alive 64/256 conns, Connection: close, 64 KiB
+#                            responses; RSS per idle keep-alive client   (writes "## HTTP")
+#   bash bench/run.sh all    both
+#
+# The proxy under test runs on core 1 (taskset -c 1); backends and load generators on core 0.
+# Every phase is bounded in time; every process started here is stopped by its PID on exit.
+# Knobs (environment): SECONDS_PER_PHASE (5), WARMUP (1), IDLE_SESSIONS (10000),
+# FULCRUM_BIN (default: build it in build-bench), NO_SETUP=1 (skip scripts/setup.sh --bench),
+# NO_README=1 (print the tables, leave bench/README.md alone).
+set -euo pipefail
+
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+mode="${1:-}"
+case "$mode" in
+  l4 | http | all) ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$ROOT/build-bench"
+PHASE_S="${SECONDS_PER_PHASE:-5}"
+WARMUP="${WARMUP:-1}"
+WORK="$(mktemp -d /tmp/fulcrum-bench.XXXXXX)"
+chmod 755 "$WORK"  # nginx workers run as www-data and read the backend's files from here
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+PROXY_CORE=1
+LOAD_CORE=0
+
+# Ports (127.0.0.1 only): 21xxx backends, 22xxx Fulcrum, 23xxx HAProxy, 24xxx nginx.
+ECHO_PORT=21001 SINK_PORT=21002 HTTP_BACKEND_PORT=21080
+declare -A BASE=([fulcrum]=22000 [haproxy]=23000 [nginx]=24000)
+PROXIES=(fulcrum haproxy nginx)
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# ---- process bookkeeping: everything we start is stopped by PID --------------------------
+PIDS=()
+stop_pids() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup() {
+  stop_pids
+  if [[ -n "${KEEP_WORK:-}" ]]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The machine may be shared (other people's builds): as root, every process of the benchmark
+# runs at a higher priority (the same for all three proxies) so that they disturb it less.
+NICE=()
+if [[ "$(id -u)" -eq 0 ]]; then NICE=(nice -n "${BENCH_NICE:--10}"); fi
+
+# start NAME CORE CMD...: runs CMD pinned to CORE in the background, logs to $WORK/NAME.log.
+# nice and taskset exec CMD, so $! is the server's own PID.
+start() {
+  local name="$1" core="$2"
+  shift 2
+  "${NICE[@]}" taskset -c "$core" "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=("$!")
+  eval "PID_$name=$!"
+}
+
+# wait_port PORT PID: until something listens on 127.0.0.1:PORT (5 s at most, PID must live).
+wait_port() {
+  for _ in $(seq 1 50); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [[ -n "$(ss -Hltn "sport = :$1")" ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# nginx's master forks the worker that does the work: measure the worker.
+nginx_worker() {
+  local master="$1" child=""
+  for _ in $(seq 1 50); do
+    child="$(cat "/proc/$master/task/$master/children" 2>/dev/null | awk '{print $1}')"
+    [[ -n "$child" ]] && break
+    sleep 0.1
+  done
+  echo "$child"
+}
+
+# ---- set-up ------------------------------------------------------------------------------
+if [[ -z "${NO_SETUP:-}" ]]; then bash "$ROOT/scripts/setup.sh" --bench >&2; fi
+
+HARD_NOFILE="$(ulimit -Hn)"
+[[ "$HARD_NOFILE" == unlimited ]] && HARD_NOFILE=1048576
+ulimit -n "$HARD_NOFILE"
+IDLE_WANTED="${IDLE_SESSIONS:-10000}"
+# An L4 session holds two descriptors in the proxy (client + backend), and HAProxy reserves
+# two per connection in HTTP mode too (maxconn * 2 <= the open-file limit): stay under it.
+MAXCONN=$(( (HARD_NOFILE - 100) / 2 ))
+L4_IDLE=$(( (HARD_NOFILE - 200) / 2 < IDLE_WANTED ? (HARD_NOFILE - 200) / 200 * 100 : IDLE_WANTED ))
+HTTP_IDLE=$L4_IDLE
+
+TOOLS="$BUILD/tools"
+mkdir -p "$TOOLS"
+for t in l4_backend l4_load; do
+  if [[ ! -x "$TOOLS/$t" || "$ROOT/bench/tools/$t.cpp" -nt "$TOOLS/$t" ]]; then
+    g++ -std=c++20 -O2 -Wall -Wextra -o "$TOOLS/$t" "$ROOT/bench/tools/$t.cpp"
+  fi
+done
+LOAD="$TOOLS/l4_load"
+
+FULCRUM="${FULCRUM_BIN:-}"
+if [[ -z "$FULCRUM" ]]; then
+  log "building Fulcrum (Release) in $BUILD"
+  # Only the binary is needed here: tests and micro-benchmarks stay out of this build tree.
+  if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFULCRUM_BUILD_TESTS=OFF \
+    -DFULCRUM_BUILD_BENCH=OFF >"$WORK/cmake.log" 2>&1 &&
+    cmake --build "$BUILD" -j"$(nproc)" --target fulcrum >>"$WORK/cmake.log" 2>&1; then
+    FULCRUM="$BUILD/fulcrum"
+  else
+    log "Fulcrum did not build (tail of the log below); its column will read n/a"
+    tail -n 15 "$WORK/cmake.log" >&2
+  fi
+fi
+
+# ---- configs -----------------------------------------------------------------------------
+write_l4_configs() {
+  local f=${BASE[fulcrum]} h=${BASE[haproxy]} n=${BASE[nginx]} maxconn=$MAXCONN
+  cat >"$WORK/fulcrum-l4.yaml" <<EOF
+workers: 1
+log: { level: warn }
+listeners:
+  - { name: stream, listen: 127.0.0.1:$((f + 1)), protocol: tcp, pool: sink,
+      limits: { max_connections: 100000 } }
+  - { name: echo, listen: 127.0.0.1:$((f + 2)), protocol: tcp, pool: echo,
+      limits: { max_connections: 100000 } }
+pools:
+  - { name: sink, backends: [{ address: 127.0.0.1:$SINK_PORT }] }
+  - { name: echo, backends: [{ address: 127.0.0.1:$ECHO_PORT }] }
+EOF
+  cat >"$WORK/haproxy-l4.cfg" <<EOF
+global
+  nbthread 1
+  maxconn $maxconn
+defaults
+  mode tcp
+  maxconn $maxconn
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+frontend stream
+  bind 127.0.0.1:$((h + 1))
+  default_backend sink
+frontend echo
+  bind 127.0.0.1:$((h + 2))
+  default_backend echo
+backend sink
+  server s1 127.0.0.1:$SINK_PORT
+backend echo
+  server e1 127.0.0.1:$ECHO_PORT
+EOF
+  cat >"$WORK/nginx-l4.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+worker_rlimit_nofile $HARD_NOFILE;
+daemon off;
+pid $WORK/nginx-l4.pid;
+error_log $WORK/nginx-l4.err warn;
+events { worker_connections $((HARD_NOFILE - 100)); }
+stream {
+  upstream sink { server 127.0.0.1:$SINK_PORT; }
+  upstream echo { server 127.0.0.1:$ECHO_PORT; }
+  server { listen 127.0.0.1:$((n + 1)) backlog=4096; proxy_pass sink; }
+  server { listen 127.0.0.1:$((n + 2)) backlog=4096; proxy_pass echo; }
+}
+EOF
+}
+
+write_http_configs() {
+  local f=${BASE[fulcrum]} h=${BASE[haproxy]} n=${BASE[nginx]} maxconn=$MAXCONN
+  mkdir -p "$WORK/www" "$WORK/nginx-tmp"
+  printf 'Hello, world!' >"$WORK/www/hello"  # 13 bytes
+  head -c 65536 /dev/zero | tr '\0' 'x' >"$WORK/www/64k"
+  chmod -R a+rX "$WORK/www"
+  # The backend: a separate nginx serving static files, keep-alive without a request cap.
+  cat >"$WORK/nginx-backend.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile $HARD_NOFILE;
+daemon off;
+pid $WORK/nginx-backend.pid;
+error_log $WORK/nginx-backend.err warn;
+events { worker_connections $((HARD_NOFILE - 100)); }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-tmp/b-body;
+  proxy_temp_path $WORK/nginx-tmp/b-proxy;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:$HTTP_BACKEND_PORT backlog=4096;
+    root $WORK/www;
+  }
+}
+EOF
+  cat >"$WORK/fulcrum-http.yaml" <<EOF
+workers: 1
+log: { level: warn }
+listeners:
+  - name: web
+    listen: 127.0.0.1:$((f + 80))
+    protocol: http
+    pool: web
+    limits: { max_connections: 100000 }
+pools:
+  - name: web
+    backends: [{ address: 127.0.0.1:$HTTP_BACKEND_PORT }]
+    keepalive: { max_idle_per_backend: 512 }
+EOF
+  # Upstream keep-alive on for all three; X-Forwarded-For on for all three (Fulcrum's default).
+  cat >"$WORK/haproxy-http.cfg" <<EOF
+global
+  nbthread 1
+  maxconn $maxconn
+defaults
+  mode http
+  maxconn $maxconn
+  option forwardfor
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-keep-alive 120s
+frontend web
+  bind 127.0.0.1:$((h + 80))
+  default_backend web
+backend web
+  http-reuse always
+  server s1 127.0.0.1:$HTTP_BACKEND_PORT
+EOF
+  cat >"$WORK/nginx-http.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile $HARD_NOFILE;
+daemon off;
+pid $WORK/nginx-http.pid;
+error_log $WORK/nginx-http.err warn;
+events { worker_connections $((HARD_NOFILE - 100)); }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-tmp/p-body;
+  proxy_temp_path $WORK/nginx-tmp/p-proxy;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  upstream web {
+    server 127.0.0.1:$HTTP_BACKEND_PORT;
+    keepalive 512;
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+  }
+  server {
+    listen 127.0.0.1:$((n + 80)) backlog=4096;
+    location / {
+      proxy_pass http://web;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+EOF
+}
+
+# start_proxies KIND (l4|http): starts the three proxies on the proxy core and records, per
+# proxy, the PID to measure in MEASURE_PID[proxy] (empty when it could not start).
+declare -A MEASURE_PID
+start_proxies() {
+  local kind="$1" port_off=1
+  [[ "$kind" == http ]] && port_off=80
+  MEASURE_PID=()
+  if [[ -n "$FULCRUM" ]]; then
+    start "fulcrum_$kind" $PROXY_CORE "$FULCRUM" -c "$WORK/fulcrum-$kind.yaml"
+    local p; eval "p=\$PID_fulcrum_$kind"
+    if wait_port $((BASE[fulcrum] + port_off)) "$p"; then MEASURE_PID[fulcrum]=$p; else
+      log "Fulcrum did not start for $kind (log: $(tail -n 3 "$WORK/fulcrum_$kind.log" | tr '\n' ' '))"
+    fi
+  fi
+  start "haproxy_$kind" $PROXY_CORE haproxy -db -f "$WORK/haproxy-$kind.cfg"
+  eval "p=\$PID_haproxy_$kind"
+  if wait_port $((BASE[haproxy] + port_off)) "$p"; then MEASURE_PID[haproxy]=$p; else
+    log "HAProxy did not start: $(tail -n 3 "$WORK/haproxy_$kind.log" | tr '\n' ' ')"
+  fi
+  start "nginx_$kind" $PROXY_CORE nginx -p "$WORK" -e "$WORK/nginx-$kind.err" -c "$WORK/nginx-$kind.conf"
+  eval "p=\$PID_nginx_$kind"
+  if wait_port $((BASE[nginx] + port_off)) "$p"; then MEASURE_PID[nginx]="$(nginx_worker "$p")"; else
+    log "nginx did not start: $(tail -n 3 "$WORK/nginx-$kind.err" 2>/dev/null | tr '\n' ' ')"
+  fi
+}
+
+# record SECTION PHASE PROXY KEY=VALUE...
+record() { echo "$*" >>"$RESULTS"; }
+
+# bounded LOAD_CMD...: the load generator on the load core, killed if it overruns.
+bounded() { timeout --kill-after=5 "$1" "${NICE[@]}" taskset -c $LOAD_CORE "${@:2}"; }
+
+# ---- L4 ----------------------------------------------------------------------------------
+run_l4() {
+  log "L4: backends on core $LOAD_CORE, proxies on core $PROXY_CORE, ${PHASE_S}s per phase"
+  write_l4_configs
+  start backend_l4 $LOAD_CORE "$TOOLS/l4_backend" --echo $ECHO_PORT --sink $SINK_PORT --max-seconds 900
+  wait_port $ECHO_PORT "$PID_backend_l4" || { log "l4_backend did not start"; exit 1; }
+  start_proxies l4
+  local limit=$(( ${PHASE_S%.*} + ${WARMUP%.*} + 30 )) px pid out
+  for px in "${PROXIES[@]}"; do
+    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+    log "L4 throughput via $px (16 connections, 64 KiB writes)"
+    out="$(bounded $limit "$LOAD" throughput --port $((BASE[$px] + 1)) --pid "$pid" --conns 16 \
+      --chunk 65536 --seconds "$PHASE_S" --warmup "$WARMUP" || true)"
+    log "  $out"; record l4 throughput "$px" $out
+  done
+  for px in "${PROXIES[@]}"; do
+    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+    log "L4 connection rate via $px (32 concurrent loops, 64-byte exchange)"
+    out="$(bounded $limit "$LOAD" connrate --port $((BASE[$px] + 2)) --pid "$pid" --conns 32 \
+      --size 64 --seconds "$PHASE_S" --warmup "$WARMUP" || true)"
+    log "  $out"; record l4 connrate "$px" $out
+  done
+  for px in "${PROXIES[@]}"; do
+    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+    log "L4 idle sessions via $px ($L4_IDLE sessions)"
+    out="$(bounded 90 "$LOAD" idle --port $((BASE[$px] + 2)) --pid "$pid" --count "$L4_IDLE" \
+      --hold 1 || true)"
+    log "  $out"; record l4 idle "$px" $out
+    sleep 1  # let the closed sessions' TIME_WAIT/close work finish before the next proxy
+  done
+  stop_pids
+}
+
+# ---- HTTP --------------------------------------------------------------------------------
+# wrk_phase NAME CONNS PATH [wrk args...]
+wrk_phase() {
+  local name="$1" conns="$2" path="$3" px pid before after
+  shift 3
+  for px in "${PROXIES[@]}"; do
+    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+    log "HTTP $name via $px ($conns connections, $path $*)"
+    before="$("$LOAD" stat --pid "$pid")"
+    bounded $(( ${PHASE_S%.*} + 30 )) wrk -t1 -c"$conns" -d"${PHASE_S}s" --timeout 5s --latency \
+      "$@" "http://127.0.0.1:$((BASE[$px] + 80))$path" >"$WORK/wrk-$name-$px.txt" 2>&1 || true
+    after="$("$LOAD" stat --pid "$pid")"
+    local cpu0="${before#cpu_us=}" cpu1="${after#cpu_us=}"
+    cpu0="${cpu0%% *}" cpu1="${cpu1%% *}"
+    log "  $(grep -E 'Requests/sec|^ +99%|Non-2xx|Socket errors' "$WORK/wrk-$name-$px.txt" | tr -s ' ' | tr '\n' ';')"
+    record http "$name" "$px" cpu_us=$(( cpu1 - cpu0 )) "wrk=$WORK/wrk-$name-$px.txt"
+  done
+}
+
+run_http() {
+  log "HTTP: backend nginx + wrk on core $LOAD_CORE, proxies on core $PROXY_CORE"
+  write_http_configs
+  start backend_http $LOAD_CORE nginx -p "$WORK" -e "$WORK/nginx-backend.err" -c "$WORK/nginx-backend.conf"
+  wait_port $HTTP_BACKEND_PORT "$PID_backend_http" || { log "backend nginx did not start"; exit 1; }
+  start_proxies http
+  wrk_phase keepalive-64 64 /hello
+  wrk_phase keepalive-256 256 /hello
+  wrk_phase close-64 64 /hello -H "Connection: close"
+  wrk_phase 64KiB-64 64 /64k
+  local px pid out
+  for px in "${PROXIES[@]}"; do
+    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+    log "HTTP idle keep-alive clients via $px ($HTTP_IDLE clients)"
+    out="$(bounded 90 "$LOAD" idle --http --path /hello --port $((BASE[$px] + 80)) --pid "$pid" \
+      --count "$HTTP_IDLE" --hold 1 || true)"
+    log "  $out"; record http idle "$px" $out
+    sleep 1
+  done
+  stop_pids
+}
+
+# ---- run and report ----------------------------------------------------------------------
+LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "load average before the run: $LOADAVG"
+sections=()
+case "$mode" in
+  l4) run_l4; sections=(l4) ;;
+  http) run_http; sections=(http) ;;
+  all) run_l4; run_http; sections=(l4 http) ;;
+esac
+
+report_args=(--loadavg "$LOADAVG" --results "$RESULTS" --command "bash bench/run.sh $mode" --l4-idle "$L4_IDLE"
+  --http-idle "$HTTP_IDLE" --nofile "$HARD_NOFILE" --seconds "$PHASE_S")
+[[ -n "$FULCRUM" ]] && report_args+=(--fulcrum "$FULCRUM")
+[[ -z "${NO_README:-}" ]] && report_args+=(--readme "$ROOT/bench/README.md")
+python3 "$ROOT/bench/tools/report.py" "${report_args[@]}" "${sections[@]}"

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh results into the markdown tables of bench/README.md.
+
+Input: one line per measurement, "SECTION PHASE PROXY key=value ...", as run.sh records them
+(l4_load output, or cpu_us + the path of a wrk output for the HTTP phases). Prints each
+section and, with --readme, replaces that section ("## L4" / "## HTTP") in the README, leaving
+every other section as it is.
+"""
+import argparse
+import datetime
+import os
+import re
+import subprocess
+import sys
+
+PROXIES = ["fulcrum", "haproxy", "nginx"]
+TITLE = {"l4": "## L4", "http": "## HTTP"}
+HTTP_SCENARIOS = [
+    ("keepalive-64", "keep-alive, 64 connections, 13-byte body"),
+    ("keepalive-256", "keep-alive, 256 connections, 13-byte body"),
+    ("close-64", "new connection per request (`Connection: close`), 64 connections"),
+    ("64KiB-64", "keep-alive, 64 connections, 64 KiB body"),
+]
+
+
+def parse_results(path):
+    res = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            kv = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
+            res[(parts[0], parts[1], parts[2])] = kv
+    return res
+
+
+def to_ms(value):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if not m:
+        return None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+def parse_wrk(path):
+    out = {}
+    try:
+        text = open(path).read()
+    except OSError:
+        return out
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"^\s+99%\s+(\S+)", text, re.M)
+    if m:
+        out["p99_ms"] = to_ms(m.group(1))
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        errors += int(m.group(1))
+    out["errors"] = errors
+    return out
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    return "n/a" if r is None else f"{r:.2f}×"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f", {int(line.split()[1]) / 1048576:.0f} GiB RAM"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} × {cpu}{mem}, Linux {os.uname().release}"
+
+
+def version(cmd, pattern):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        m = re.search(pattern, p.stdout + p.stderr)
+        return m.group(1) if m else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def fulcrum_rev(root):
+    rev = version(["git", "-C", root, "rev-parse", "--short", "HEAD"], r"(\S+)")
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "src", "include"],
+                           capture_output=True, text=True).stdout.strip()
+    return rev + ("+local changes" if dirty else "")
+
+
+def header(args, section):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    fulcrum = f"Fulcrum {fulcrum_rev(root)}" if args.fulcrum else "Fulcrum not built (n/a)"
+    haproxy = version(["haproxy", "-v"], r"version (\S+)")
+    nginx = version(["nginx", "-v"], r"nginx/(\S+)")
+    return [
+        f"Measured {now} on {machine()}; {fulcrum}, HAProxy {haproxy}, nginx {nginx}.",
+        "",
+        f"Reproduce: `bash bench/run.sh {section}` (or `bash bench/run.sh all`). One worker each "
+        "(Fulcrum `workers: 1`, HAProxy `nbthread 1`, nginx `worker_processes 1`), the proxy "
+        "pinned to core 1 (`taskset -c 1`), backends and load generator on core 0; "
+        f"{args.seconds} s per phase. CPU = the proxy's utime+stime from `/proc/PID/stat` "
+        "over the phase. Ratios are Fulcrum ÷ the other proxy. "
+        f"Load average when the run started: {args.loadavg or '?'} (the machine may be shared; "
+        "the CPU-per-unit rows are the least sensitive to that).",
+        "",
+    ]
+
+
+def verdict(ok):
+    if ok is None:
+        return "n/a"
+    return "met" if ok else "**missed**"
+
+
+def l4_section(args, res):
+    def get(phase, px, key):
+        v = res.get(("l4", phase, px), {}).get(key)
+        return float(v) if v not in (None, "") else None
+
+    rows = [
+        ("throughput", "mib_per_s", "throughput, 16 connections × 64 KiB writes (MiB/s, higher is better)", None),
+        ("throughput", "cpu_us_per_mib", "proxy CPU per MiB (µs, lower is better)", "le_haproxy"),
+        ("connrate", "conn_per_s", "connection rate, 32 loops of connect + 64 B exchange + close (conn/s, higher is better)", None),
+        ("connrate", "cpu_us_per_conn", "proxy CPU per connection (µs, lower is better)", "le_haproxy"),
+        ("idle", "kib_per_session", f"RSS per idle session, {args.l4_idle:,} sessions (KiB, lower is better)", "lt10"),
+    ]
+    lines = [TITLE["l4"], ""] + header(args, "l4")
+    lines += ["| metric | Fulcrum | HAProxy `mode tcp` | nginx `stream` | ÷ HAProxy | ÷ nginx | target |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for phase, key, label, target in rows:
+        f, h, n = (get(phase, px, key) for px in PROXIES)
+        digits = 2 if key in ("cpu_us_per_conn", "kib_per_session") else 1
+        if target == "le_haproxy":
+            r = ratio(f, h)
+            tgt = f"≤ 1.00× HAProxy: {verdict(None if r is None else r <= 1.0)}"
+        elif target == "lt10":
+            tgt = f"< 10 KiB: {verdict(None if f is None else f < 10)}"
+        else:
+            tgt = ""
+        lines.append(f"| {label} | {fmt(f, digits)} | {fmt(h, digits)} | {fmt(n, digits)} | "
+                     f"{fmt_ratio(ratio(f, h))} | {fmt_ratio(ratio(f, n))} | {tgt} |")
+    notes = []
+    for (sec, phase, px), kv in sorted(res.items()):
+        if sec == "l4" and int(kv.get("errors", "0") or 0) > 0:
+            notes.append(f"{px} {phase}: {kv['errors']} failed connections/exchanges")
+    if args.l4_idle < 10000:
+        notes.append(f"idle sessions: {args.l4_idle:,} instead of 10,000 because the open-file "
+                     f"hard limit here is {args.nofile} and the proxy holds two descriptors "
+                     "per session")
+    lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
+    return lines
+
+
+def http_section(args, res):
+    data = {}
+    for (sec, phase, px), kv in res.items():
+        if sec != "http":
+            continue
+        if phase == "idle":
+            data[(phase, px)] = {k: float(v) for k, v in kv.items() if re.match(r"^[\d.]+$", v)}
+            continue
+        w = parse_wrk(kv.get("wrk", ""))
+        cpu = float(kv.get("cpu_us", "0") or 0)
+        if w.get("requests"):
+            w["cpu_per_req"] = cpu / w["requests"]
+        data[(phase, px)] = w
+
+    lines = [TITLE["http"], ""] + header(args, "http")
+    lines += [
+        "wrk (`-t1 --latency`) against each proxy; the backend is a separate nginx serving "
+        "static files; upstream keep-alive on for all three (HAProxy `http-reuse always`, "
+        "nginx `keepalive` + `proxy_http_version 1.1` + empty `Connection`), "
+        "X-Forwarded-For added by all three.",
+        "",
+        "| scenario | metric | Fulcrum | HAProxy | nginx | ÷ HAProxy | ÷ nginx | target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    notes = []
+    for phase, label in HTTP_SCENARIOS:
+        for key, mlabel, digits in [("rps", "requests/s", 0), ("p99_ms", "p99 latency (ms)", 2),
+                                    ("cpu_per_req", "proxy CPU per request (µs)", 1)]:
+            f, h, n = (data.get((phase, px), {}).get(key) for px in PROXIES)
+            best = min([x for x in (h, n) if x is not None], default=None)
+            if key == "cpu_per_req":
+                r = ratio(f, best)
+                tgt = f"≤ 0.80× best: {verdict(None if r is None else r <= 0.8)}"
+            elif key == "p99_ms":
+                r = ratio(f, best)
+                tgt = f"≤ best: {verdict(None if r is None else r <= 1.0)}"
+            else:
+                tgt = ""
+            lines.append(f"| {label} | {mlabel} | {fmt(f, digits)} | {fmt(h, digits)} | "
+                         f"{fmt(n, digits)} | {fmt_ratio(ratio(f, h))} | {fmt_ratio(ratio(f, n))} "
+                         f"| {tgt} |")
+            label = ""
+        for px in PROXIES:
+            e = data.get((phase, px), {}).get("errors")
+            if e:
+                notes.append(f"{px} {phase}: {e} wrk errors (socket errors + non-2xx)")
+    f, h, n = (data.get(("idle", px), {}).get("kib_per_session") for px in PROXIES)
+    lines.append(f"| {args.http_idle:,} idle keep-alive clients | RSS per client (KiB) | "
+                 f"{fmt(f, 2)} | {fmt(h, 2)} | {fmt(n, 2)} | {fmt_ratio(ratio(f, h))} | "
+                 f"{fmt_ratio(ratio(f, n))} | < 10 KiB: {verdict(None if f is None else f < 10)} |")
+    for px in PROXIES:
+        e = data.get(("idle", px), {}).get("errors")
+        if e:
+            notes.append(f"{px} idle: {e:.0f} clients failed to open")
+    if args.http_idle < 10000:
+        notes.append(f"idle clients: {args.http_idle:,} instead of 10,000 because the open-file "
+                     f"hard limit here is {args.nofile} and HAProxy reserves two descriptors per "
+                     "connection (maxconn)")
+    lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
+    return lines
+
+
+def replace_section(text, title, body):
+    """Replaces the '## X' section (up to the next '## ' heading) or inserts it."""
+    lines = text.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.strip() == title), None)
+    if start is not None:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                   len(lines))
+        lines[start:end] = body
+    else:
+        # L4 before HTTP, both before the micro-benchmarks section that another tool owns.
+        anchor = None
+        order = [TITLE["http"], "## Policy pick() micro-benchmarks"] if title == TITLE["l4"] \
+            else ["## Policy pick() micro-benchmarks"]
+        for t in order:
+            anchor = next((i for i, l in enumerate(lines) if l.strip() == t), None)
+            if anchor is not None:
+                break
+        if anchor is None:
+            lines += [""] + body
+        else:
+            lines[anchor:anchor] = body
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sections", nargs="+", choices=["l4", "http"])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--command", default="")
+    ap.add_argument("--readme")
+    ap.add_argument("--fulcrum")
+    ap.add_argument("--l4-idle", type=int, default=10000)
+    ap.add_argument("--http-idle", type=int, default=10000)
+    ap.add_argument("--nofile", type=int, default=0)
+    ap.add_argument("--seconds", default="5")
+    ap.add_argument("--loadavg", default="")
+    args = ap.parse_args()
+    res = parse_results(args.results)
+    out = {}
+    for s in args.sections:
+        out[s] = (l4_section if s == "l4" else http_section)(args, res)
+        print("\n".join(out[s]))
+    if args.readme:
+        text = open(args.readme).read() if os.path.exists(args.readme) else "# Benchmarks\n"
+        for s in args.sections:
+            text = replace_section(text, TITLE[s], out[s])
+        with open(args.readme, "w") as f:
+            f.write(text)
+        print(f"(written to {args.readme})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
