@@ -1,0 +1,56 @@
+#pragma once
+// A strict byte-level check of an HTTP/1.x message head, run over the raw bytes before
+// llhttp sees them. llhttp (even without lenient flags) accepts obs-fold, empty or
+// space-containing header names and some control bytes; a proxy that lets those through can
+// disagree with its backend about where a request ends (request smuggling). This scanner
+// rejects them and finds the exact end of the head, so the head's size can be bounded.
+// Worker-local; no allocation.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fulcrum::http {
+
+class HeadScanner {
+ public:
+  enum class Kind : uint8_t { kRequest, kResponse };
+  enum class Result : uint8_t { kNeedMore, kComplete, kError };
+
+  explicit HeadScanner(Kind kind) : kind_(kind) {}
+  void reset();
+  // Scans `data` until the blank line that ends the head. `*used` = bytes consumed (up to and
+  // including the final LF on kComplete; all of them on kNeedMore; up to the bad byte on
+  // kError).
+  Result scan(const char* data, size_t length, size_t* used);
+
+  // The request/status line has been fully received.
+  bool firstLineDone() const { return state_ > State::kFirstLineCr; }
+  // Bytes of the request/status line so far (without leading empty lines).
+  size_t firstLineBytes() const { return first_line_bytes_; }
+  // Why scan() returned kError.
+  const char* error() const { return error_; }
+
+ private:
+  enum class State : uint8_t {
+    kLeading,  // before the request line: empty lines are tolerated (RFC 9112 2.2)
+    kLeadingCr,
+    kFirstLine,
+    kFirstLineCr,
+    kLineStart,  // start of a header line or of the final empty line
+    kName,
+    kValue,
+    kValueCr,
+    kFinalCr,
+    kDone,
+  };
+  Result fail(const char* why);
+
+  Kind kind_;
+  State state_ = State::kLeading;
+  size_t first_line_bytes_ = 0;
+  uint32_t spaces_ = 0;  // request line: separators seen
+  bool prev_space_ = false;
+  const char* error_ = "";
+};
+
+}  // namespace fulcrum::http

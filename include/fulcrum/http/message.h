@@ -1,0 +1,83 @@
+#pragma once
+// Plain views of one HTTP/1.x message head, shared by the request and response parsers and
+// the head writers. Views point into the parser's per-connection head buffer: valid until
+// that parser starts its next message. Worker-local.
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace fulcrum::http {
+
+struct Header {
+  std::string_view name;
+  std::string_view value;  // leading and trailing whitespace trimmed
+};
+
+// How a message body is delimited on the wire.
+enum class BodyFraming : uint8_t {
+  kNone,           // no body
+  kContentLength,  // exactly content_length bytes
+  kChunked,        // chunked transfer coding
+  kUntilClose,     // responses only: the body ends when the connection closes
+};
+
+// A proxy-generated error: the status to answer and a short reason for logs.
+struct HttpError {
+  uint16_t status = 0;  // 0 = no error
+  const char* reason = "";
+  explicit operator bool() const { return status != 0; }
+};
+
+// ASCII case-insensitive equality (header names, tokens).
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// Trims spaces and tabs at both ends.
+std::string_view trimOws(std::string_view s);
+// First header named `name` (case-insensitive), or null.
+const Header* findHeader(const std::vector<Header>& headers, std::string_view name);
+// Calls `fn(token)` for every non-empty comma-separated element of a list header value,
+// trimmed. Returns false if `fn` returned false.
+template <class Fn>
+bool forEachListElement(std::string_view value, Fn&& fn) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view item = trimOws(value.substr(0, comma));
+    if (!item.empty() && !fn(item)) return false;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return true;
+}
+// RFC 9110 tchar.
+bool isTokenChar(unsigned char c);
+bool isToken(std::string_view s);
+
+struct RequestHead {
+  std::string_view method;      // canonical upper-case name
+  bool is_head = false;         // method HEAD: the response has no body
+  std::string_view target;      // origin-form ("/path?q") or "*"
+  std::string_view host;        // Host header value (or the authority of an absolute-form target)
+  uint8_t version_minor = 1;    // HTTP/1.0 or HTTP/1.1
+  std::vector<Header> headers;  // as received, in order
+  BodyFraming framing = BodyFraming::kNone;
+  uint64_t content_length = 0;  // kContentLength only
+  bool keep_alive = true;       // the client allows the connection to be reused
+  bool upgrade = false;         // Upgrade + Connection: upgrade on an HTTP/1.1 request
+  bool expect_continue = false;
+
+  const Header* find(std::string_view name) const { return findHeader(headers, name); }
+};
+
+struct ResponseHead {
+  uint16_t status = 0;
+  std::string_view reason;
+  uint8_t version_minor = 1;
+  std::vector<Header> headers;
+  BodyFraming framing = BodyFraming::kNone;
+  uint64_t content_length = 0;
+  bool keep_alive = true;  // the backend allows the connection to be reused
+
+  const Header* find(std::string_view name) const { return findHeader(headers, name); }
+};
+
+}  // namespace fulcrum::http

@@ -1,0 +1,116 @@
+#pragma once
+// Client side of the HTTP path: llhttp in request mode (no lenient flags) behind the strict
+// HeadScanner. Produces one RequestHead at a time (views into a per-connection head buffer
+// bounded by max_header_bytes; only the head is copied, never the body) and streams the body
+// out already re-framed for the backend: Content-Length bodies as they are, chunked bodies
+// as validated chunks (extensions and trailers dropped), so the backend can never see a
+// message boundary the proxy did not see. Worker-local.
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fulcrum/http/head_scanner.h"
+#include "fulcrum/http/message.h"
+
+namespace fulcrum::http {
+
+struct RequestLimits {
+  uint64_t max_header_bytes = 32 * 1024;  // request line + headers
+  uint64_t max_body_bytes = 0;            // 0 = unlimited
+};
+
+// Receives the request body, framed for the backend.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void onBodyBytes(const char* data, size_t length) = 0;
+};
+
+class RequestParser {
+ public:
+  enum class Status : uint8_t {
+    kNeedMore,         // everything was consumed; feed more
+    kHeadComplete,     // head() is ready; feed the rest for the body
+    kMessageComplete,  // the request (head and body) ended; call nextMessage() for the next
+    kError,            // error(): answer it and close the connection
+  };
+  struct Result {
+    Status status;
+    size_t consumed;  // bytes of `data` used; the rest belongs to what comes next
+  };
+
+  explicit RequestParser(RequestLimits limits);
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  // Parses until the next event. `sink` receives body bytes (may be null before the head).
+  Result feed(const char* data, size_t length, BodySink* sink);
+  // After kMessageComplete: parse the next request of the connection.
+  void nextMessage();
+
+  const RequestHead& head() const { return head_; }
+  const HttpError& error() const { return error_; }
+  // No byte of the current request has been received (the connection is idle).
+  bool idle() const { return state_ == State::kHead && head_bytes_ == 0; }
+  bool inBody() const { return state_ == State::kBody; }
+  // Body bytes received so far (decoded: without chunk framing).
+  uint64_t bodyBytes() const { return body_bytes_; }
+  // Gives back head-buffer memory after a large head (idle connections stay small).
+  void shrink();
+
+ private:
+  enum class State : uint8_t { kHead, kBody, kComplete, kError };
+  struct Span {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  struct HeaderSpan {
+    Span name;
+    Span value;
+  };
+
+  Result feedHead(const char* data, size_t length);
+  Result feedBody(const char* data, size_t length, BodySink* sink);
+  Result fail(uint16_t status, const char* reason, size_t consumed);
+  HttpError finishHead();
+  HttpError checkFraming();
+  void append(Span& span, const char* at, size_t length);
+  std::string_view view(Span span) const { return {head_buf_.data() + span.offset, span.length}; }
+  void emit(const char* data, size_t length);
+
+  static int onMessageBegin(llhttp_t* p);
+  static int onUrl(llhttp_t* p, const char* at, size_t length);
+  static int onHeaderField(llhttp_t* p, const char* at, size_t length);
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t length);
+  static int onHeaderValueComplete(llhttp_t* p);
+  static int onHeadersComplete(llhttp_t* p);
+  static int onBody(llhttp_t* p, const char* at, size_t length);
+  static int onChunkHeader(llhttp_t* p);
+  static int onChunkComplete(llhttp_t* p);
+  static int onChunkExtension(llhttp_t* p, const char* at, size_t length);
+  static int onMessageComplete(llhttp_t* p);
+  static const llhttp_settings_t& settings();
+
+  RequestLimits limits_;
+  llhttp_t parser_{};
+  HeadScanner scanner_{HeadScanner::Kind::kRequest};
+  State state_ = State::kHead;
+  bool in_head_ = true;         // llhttp callbacks belong to the head (not trailers)
+  bool value_open_ = false;     // the last header span is a value (next field starts a header)
+  uint64_t head_bytes_ = 0;     // raw bytes of the head so far
+  uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
+  uint64_t body_bytes_ = 0;
+  uint64_t chunk_size_ = 0;
+  std::string head_buf_;
+  Span url_;
+  std::vector<HeaderSpan> spans_;
+  RequestHead head_;
+  HttpError error_;
+  BodySink* sink_ = nullptr;  // during feedBody only
+};
+
+}  // namespace fulcrum::http

@@ -1,0 +1,185 @@
+// RequestParser::finishHead: the request-smuggling and semantic checks run once the whole
+// head is in, before any body byte is parsed or anything is sent to a backend.
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "fulcrum/http/request_parser.h"
+
+namespace fulcrum::http {
+
+namespace {
+
+bool allDigits(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// uri-host [":" port]: reg-name / IPv4 / IP-literal characters only, so that routing and the
+// backend see the same name.
+bool validHost(std::string_view host) {
+  for (char ch : host) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+    if (c == 0 || std::strchr("-._~!$&'()*+,;=:[]%", c) == nullptr) return false;
+  }
+  return true;
+}
+
+bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+// Request-target bytes: visible ASCII only; a fragment is never sent on the wire.
+bool validTarget(std::string_view target) {
+  return std::all_of(target.begin(), target.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c > 0x20 && c < 0x7f && c != '#';
+  });
+}
+
+}  // namespace
+
+HttpError RequestParser::finishHead() {
+  uint8_t major = llhttp_get_http_major(&parser_);
+  uint8_t minor = llhttp_get_http_minor(&parser_);
+  if (major != 1 || minor > 1) return {505, "unsupported HTTP version"};
+  auto method = static_cast<llhttp_method_t>(llhttp_get_method(&parser_));
+  if (method == HTTP_CONNECT) return {405, "CONNECT is not supported"};
+
+  head_.method = llhttp_method_name(method);
+  head_.is_head = method == HTTP_HEAD;
+  head_.version_minor = minor;
+
+  // Target: origin-form, "*" for OPTIONS, or absolute-form (whose authority replaces Host,
+  // RFC 9112 3.2.2). Spans first: an absolute-form target may append to head_buf_.
+  std::string_view url = view(url_);
+  if (url.empty() || !validTarget(url)) return {400, "invalid request target"};
+  Span target = url_;
+  Span authority{};
+  bool absolute = false;
+  if (url == "*") {
+    if (method != HTTP_OPTIONS) return {400, "asterisk target outside OPTIONS"};
+  } else if (url.front() != '/') {
+    size_t scheme = startsWithIgnoreCase(url, "http://")    ? 7
+                    : startsWithIgnoreCase(url, "https://") ? 8
+                                                            : 0;
+    if (scheme == 0) return {400, "invalid request target"};
+    absolute = true;
+    size_t end = url.find_first_of("/?", scheme);
+    if (end == std::string_view::npos) end = url.size();
+    authority =
+        Span{url_.offset + static_cast<uint32_t>(scheme), static_cast<uint32_t>(end - scheme)};
+    if (authority.length == 0 ||
+        url.substr(scheme, end - scheme).find('@') != std::string_view::npos)
+      return {400, "invalid authority in request target"};
+    if (end < url.size() && url[end] == '/') {
+      target =
+          Span{url_.offset + static_cast<uint32_t>(end), static_cast<uint32_t>(url.size() - end)};
+    } else {
+      // "http://a" or "http://a?q": origin-form needs a leading "/".
+      // Rare path: `rest` points into head_buf_, which may move when it grows.
+      std::string rest(url.substr(end));
+      target =
+          Span{static_cast<uint32_t>(head_buf_.size()), static_cast<uint32_t>(rest.size() + 1)};
+      head_buf_.push_back('/');
+      head_buf_.append(rest);
+    }
+  }
+  (void)absolute;
+
+  // Views from here on: head_buf_ no longer changes for this message.
+  head_.target = view(target);
+  head_.headers.clear();
+  for (const HeaderSpan& s : spans_)
+    head_.headers.push_back({view(s.name), trimOws(view(s.value))});
+
+  const Header* host = nullptr;
+  for (const Header& h : head_.headers) {
+    if (!equalsIgnoreCase(h.name, "host")) continue;
+    if (host != nullptr) return {400, "several Host headers"};
+    host = &h;
+  }
+  if (authority.length != 0) {
+    head_.host = view(authority);
+  } else if (host != nullptr) {
+    head_.host = host->value;
+  } else if (minor == 1) {
+    return {400, "HTTP/1.1 request without Host"};
+  }
+  if (!validHost(head_.host)) return {400, "invalid Host"};
+
+  if (HttpError e = checkFraming()) return e;
+
+  // Connection options (RFC 9112 9.3): 1.1 defaults to keep-alive, 1.0 to close.
+  bool close = false, keep_alive = false, upgrade_token = false;
+  for (const Header& h : head_.headers) {
+    if (!equalsIgnoreCase(h.name, "connection")) continue;
+    forEachListElement(h.value, [&](std::string_view t) {
+      if (equalsIgnoreCase(t, "close")) close = true;
+      if (equalsIgnoreCase(t, "keep-alive")) keep_alive = true;
+      if (equalsIgnoreCase(t, "upgrade")) upgrade_token = true;
+      return true;
+    });
+  }
+  head_.keep_alive = !close && (minor == 1 || keep_alive);
+  head_.upgrade = minor == 1 && upgrade_token && head_.find("upgrade") != nullptr;
+
+  if (const Header* expect = head_.find("expect"); expect != nullptr && minor == 1) {
+    if (!equalsIgnoreCase(expect->value, "100-continue")) return {417, "unsupported Expect"};
+    head_.expect_continue = true;
+  }
+  return {};
+}
+
+// Content-Length / Transfer-Encoding: the message length must be unambiguous (RFC 9112 6).
+HttpError RequestParser::checkFraming() {
+  const Header* content_length = nullptr;
+  bool has_te = false;
+  size_t codings = 0, chunked_count = 0;
+  bool last_is_chunked = false, bad_coding = false;
+  for (const Header& h : head_.headers) {
+    if (equalsIgnoreCase(h.name, "content-length")) {
+      if (content_length != nullptr) return {400, "several Content-Length headers"};
+      if (!allDigits(h.value) || h.value.size() > 18) return {400, "invalid Content-Length"};
+      content_length = &h;
+    } else if (equalsIgnoreCase(h.name, "transfer-encoding")) {
+      has_te = true;
+      if (h.value.empty()) bad_coding = true;
+      forEachListElement(h.value, [&](std::string_view coding) {
+        ++codings;
+        last_is_chunked = equalsIgnoreCase(coding, "chunked");
+        if (last_is_chunked) ++chunked_count;
+        if (!isToken(coding)) bad_coding = true;
+        return true;
+      });
+    }
+  }
+  uint64_t flags = parser_.flags;
+  if (has_te) {
+    if (content_length != nullptr) return {400, "Content-Length with Transfer-Encoding"};
+    if (head_.version_minor == 0) return {400, "Transfer-Encoding in an HTTP/1.0 request"};
+    if (bad_coding || codings == 0 || !last_is_chunked || chunked_count != 1)
+      return {400, "Transfer-Encoding without a single final chunked"};
+    if (codings != 1) return {501, "unsupported transfer coding"};
+    if ((flags & F_CHUNKED) == 0) return {400, "framing disagreement"};
+    head_.framing = BodyFraming::kChunked;
+    return {};
+  }
+  if ((flags & (F_CHUNKED | F_TRANSFER_ENCODING)) != 0) return {400, "framing disagreement"};
+  if (content_length == nullptr) {
+    head_.framing = BodyFraming::kNone;
+    return {};
+  }
+  uint64_t n = 0;
+  for (char c : content_length->value) n = n * 10 + static_cast<uint64_t>(c - '0');
+  if ((flags & F_CONTENT_LENGTH) == 0 || parser_.content_length != n)
+    return {400, "framing disagreement"};
+  if (limits_.max_body_bytes != 0 && n > limits_.max_body_bytes)
+    return {413, "request body too large"};
+  head_.content_length = n;
+  head_.framing = BodyFraming::kContentLength;  // kept even when 0: some backends want it
+  return {};
+}
+
+}  // namespace fulcrum::http

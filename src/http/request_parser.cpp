@@ -1,0 +1,250 @@
+#include "fulcrum/http/request_parser.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace fulcrum::http {
+
+namespace {
+
+constexpr char kEmpty[1] = {0};
+constexpr uint64_t kMaxChunkExtensionAndTrailerBytes = 64 * 1024;
+
+RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+
+}  // namespace
+
+const llhttp_settings_t& RequestParser::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_message_begin = onMessageBegin;
+    v.on_url = onUrl;
+    v.on_header_field = onHeaderField;
+    v.on_header_value = onHeaderValue;
+    v.on_header_value_complete = onHeaderValueComplete;
+    v.on_headers_complete = onHeadersComplete;
+    v.on_body = onBody;
+    v.on_chunk_header = onChunkHeader;
+    v.on_chunk_complete = onChunkComplete;
+    v.on_chunk_extension_name = onChunkExtension;
+    v.on_chunk_extension_value = onChunkExtension;
+    v.on_message_complete = onMessageComplete;
+    return v;
+  }();
+  return s;
+}
+
+RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
+  llhttp_init(&parser_, HTTP_REQUEST, &settings());
+  parser_.data = this;
+  spans_.reserve(16);
+  head_.headers.reserve(16);
+}
+
+void RequestParser::shrink() {
+  if (head_buf_.capacity() > 4096) std::string().swap(head_buf_);
+  if (spans_.capacity() > 64) std::vector<HeaderSpan>().swap(spans_);
+  if (head_.headers.capacity() > 64) std::vector<Header>().swap(head_.headers);
+}
+
+void RequestParser::nextMessage() {
+  if (state_ != State::kComplete) return;
+  llhttp_resume(&parser_);
+  // After an upgrade request that was not switched (no 101), llhttp stops again at once:
+  // the connection stays HTTP, so tell it to go on parsing.
+  if (llhttp_execute(&parser_, kEmpty, 0) == HPE_PAUSED_UPGRADE)
+    llhttp_resume_after_upgrade(&parser_);
+  state_ = State::kHead;
+  scanner_.reset();
+  head_bytes_ = 0;
+  std::vector<Header> headers = std::move(head_.headers);
+  head_ = RequestHead{};
+  head_.headers = std::move(headers);  // keeps its capacity
+  head_.headers.clear();
+}
+
+RequestParser::Result RequestParser::fail(uint16_t status, const char* reason, size_t consumed) {
+  state_ = State::kError;
+  error_ = HttpError{status, reason};
+  return {Status::kError, consumed};
+}
+
+RequestParser::Result RequestParser::feed(const char* data, size_t length, BodySink* sink) {
+  if (data == nullptr) data = kEmpty;
+  switch (state_) {
+    case State::kHead:
+      return feedHead(data, length);
+    case State::kBody:
+      return feedBody(data, length, sink);
+    case State::kComplete:
+      return {Status::kMessageComplete, 0};
+    case State::kError:
+      break;
+  }
+  return {Status::kError, 0};
+}
+
+RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
+  if (length == 0) return {Status::kNeedMore, 0};
+  uint64_t room =
+      limits_.max_header_bytes > head_bytes_ ? limits_.max_header_bytes - head_bytes_ : 0;
+  size_t scan_length = static_cast<size_t>(std::min<uint64_t>(length, room));
+  size_t used = 0;
+  HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
+  if (scanned == HeadScanner::Result::kError) return fail(400, scanner_.error(), used);
+
+  llhttp_errno_t err = llhttp_execute(&parser_, data, used);
+  head_bytes_ += used;
+  if (scanned == HeadScanner::Result::kNeedMore) {
+    if (err != HPE_OK) return fail(400, llhttp_get_error_reason(&parser_), used);
+    if (head_bytes_ >= limits_.max_header_bytes) {
+      return scanner_.firstLineDone() ? fail(431, "request head too large", used)
+                                      : fail(414, "request line too long", used);
+    }
+    return {Status::kNeedMore, used};
+  }
+  // The scanner saw the end of the head: llhttp must have stopped in onHeadersComplete at
+  // exactly the same byte, or the two disagree about the message and it is refused.
+  if (err != HPE_PAUSED || in_head_ || llhttp_get_error_pos(&parser_) != data + used) {
+    return fail(400,
+                err == HPE_PAUSED || err == HPE_OK ? "head boundary mismatch"
+                                                   : llhttp_get_error_reason(&parser_),
+                used);
+  }
+  if (HttpError e = finishHead()) return fail(e.status, e.reason, used);
+  llhttp_resume(&parser_);
+  state_ = State::kBody;
+  body_bytes_ = 0;
+  trailer_bytes_ = 0;
+  return {Status::kHeadComplete, used};
+}
+
+RequestParser::Result RequestParser::feedBody(const char* data, size_t length, BodySink* sink) {
+  sink_ = sink;
+  llhttp_errno_t err = llhttp_execute(&parser_, data, length);
+  sink_ = nullptr;
+  if (err == HPE_OK) return {Status::kNeedMore, length};
+  size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+  if (err == HPE_PAUSED && state_ == State::kComplete) return {Status::kMessageComplete, consumed};
+  if (state_ == State::kError) return {Status::kError, consumed};  // a callback refused
+  return fail(400, llhttp_get_error_reason(&parser_), consumed);
+}
+
+void RequestParser::append(Span& span, const char* at, size_t length) {
+  if (span.length == 0) span.offset = static_cast<uint32_t>(head_buf_.size());
+  head_buf_.append(at, length);
+  span.length += static_cast<uint32_t>(length);
+}
+
+void RequestParser::emit(const char* data, size_t length) {
+  if (sink_ != nullptr && length > 0) sink_->onBodyBytes(data, length);
+}
+
+int RequestParser::onMessageBegin(llhttp_t* p) {
+  RequestParser* r = self(p);
+  r->in_head_ = true;
+  r->value_open_ = false;
+  r->head_buf_.clear();
+  r->spans_.clear();
+  r->url_ = Span{};
+  return 0;
+}
+
+int RequestParser::onUrl(llhttp_t* p, const char* at, size_t length) {
+  RequestParser* r = self(p);
+  r->append(r->url_, at, length);
+  return 0;
+}
+
+int RequestParser::onHeaderField(llhttp_t* p, const char* at, size_t length) {
+  RequestParser* r = self(p);
+  if (!r->in_head_) {
+    r->trailer_bytes_ += length;
+    if (r->trailer_bytes_ > kMaxChunkExtensionAndTrailerBytes) {
+      r->state_ = State::kError;
+      r->error_ = HttpError{400, "trailers too large"};
+      return HPE_USER;
+    }
+    return 0;
+  }
+  if (r->spans_.empty() || r->value_open_) {
+    r->spans_.emplace_back();
+    r->value_open_ = false;
+  }
+  r->append(r->spans_.back().name, at, length);
+  return 0;
+}
+
+int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t length) {
+  RequestParser* r = self(p);
+  if (!r->in_head_) return onHeaderField(p, at, length);  // trailer: counted, dropped
+  if (r->spans_.empty()) return HPE_USER;
+  r->value_open_ = true;
+  r->append(r->spans_.back().value, at, length);
+  return 0;
+}
+
+int RequestParser::onHeaderValueComplete(llhttp_t* p) {
+  // An empty value produces no onHeaderValue call: mark it here so the next field opens a
+  // new header.
+  self(p)->value_open_ = true;
+  return 0;
+}
+
+int RequestParser::onHeadersComplete(llhttp_t* p) {
+  RequestParser* r = self(p);
+  r->in_head_ = false;
+  return HPE_PAUSED;  // the caller checks the head before any body byte is parsed
+}
+
+int RequestParser::onBody(llhttp_t* p, const char* at, size_t length) {
+  RequestParser* r = self(p);
+  r->body_bytes_ += length;
+  r->emit(at, length);
+  return 0;
+}
+
+int RequestParser::onChunkHeader(llhttp_t* p) {
+  RequestParser* r = self(p);
+  r->chunk_size_ = p->content_length;
+  if (r->chunk_size_ == 0) return 0;  // the last chunk: written by onMessageComplete
+  if (r->limits_.max_body_bytes != 0 &&
+      (r->chunk_size_ > r->limits_.max_body_bytes ||
+       r->body_bytes_ + r->chunk_size_ > r->limits_.max_body_bytes)) {
+    r->state_ = State::kError;
+    r->error_ = HttpError{413, "request body too large"};
+    return HPE_USER;
+  }
+  char line[24];
+  auto end = fmt::format_to_n(line, sizeof(line), "{:x}\r\n", r->chunk_size_);
+  r->emit(line, end.size);
+  return 0;
+}
+
+int RequestParser::onChunkComplete(llhttp_t* p) {
+  RequestParser* r = self(p);
+  if (r->chunk_size_ != 0) r->emit("\r\n", 2);
+  return 0;
+}
+
+int RequestParser::onChunkExtension(llhttp_t* p, const char*, size_t length) {
+  RequestParser* r = self(p);
+  r->trailer_bytes_ += length;
+  if (r->trailer_bytes_ > kMaxChunkExtensionAndTrailerBytes) {
+    r->state_ = State::kError;
+    r->error_ = HttpError{400, "chunk extensions too large"};
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int RequestParser::onMessageComplete(llhttp_t* p) {
+  RequestParser* r = self(p);
+  if (r->head_.framing == BodyFraming::kChunked) r->emit("0\r\n\r\n", 5);
+  r->state_ = State::kComplete;
+  return HPE_PAUSED;  // one request at a time: a pipelined next one waits for nextMessage()
+}
+
+}  // namespace fulcrum::http

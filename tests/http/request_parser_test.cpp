@@ -1,0 +1,199 @@
+#include "fulcrum/http/request_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "parse_helpers.h"
+
+namespace fulcrum::http {
+namespace {
+
+using testing::ParsedRequest;
+using testing::parseOne;
+
+// Every test runs whole and split into 1-byte and 7-byte pieces: a boundary between reads
+// must never change the outcome.
+std::vector<ParsedRequest> parseAllWays(std::string_view input, RequestLimits limits = {}) {
+  return {parseOne(input, 1 << 20, limits), parseOne(input, 1, limits), parseOne(input, 7, limits)};
+}
+
+void expectRejected(std::string_view input, uint16_t status, RequestLimits limits = {}) {
+  for (const ParsedRequest& r : parseAllWays(input, limits)) {
+    EXPECT_EQ(r.error.status, status) << "input: " << input << " reason: " << r.error.reason;
+    EXPECT_TRUE(r.body.empty()) << "no body byte may be forwarded for a refused request";
+  }
+}
+
+TEST(HttpRequestParser, SimpleGet) {
+  for (const ParsedRequest& r : parseAllWays("GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")) {
+    EXPECT_TRUE(r.head_ok);
+    EXPECT_TRUE(r.complete);
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.target, "/a?b=1");
+    EXPECT_EQ(r.host, "example.com");
+    EXPECT_EQ(r.framing, BodyFraming::kNone);
+    EXPECT_TRUE(r.keep_alive);
+    EXPECT_FALSE(r.upgrade);
+  }
+}
+
+TEST(HttpRequestParser, HeadersAreViewsTrimmed) {
+  RequestParser parser({});
+  auto r = parseOne(parser,
+                    "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-A:  v1 \t\r\nx-b: v2\r\n\r\n", 3);
+  ASSERT_TRUE(r.complete);
+  const auto& h = parser.head().headers;
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[1].name, "X-Empty");
+  EXPECT_EQ(h[1].value, "");
+  EXPECT_EQ(h[2].name, "X-A");
+  EXPECT_EQ(h[2].value, "v1");
+  EXPECT_EQ(parser.head().find("X-B")->value, "v2");
+}
+
+TEST(HttpRequestParser, ContentLengthBodyStreamed) {
+  for (const ParsedRequest& r :
+       parseAllWays("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloEXTRA")) {
+    EXPECT_TRUE(r.complete);
+    EXPECT_EQ(r.framing, BodyFraming::kContentLength);
+    EXPECT_EQ(r.content_length, 5u);
+    EXPECT_EQ(r.body, "hello");
+    EXPECT_EQ(
+        r.consumed,
+        std::string_view("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello").size());
+  }
+}
+
+TEST(HttpRequestParser, ChunkedBodyReframed) {
+  std::string in =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;ext=1\r\nhello\r\n000A\r\n0123456789\r\n0\r\nTrailer-X: y\r\n\r\n";
+  for (const ParsedRequest& r : parseAllWays(in)) {
+    EXPECT_TRUE(r.complete);
+    EXPECT_EQ(r.framing, BodyFraming::kChunked);
+    // Extensions and trailers dropped, sizes normalised.
+    std::string body = r.body;
+    // Pieces of one chunk may arrive in several callbacks but the framing is the same.
+    EXPECT_EQ(body, "5\r\nhello\r\na\r\n0123456789\r\n0\r\n\r\n");
+  }
+}
+
+TEST(HttpRequestParser, Http10) {
+  auto r = parseOne("GET / HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(r.complete);
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_EQ(r.host, "");
+  r = parseOne("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_TRUE(r.keep_alive);
+  r = parseOne("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_FALSE(r.keep_alive);
+}
+
+TEST(HttpRequestParser, UpgradeAndExpect) {
+  auto r =
+      parseOne("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  EXPECT_TRUE(r.upgrade);
+  EXPECT_TRUE(r.complete);
+  r = parseOne("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
+  EXPECT_FALSE(r.upgrade);  // no Connection: upgrade
+  r = parseOne("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
+  EXPECT_TRUE(r.expect_continue);
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nExpect: fancy\r\nContent-Length: 1\r\n\r\nx", 417);
+}
+
+TEST(HttpRequestParser, AbsoluteFormBecomesOriginForm) {
+  auto r = parseOne("GET http://Example.com:8080/x?y HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.target, "/x?y");
+  EXPECT_EQ(r.host, "Example.com:8080");
+  r = parseOne("GET http://a.b?q=1 HTTP/1.1\r\nHost: a.b\r\n\r\n", 2);
+  EXPECT_EQ(r.target, "/?q=1");
+  r = parseOne("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(r.target, "*");
+  expectRejected("GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+  expectRejected("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+  expectRejected("GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+}
+
+TEST(HttpRequestParser, PipelinedRequestsOneAtATime) {
+  std::string in =
+      "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+      "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
+  RequestParser parser({});
+  std::string_view rest = in;
+  std::vector<std::string> targets;
+  for (int i = 0; i < 3; ++i) {
+    auto r = parseOne(parser, rest, 5);
+    ASSERT_TRUE(r.complete) << i;
+    targets.push_back(r.target);
+    rest.remove_prefix(r.consumed);
+    parser.nextMessage();
+  }
+  EXPECT_EQ(targets, (std::vector<std::string>{"/1", "/2", "/3"}));
+  EXPECT_TRUE(rest.empty());
+  EXPECT_TRUE(parser.idle());
+}
+
+TEST(HttpRequestParser, UpgradeNotSwitchedKeepsParsing) {
+  std::string in =
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+      "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+  RequestParser parser({});
+  auto r = parseOne(parser, in);
+  ASSERT_TRUE(r.upgrade);
+  parser.nextMessage();
+  auto r2 = parseOne(parser, std::string_view(in).substr(r.consumed));
+  EXPECT_TRUE(r2.complete);
+  EXPECT_EQ(r2.target, "/next");
+}
+
+TEST(HttpRequestParser, LeadingEmptyLinesTolerated) {
+  auto r = parseOne("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 1);
+  EXPECT_TRUE(r.complete);
+}
+
+// ---- Limits ----
+
+TEST(HttpRequestLimits, HeadTooLargeIs431) {
+  std::string in = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'x') + "\r\n\r\n";
+  expectRejected(in, 431, {.max_header_bytes = 1024});
+  auto ok = parseOne(in, 100, {.max_header_bytes = in.size()});
+  EXPECT_TRUE(ok.complete);  // exactly at the limit is fine
+  expectRejected(in, 431, {.max_header_bytes = in.size() - 1});
+}
+
+TEST(HttpRequestLimits, RequestLineTooLongIs414) {
+  std::string in = "GET /" + std::string(2000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  expectRejected(in, 414, {.max_header_bytes = 1024});
+}
+
+TEST(HttpRequestLimits, BodyLimitContentLengthUpFront) {
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413,
+                 {.max_body_bytes = 10});
+  auto r = parseOne("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789", 3,
+                    {.max_body_bytes = 10});
+  EXPECT_TRUE(r.complete);
+}
+
+TEST(HttpRequestLimits, BodyLimitChunkedWhenExceeded) {
+  std::string in =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n";
+  for (size_t piece : {1, 5, 1000}) {
+    auto r = parseOne(in, piece, {.max_body_bytes = 10});
+    EXPECT_EQ(r.error.status, 413);
+    EXPECT_EQ(r.body, "6\r\nabcdef\r\n");  // the first chunk fit; nothing of the second
+  }
+}
+
+TEST(HttpRequestLimits, TrailersBounded) {
+  std::string in = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  for (int i = 0; i < 3000; ++i) in += "X-T: " + std::string(30, 'y') + "\r\n";
+  in += "\r\n";
+  EXPECT_EQ(parseOne(in).error.status, 400);
+}
+
+}  // namespace
+}  // namespace fulcrum::http
