@@ -10,14 +10,7 @@
 #include <string_view>
 
 #include "fulcrum/core/snapshot.h"
-
-// The source-IP table is another layer's type; until its header exists, sticky entries read 0.
-#if __has_include("fulcrum/sticky/source_ip_table.h")
 #include "fulcrum/sticky/source_ip_table.h"
-#define FULCRUM_HAVE_SOURCE_IP_TABLE 1
-#else
-#define FULCRUM_HAVE_SOURCE_IP_TABLE 0
-#endif
 
 namespace fulcrum::metrics {
 namespace {
@@ -203,14 +196,7 @@ void collectBackends(const StatsRegistry& stats, std::vector<MetricFamily>& out)
   out.push_back(std::move(ejections));
 }
 
-size_t stickyEntries([[maybe_unused]] const core::PoolRuntime& pool) {
-#if FULCRUM_HAVE_SOURCE_IP_TABLE
-  if (pool.balancer && pool.balancer->source_ip_table)
-    return pool.balancer->source_ip_table->size();
-#endif
-  return 0;
-}
-
+// Only pools in source_ip sticky mode have a table; others export no sticky series.
 bool hasStickyTable(const core::PoolRuntime& pool) {
   return pool.balancer && pool.balancer->source_ip_table != nullptr;
 }
@@ -233,7 +219,8 @@ void collectSnapshot(const core::Snapshot* snapshot, MetricFamily& up, MetricFam
       addGauge(active, labels, member.state->active.load(std::memory_order_relaxed));
     }
     if (hasStickyTable(pool))
-      addGauge(sticky, {{"pool", name}}, static_cast<double>(stickyEntries(pool)));
+      addGauge(sticky, {{"pool", name}},
+               static_cast<double>(pool.balancer->source_ip_table->size()));
   }
 }
 

@@ -1,0 +1,433 @@
+#include "fulcrum/control/admin_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "fulcrum/control/admin_status.h"
+#include "fulcrum/core/snapshot.h"
+#include "fulcrum/upstream/pool.h"
+
+namespace fulcrum::control {
+namespace {
+
+config::Address loopback(uint16_t port) {
+  config::Address a;
+  a.host = "127.0.0.1";
+  a.port = port;
+  a.text = "127.0.0.1:" + std::to_string(port);
+  auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
+  in->sin_family = AF_INET;
+  in->sin_port = htons(port);
+  in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.length = sizeof(sockaddr_in);
+  return a;
+}
+
+// A config with one listener and one pool of two backends, and its snapshot.
+struct TestSnapshot {
+  std::shared_ptr<config::Config> config = std::make_shared<config::Config>();
+  std::shared_ptr<core::Snapshot> snapshot = std::make_shared<core::Snapshot>();
+
+  TestSnapshot() {
+    config->source_path = "conf/test.yaml";
+    config->workers = 1;
+    config::ListenerConfig l;
+    l.name = "web";
+    l.listen = loopback(8080);
+    l.pool = "api";
+    l.routes.push_back({{"api.example.com", "/v1/", ""}, "api"});
+    config->listeners.push_back(l);
+    config::PoolConfig p;
+    p.name = "api";
+    p.policy = "round_robin";
+    p.backends.resize(2);
+    p.backends[0].address = loopback(9001);
+    p.backends[1].address = loopback(9002);
+    p.backends[1].weight = 0;
+    config->pools.push_back(p);
+
+    auto pool = std::make_shared<upstream::Pool>();
+    pool->config = &config->pools[0];
+    for (uint32_t i = 0; i < 2; ++i) {
+      upstream::PoolMember m;
+      m.index = i;
+      m.config = &config->pools[0].backends[i];
+      m.weight = config->pools[0].backends[i].weight;
+      m.state = std::make_shared<upstream::BackendState>();
+      pool->members.push_back(m);
+    }
+    pool->members[0].state->active = 2;
+    pool->members[0].state->ewma_us = 1500;
+    auto balancer = std::make_shared<balancer::PoolBalancer>();
+    balancer->pool = pool;
+    snapshot->config = config;
+    snapshot->generation = 7;
+    snapshot->loaded_at =
+        std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    snapshot->pools.push_back(core::PoolRuntime{balancer, nullptr, {}});
+  }
+};
+
+class FakeContext : public AdminContext {
+ public:
+  core::SnapshotConstSharedPtr currentSnapshot() const override {
+    return no_snapshot ? nullptr : snapshot;
+  }
+  bool ready() const override { return ready_flag.load(); }
+  bool draining() const override { return draining_flag.load(); }
+  metrics::StatsRegistry& stats() override { return registry; }
+
+  std::atomic<bool> ready_flag{true};
+  std::atomic<bool> draining_flag{false};
+  std::atomic<bool> no_snapshot{false};  // set while the loop runs: no shared_ptr write race
+  metrics::StatsRegistry registry{2};
+  core::SnapshotConstSharedPtr snapshot;
+};
+
+// A blocking client socket with a receive timeout, so a bug fails the test instead of hanging.
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const config::Address a = loopback(port);
+    connected_ = ::connect(fd_, a.sockAddr(), a.length) == 0;
+  }
+  ~Client() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void send(const std::string& bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  }
+
+  struct Response {
+    int status = 0;
+    std::string head;
+    std::string body;
+  };
+  // Reads one response framed by Content-Length.
+  Response read() {
+    Response r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return r;
+    r.head = buf_.substr(0, end + 4);
+    buf_.erase(0, end + 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    const size_t cl = r.head.find("Content-Length: ");
+    const size_t length = cl == std::string::npos ? 0 : std::stoul(r.head.substr(cl + 16));
+    while (buf_.size() < length)
+      if (!fill()) return r;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+  // True once the server has closed the connection (and sent nothing more).
+  bool closedByPeer() {
+    char c;
+    return buf_.empty() && ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  bool fill() {
+    char chunk[4096];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+// A small strict JSON checker: enough to prove /status is well-formed.
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::string_view s) : s_(s) {}
+  bool valid() {
+    ws();
+    if (!value()) return false;
+    ws();
+    return i_ == s_.size();
+  }
+
+ private:
+  void ws() {
+    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  bool lit(std::string_view w) {
+    if (s_.substr(i_, w.size()) != w) return false;
+    i_ += w.size();
+    return true;
+  }
+  bool str() {
+    if (!lit("\"")) return false;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      if (static_cast<unsigned char>(s_[i_]) < 0x20) return false;
+      i_ += s_[i_] == '\\' ? 2 : 1;
+    }
+    return lit("\"");
+  }
+  bool num() {
+    const size_t start = i_;
+    while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' ||
+                              s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == '+'))
+      ++i_;
+    return i_ > start;
+  }
+  template <class Item>
+  bool seq(char open, char close, Item item) {
+    if (!lit(std::string_view(&open, 1))) return false;
+    ws();
+    if (lit(std::string_view(&close, 1))) return true;
+    do {
+      ws();
+      if (!item()) return false;
+      ws();
+    } while (lit(","));
+    return lit(std::string_view(&close, 1));
+  }
+  bool value() {
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{':
+        return seq('{', '}', [&] {
+          if (!str()) return false;
+          ws();
+          if (!lit(":")) return false;
+          ws();
+          return value();
+        });
+      case '[':
+        return seq('[', ']', [&] { return value(); });
+      case '"':
+        return str();
+      case 't':
+        return lit("true");
+      case 'f':
+        return lit("false");
+      case 'n':
+        return lit("null");
+      default:
+        return num();
+    }
+  }
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+class AdminServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(uv_loop_init(&loop_), 0);
+    ctx_.snapshot = test_.snapshot;
+    server_ = std::make_unique<AdminServer>(&loop_, ctx_);
+    ASSERT_EQ(server_->listen(loopback(0)), 0);
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+    ASSERT_EQ(uv_async_init(&loop_, &stop_,
+                            [](uv_async_t* a) {
+                              auto* self = static_cast<AdminServerTest*>(a->data);
+                              self->server_->close([self] {
+                                self->closed_ = true;
+                                uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr);
+                              });
+                            }),
+              0);
+    stop_.data = this;
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+
+  void TearDown() override {
+    uv_async_send(&stop_);
+    thread_.join();
+    EXPECT_TRUE(closed_);
+    server_.reset();
+    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
+  }
+
+  Client::Response get(const std::string& path) {
+    Client c(port_);
+    EXPECT_TRUE(c.connected());
+    c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return c.read();
+  }
+
+  TestSnapshot test_;
+  FakeContext ctx_;
+  uv_loop_t loop_{};
+  uv_async_t stop_{};
+  std::unique_ptr<AdminServer> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  bool closed_ = false;
+};
+
+TEST_F(AdminServerTest, Healthz) {
+  auto r = get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok");
+}
+
+TEST_F(AdminServerTest, ReadyzFollowsTheProcess) {
+  auto r = get("/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ready");
+  ctx_.ready_flag = false;
+  r = get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "not ready");
+  ctx_.draining_flag = true;
+  r = get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "draining");
+}
+
+TEST_F(AdminServerTest, MetricsExposition) {
+  auto r = get("/metrics?x=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << r.head;
+  EXPECT_NE(r.body.find("# TYPE fulcrum_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(r.body.find(R"(fulcrum_backend_up{backend="127.0.0.1:9001",pool="api"} 1)"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("fulcrum_config_generation 7"), std::string::npos);
+}
+
+TEST_F(AdminServerTest, StatusIsJsonWithBackends) {
+  auto r = get("/status");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Content-Type: application/json"), std::string::npos);
+  EXPECT_TRUE(JsonChecker(r.body).valid()) << r.body;
+  EXPECT_NE(r.body.find(R"("generation":7)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("loaded_at":"2023-11-14T22:13:20.000Z")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("name":"web","address":"127.0.0.1:8080","protocol":"http")"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("policy":"round_robin")"), std::string::npos);
+  EXPECT_NE(r.body.find(R"({"address":"127.0.0.1:9001","weight":1,"backup":false,"health":"up",)"
+                        R"("active_connections":2,"response_time_ms":1.500})"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(
+      r.body.find(R"("address":"127.0.0.1:9002","weight":0,"backup":false,"health":"drained")"),
+      std::string::npos)
+      << r.body;
+}
+
+TEST_F(AdminServerTest, StatusWithoutSnapshotIsJson) {
+  ctx_.no_snapshot = true;
+  auto r = get("/status");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(JsonChecker(r.body).valid()) << r.body;
+}
+
+TEST_F(AdminServerTest, UnknownPathAndMethod) {
+  EXPECT_EQ(get("/nope").status, 404);
+  Client c(port_);
+  c.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+  auto r = c.read();
+  EXPECT_EQ(r.status, 405);
+  EXPECT_NE(r.head.find("Allow: GET"), std::string::npos);
+  // The body was consumed: the connection still works.
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(c.read().status, 200);
+}
+
+TEST_F(AdminServerTest, KeepAliveAndPipelining) {
+  Client c(port_);
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto a = c.read();
+  auto b = c.read();
+  EXPECT_EQ(a.body, "ok");
+  EXPECT_EQ(b.body, "ready");
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto last = c.read();
+  EXPECT_EQ(last.status, 200);
+  EXPECT_NE(last.head.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(c.closedByPeer());
+}
+
+TEST_F(AdminServerTest, Http10ClosesByDefault) {
+  Client c(port_);
+  c.send("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(c.read().body, "ok");
+  EXPECT_TRUE(c.closedByPeer());
+}
+
+TEST_F(AdminServerTest, MalformedRequestGets400AndClose) {
+  Client c(port_);
+  c.send("GARBAGE\r\n\r\n");
+  auto r = c.read();
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(c.closedByPeer());
+}
+
+TEST_F(AdminServerTest, OversizedTargetGets414) {
+  Client c(port_);
+  c.send("GET /" + std::string(10'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(c.read().status, 414);
+  EXPECT_TRUE(c.closedByPeer());
+}
+
+TEST_F(AdminServerTest, ClientThatLeavesMidRequest) {
+  {
+    Client c(port_);
+    c.send("GET /metr");
+  }
+  EXPECT_EQ(get("/healthz").status, 200);  // the server is unaffected
+}
+
+TEST(AdminServer, BusyPortIsReported) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  FakeContext ctx;
+  auto first = std::make_unique<AdminServer>(&loop, ctx);
+  ASSERT_EQ(first->listen(loopback(0)), 0);
+  AdminServer second(&loop, ctx);
+  EXPECT_EQ(second.listen(loopback(first->port())), UV_EADDRINUSE);
+  bool done = false;
+  first->close([&] { done = true; });
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_TRUE(done);
+  first.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(AdminServer, DestroyWithOpenConnectionFreesEverything) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  FakeContext ctx;
+  auto server = std::make_unique<AdminServer>(&loop, ctx);
+  ASSERT_EQ(server->listen(loopback(0)), 0);
+  Client c(server->port());
+  ASSERT_TRUE(c.connected());
+  // Let the server accept the connection, then destroy it without close().
+  for (int i = 0; i < 100 && server->connectionCount() == 0; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  EXPECT_EQ(server->connectionCount(), 1u);
+  server.reset();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(AdminHandler, Routing) {
+  FakeContext ctx;
+  EXPECT_EQ(handleAdminRequest(ctx, true, "/healthz").status, 200);
+  EXPECT_EQ(handleAdminRequest(ctx, false, "/healthz").status, 405);
+  EXPECT_EQ(handleAdminRequest(ctx, true, "/healthz/x").status, 404);
+  EXPECT_EQ(handleAdminRequest(ctx, true, "/status").content_type, "application/json");
+}
+
+}  // namespace
+}  // namespace fulcrum::control
