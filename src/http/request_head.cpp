@@ -52,12 +52,11 @@ HttpError RequestParser::finishHead() {
   head_.version_minor = minor;
 
   // Target: origin-form, "*" for OPTIONS, or absolute-form (whose authority replaces Host,
-  // RFC 9112 3.2.2). Spans first: an absolute-form target may append to head_buf_.
-  std::string_view url = view(url_);
+  // RFC 9112 3.2.2). Spans first: an absolute-form target may append to the buffer.
+  std::string_view url = buf_.view(buf_.first());
   if (url.empty() || !validTarget(url)) return {400, "invalid request target"};
-  Span target = url_;
-  Span authority{};
-  bool absolute = false;
+  HeadBuffer::Span target = buf_.first();
+  HeadBuffer::Span authority{};
   if (url == "*") {
     if (method != HTTP_OPTIONS) return {400, "asterisk target outside OPTIONS"};
   } else if (url.front() != '/') {
@@ -65,34 +64,27 @@ HttpError RequestParser::finishHead() {
                     : startsWithIgnoreCase(url, "https://") ? 8
                                                             : 0;
     if (scheme == 0) return {400, "invalid request target"};
-    absolute = true;
     size_t end = url.find_first_of("/?", scheme);
     if (end == std::string_view::npos) end = url.size();
-    authority =
-        Span{url_.offset + static_cast<uint32_t>(scheme), static_cast<uint32_t>(end - scheme)};
+    authority = HeadBuffer::Span{target.offset + static_cast<uint32_t>(scheme),
+                                 static_cast<uint32_t>(end - scheme)};
     if (authority.length == 0 ||
         url.substr(scheme, end - scheme).find('@') != std::string_view::npos)
       return {400, "invalid authority in request target"};
     if (end < url.size() && url[end] == '/') {
-      target =
-          Span{url_.offset + static_cast<uint32_t>(end), static_cast<uint32_t>(url.size() - end)};
+      target = HeadBuffer::Span{target.offset + static_cast<uint32_t>(end),
+                                static_cast<uint32_t>(url.size() - end)};
     } else {
       // "http://a" or "http://a?q": origin-form needs a leading "/".
-      // Rare path: `rest` points into head_buf_, which may move when it grows.
-      std::string rest(url.substr(end));
-      target =
-          Span{static_cast<uint32_t>(head_buf_.size()), static_cast<uint32_t>(rest.size() + 1)};
-      head_buf_.push_back('/');
-      head_buf_.append(rest);
+      // Rare path (an allocation is fine): `url` points into the buffer that grows here.
+      std::string origin = "/" + std::string(url.substr(end));
+      target = buf_.appendExtra(origin);
     }
   }
-  (void)absolute;
 
-  // Views from here on: head_buf_ no longer changes for this message.
-  head_.target = view(target);
-  head_.headers.clear();
-  for (const HeaderSpan& s : spans_)
-    head_.headers.push_back({view(s.name), trimOws(view(s.value))});
+  // Views from here on: the head buffer no longer changes for this message.
+  head_.target = buf_.view(target);
+  buf_.build(head_.headers);
 
   const Header* host = nullptr;
   for (const Header& h : head_.headers) {
@@ -101,7 +93,7 @@ HttpError RequestParser::finishHead() {
     host = &h;
   }
   if (authority.length != 0) {
-    head_.host = view(authority);
+    head_.host = buf_.view(authority);
   } else if (host != nullptr) {
     head_.host = host->value;
   } else if (minor == 1) {

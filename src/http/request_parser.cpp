@@ -39,13 +39,11 @@ const llhttp_settings_t& RequestParser::settings() {
 RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
   llhttp_init(&parser_, HTTP_REQUEST, &settings());
   parser_.data = this;
-  spans_.reserve(16);
   head_.headers.reserve(16);
 }
 
 void RequestParser::shrink() {
-  if (head_buf_.capacity() > 4096) std::string().swap(head_buf_);
-  if (spans_.capacity() > 64) std::vector<HeaderSpan>().swap(spans_);
+  buf_.shrink();
   if (head_.headers.capacity() > 64) std::vector<Header>().swap(head_.headers);
 }
 
@@ -132,12 +130,6 @@ RequestParser::Result RequestParser::feedBody(const char* data, size_t length, B
   return fail(400, llhttp_get_error_reason(&parser_), consumed);
 }
 
-void RequestParser::append(Span& span, const char* at, size_t length) {
-  if (span.length == 0) span.offset = static_cast<uint32_t>(head_buf_.size());
-  head_buf_.append(at, length);
-  span.length += static_cast<uint32_t>(length);
-}
-
 void RequestParser::emit(const char* data, size_t length) {
   if (sink_ != nullptr && length > 0) sink_->onBodyBytes(data, length);
 }
@@ -145,16 +137,12 @@ void RequestParser::emit(const char* data, size_t length) {
 int RequestParser::onMessageBegin(llhttp_t* p) {
   RequestParser* r = self(p);
   r->in_head_ = true;
-  r->value_open_ = false;
-  r->head_buf_.clear();
-  r->spans_.clear();
-  r->url_ = Span{};
+  r->buf_.reset();
   return 0;
 }
 
 int RequestParser::onUrl(llhttp_t* p, const char* at, size_t length) {
-  RequestParser* r = self(p);
-  r->append(r->url_, at, length);
+  self(p)->buf_.appendFirst(at, length);
   return 0;
 }
 
@@ -169,27 +157,22 @@ int RequestParser::onHeaderField(llhttp_t* p, const char* at, size_t length) {
     }
     return 0;
   }
-  if (r->spans_.empty() || r->value_open_) {
-    r->spans_.emplace_back();
-    r->value_open_ = false;
-  }
-  r->append(r->spans_.back().name, at, length);
+  r->buf_.appendField(at, length);
   return 0;
 }
 
 int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t length) {
   RequestParser* r = self(p);
   if (!r->in_head_) return onHeaderField(p, at, length);  // trailer: counted, dropped
-  if (r->spans_.empty()) return HPE_USER;
-  r->value_open_ = true;
-  r->append(r->spans_.back().value, at, length);
+  r->buf_.appendValue(at, length);
   return 0;
 }
 
 int RequestParser::onHeaderValueComplete(llhttp_t* p) {
   // An empty value produces no onHeaderValue call: mark it here so the next field opens a
   // new header.
-  self(p)->value_open_ = true;
+  RequestParser* r = self(p);
+  if (r->in_head_) r->buf_.valueComplete();
   return 0;
 }
 

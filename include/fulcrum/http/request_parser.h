@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
 #include "fulcrum/http/message.h"
 
@@ -64,22 +65,12 @@ class RequestParser {
 
  private:
   enum class State : uint8_t { kHead, kBody, kComplete, kError };
-  struct Span {
-    uint32_t offset = 0;
-    uint32_t length = 0;
-  };
-  struct HeaderSpan {
-    Span name;
-    Span value;
-  };
 
   Result feedHead(const char* data, size_t length);
   Result feedBody(const char* data, size_t length, BodySink* sink);
   Result fail(uint16_t status, const char* reason, size_t consumed);
   HttpError finishHead();
   HttpError checkFraming();
-  void append(Span& span, const char* at, size_t length);
-  std::string_view view(Span span) const { return {head_buf_.data() + span.offset, span.length}; }
   void emit(const char* data, size_t length);
 
   static int onMessageBegin(llhttp_t* p);
@@ -105,9 +96,7 @@ class RequestParser {
   uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
   uint64_t body_bytes_ = 0;
   uint64_t chunk_size_ = 0;
-  std::string head_buf_;
-  Span url_;
-  std::vector<HeaderSpan> spans_;
+  HeadBuffer buf_;
   RequestHead head_;
   HttpError error_;
   BodySink* sink_ = nullptr;  // during feedBody only

@@ -1,0 +1,54 @@
+#pragma once
+// The per-connection copy of one message head: llhttp hands out the first line's variable
+// part (URL or reason phrase) and header names and values as spans that may be split across
+// reads; they are appended here and turned into string_views once the head is complete (so
+// growing the buffer never leaves a dangling view). Only head bytes are copied, so the size
+// is bounded by the head limit. Worker-local.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fulcrum/http/message.h"
+
+namespace fulcrum::http {
+
+class HeadBuffer {
+ public:
+  struct Span {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+
+  HeadBuffer() { spans_.reserve(16); }
+  void reset();
+  void appendFirst(const char* at, size_t length) { append(first_, at, length); }
+  void appendField(const char* at, size_t length);
+  void appendValue(const char* at, size_t length);
+  // A header value ended (it may have been empty: then appendValue was never called).
+  void valueComplete() { value_open_ = true; }
+  // Appends bytes of the proxy's own (a rewritten target) and returns their span.
+  Span appendExtra(std::string_view bytes);
+
+  Span first() const { return first_; }
+  std::string_view view(Span span) const { return {buf_.data() + span.offset, span.length}; }
+  // Fills `out` with views (values trimmed). Valid until the next append or reset().
+  void build(std::vector<Header>& out) const;
+  // Gives memory back after an unusually large head.
+  void shrink();
+
+ private:
+  struct HeaderSpan {
+    Span name;
+    Span value;
+  };
+  void append(Span& span, const char* at, size_t length);
+
+  std::string buf_;
+  Span first_;
+  std::vector<HeaderSpan> spans_;
+  bool value_open_ = false;  // the last header has a value: the next field starts a new one
+};
+
+}  // namespace fulcrum::http

@@ -1,0 +1,95 @@
+#pragma once
+// Upstream side of the HTTP path: llhttp in response mode behind the strict HeadScanner.
+// Events go to a ResponseSink synchronously from inside feed(): the head (views valid during
+// the call), decoded body bytes (the session frames them for its client) and the end of the
+// response. HEAD, 1xx, 204 and 304 answers have no body whatever their headers say.
+// Anything malformed is an error (the session answers 502, or closes if it already started
+// answering). Worker-local.
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fulcrum/http/head_buffer.h"
+#include "fulcrum/http/head_scanner.h"
+#include "fulcrum/http/message.h"
+
+namespace fulcrum::http {
+
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // An interim 1xx answer other than 101 (100 Continue, 103 Early Hints); more follows.
+  virtual void onInformational(const ResponseHead& head) = 0;
+  // The final response's head. For a 101 to an upgrade request, parsing stops right after.
+  virtual void onResponseHead(const ResponseHead& head) = 0;
+  // Decoded body bytes (without chunk framing).
+  virtual void onResponseBody(const char* data, size_t length) = 0;
+};
+
+class ResponseParser {
+ public:
+  static constexpr size_t kMaxHeadBytes = 64 * 1024;
+
+  enum class Status : uint8_t {
+    kNeedMore,  // all consumed
+    kComplete,  // the response ended; bytes after `consumed` are unexpected
+    kUpgrade,   // 101 to an upgrade request: bytes after `consumed` belong to the tunnel
+    kError,     // error()
+  };
+  struct Result {
+    Status status;
+    size_t consumed;
+  };
+
+  ResponseParser();
+  ResponseParser(const ResponseParser&) = delete;
+  ResponseParser& operator=(const ResponseParser&) = delete;
+
+  // Before each request is sent: what the response must look like.
+  void expect(bool head_request, bool upgrade_requested);
+  Result feed(const char* data, size_t length, ResponseSink* sink);
+  // The backend closed its side: completes a response delimited by the close, else an error
+  // (nothing received, or a truncated response).
+  Result finish(ResponseSink* sink);
+
+  // Some byte of the response has arrived.
+  bool started() const { return started_; }
+  // The final response head was delivered to the sink.
+  bool headDone() const { return head_done_; }
+  const char* error() const { return error_; }
+  void shrink() { buf_.shrink(); }
+
+ private:
+  Result fail(const char* why, size_t consumed);
+  bool finishHead();
+
+  static int onMessageBegin(llhttp_t* p);
+  static int onStatus(llhttp_t* p, const char* at, size_t length);
+  static int onHeaderField(llhttp_t* p, const char* at, size_t length);
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t length);
+  static int onHeaderValueComplete(llhttp_t* p);
+  static int onHeadersComplete(llhttp_t* p);
+  static int onBody(llhttp_t* p, const char* at, size_t length);
+  static int onMessageComplete(llhttp_t* p);
+  static const llhttp_settings_t& settings();
+
+  llhttp_t parser_{};
+  HeadScanner scanner_{HeadScanner::Kind::kResponse};
+  HeadBuffer buf_;
+  ResponseHead head_;
+  ResponseSink* sink_ = nullptr;
+  bool head_request_ = false;
+  bool upgrade_requested_ = false;
+  bool in_head_ = true;
+  bool started_ = false;
+  bool head_done_ = false;
+  bool complete_ = false;
+  bool upgrade_ = false;
+  bool failed_ = false;
+  size_t head_bytes_ = 0;
+  const char* error_ = "";
+};
+
+}  // namespace fulcrum::http

@@ -1,0 +1,283 @@
+#include "fulcrum/http/response_parser.h"
+
+#include <algorithm>
+
+namespace fulcrum::http {
+
+namespace {
+
+constexpr char kEmpty[1] = {0};
+ResponseParser* self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
+
+bool allDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+const llhttp_settings_t& ResponseParser::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_message_begin = onMessageBegin;
+    v.on_status = onStatus;
+    v.on_header_field = onHeaderField;
+    v.on_header_value = onHeaderValue;
+    v.on_header_value_complete = onHeaderValueComplete;
+    v.on_headers_complete = onHeadersComplete;
+    v.on_body = onBody;
+    v.on_message_complete = onMessageComplete;
+    return v;
+  }();
+  return s;
+}
+
+ResponseParser::ResponseParser() {
+  llhttp_init(&parser_, HTTP_RESPONSE, &settings());
+  parser_.data = this;
+  head_.headers.reserve(16);
+}
+
+void ResponseParser::expect(bool head_request, bool upgrade_requested) {
+  llhttp_init(&parser_, HTTP_RESPONSE, &settings());
+  parser_.data = this;
+  scanner_.reset();
+  buf_.reset();
+  head_request_ = head_request;
+  upgrade_requested_ = upgrade_requested;
+  in_head_ = true;
+  started_ = head_done_ = complete_ = upgrade_ = failed_ = false;
+  head_bytes_ = 0;
+  error_ = "";
+}
+
+ResponseParser::Result ResponseParser::fail(const char* why, size_t consumed) {
+  failed_ = true;
+  error_ = why;
+  return {Status::kError, consumed};
+}
+
+ResponseParser::Result ResponseParser::feed(const char* data, size_t length, ResponseSink* sink) {
+  if (failed_) return {Status::kError, 0};
+  if (complete_) return {Status::kComplete, 0};
+  if (upgrade_) return {Status::kUpgrade, 0};
+  if (length > 0) started_ = true;
+  sink_ = sink;
+  size_t pos = 0;
+  Result result{Status::kNeedMore, length};
+  while (pos < length) {
+    const char* at = data + pos;
+    size_t n = length - pos;
+    if (in_head_) {
+      // The head goes through the scanner first, and llhttp only ever sees head bytes here.
+      size_t room = kMaxHeadBytes - head_bytes_;
+      size_t used = 0;
+      HeadScanner::Result scanned = scanner_.scan(at, std::min(n, room), &used);
+      if (scanned == HeadScanner::Result::kError) {
+        result = fail(scanner_.error(), pos + used);
+        break;
+      }
+      llhttp_errno_t err = llhttp_execute(&parser_, at, used);
+      head_bytes_ += used;
+      if (failed_) {
+        result = {Status::kError, pos + used};
+        break;
+      }
+      if (scanned == HeadScanner::Result::kNeedMore) {
+        if (err != HPE_OK) {
+          result = fail(llhttp_get_error_reason(&parser_), pos + used);
+        } else if (head_bytes_ >= kMaxHeadBytes) {
+          result = fail("response head too large", pos + used);
+        } else {
+          pos += used;
+          continue;
+        }
+        break;
+      }
+      if (err == HPE_PAUSED && (complete_ || upgrade_) &&
+          llhttp_get_error_pos(&parser_) == at + used) {
+        result = {upgrade_ ? Status::kUpgrade : Status::kComplete, pos + used};
+        break;
+      }
+      // A final head with a body to follow, or an interim 1xx after which parsing restarted.
+      if (err != HPE_OK || (!head_done_ && !in_head_)) {
+        result = fail(err == HPE_OK ? "head boundary mismatch" : llhttp_get_error_reason(&parser_),
+                      pos + used);
+        break;
+      }
+      pos += used;
+      continue;
+    }
+    llhttp_errno_t err = llhttp_execute(&parser_, at, n);
+    if (err == HPE_OK) {
+      pos = length;
+      continue;
+    }
+    size_t consumed = pos + static_cast<size_t>(llhttp_get_error_pos(&parser_) - at);
+    result = (err == HPE_PAUSED && complete_) ? Result{Status::kComplete, consumed}
+                                              : fail(llhttp_get_error_reason(&parser_), consumed);
+    break;
+  }
+  sink_ = nullptr;
+  return result;
+}
+
+ResponseParser::Result ResponseParser::finish(ResponseSink* sink) {
+  if (failed_) return {Status::kError, 0};
+  if (complete_) return {Status::kComplete, 0};
+  if (!started_) return fail("backend closed before responding", 0);
+  if (in_head_) return fail("backend closed mid-head", 0);
+  sink_ = sink;
+  llhttp_finish(&parser_);  // returns our onMessageComplete's HPE_PAUSED when it completes
+  sink_ = nullptr;
+  if (complete_) return {Status::kComplete, 0};
+  return fail("backend closed mid-response", 0);
+}
+
+bool ResponseParser::finishHead() {
+  uint8_t major = llhttp_get_http_major(&parser_);
+  uint8_t minor = llhttp_get_http_minor(&parser_);
+  if (major != 1 || minor > 1) {
+    error_ = "unsupported response version";
+    return false;
+  }
+  head_.status = static_cast<uint16_t>(llhttp_get_status_code(&parser_));
+  head_.version_minor = minor;
+  head_.reason = buf_.view(buf_.first());
+  buf_.build(head_.headers);
+
+  const Header* content_length = nullptr;
+  size_t codings = 0;
+  bool chunked_last = false, bad = false, close = false, keep_alive = false;
+  for (const Header& h : head_.headers) {
+    if (equalsIgnoreCase(h.name, "content-length")) {
+      if (content_length != nullptr || !allDigits(h.value) || h.value.size() > 18) bad = true;
+      content_length = &h;
+    } else if (equalsIgnoreCase(h.name, "transfer-encoding")) {
+      if (h.value.empty()) bad = true;
+      forEachListElement(h.value, [&](std::string_view c) {
+        ++codings;
+        chunked_last = equalsIgnoreCase(c, "chunked");
+        return true;
+      });
+    } else if (equalsIgnoreCase(h.name, "connection")) {
+      forEachListElement(h.value, [&](std::string_view t) {
+        if (equalsIgnoreCase(t, "close")) close = true;
+        if (equalsIgnoreCase(t, "keep-alive")) keep_alive = true;
+        return true;
+      });
+    }
+  }
+  // Only a plain "chunked" coding is passed on: anything else could be framed differently
+  // by the client than by us.
+  if (bad || (codings > 0 && (codings != 1 || !chunked_last)) ||
+      (codings > 0 && content_length != nullptr)) {
+    error_ = "invalid response framing";
+    return false;
+  }
+  head_.content_length = 0;
+  if (content_length != nullptr) {
+    for (char c : content_length->value)
+      head_.content_length = head_.content_length * 10 + (c - '0');
+  }
+  uint16_t status = head_.status;
+  bool no_body = head_request_ || status / 100 == 1 || status == 204 || status == 304;
+  if (no_body) {
+    head_.framing = BodyFraming::kNone;
+  } else if (codings > 0) {
+    head_.framing = BodyFraming::kChunked;
+  } else if (content_length != nullptr) {
+    head_.framing = BodyFraming::kContentLength;
+  } else {
+    head_.framing = BodyFraming::kUntilClose;
+  }
+  head_.keep_alive =
+      !close && (minor == 1 || keep_alive) && head_.framing != BodyFraming::kUntilClose;
+  return true;
+}
+
+int ResponseParser::onMessageBegin(llhttp_t* p) {
+  ResponseParser* r = self(p);
+  r->in_head_ = true;
+  r->buf_.reset();
+  return 0;
+}
+
+int ResponseParser::onStatus(llhttp_t* p, const char* at, size_t length) {
+  self(p)->buf_.appendFirst(at, length);
+  return 0;
+}
+
+int ResponseParser::onHeaderField(llhttp_t* p, const char* at, size_t length) {
+  ResponseParser* r = self(p);
+  if (r->in_head_) {
+    r->buf_.appendField(at, length);
+  } else if ((r->head_bytes_ += length) > kMaxHeadBytes) {  // trailers: dropped, but bounded
+    r->failed_ = true;
+    r->error_ = "response trailers too large";
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int ResponseParser::onHeaderValue(llhttp_t* p, const char* at, size_t length) {
+  ResponseParser* r = self(p);
+  if (!r->in_head_) return onHeaderField(p, at, length);
+  r->buf_.appendValue(at, length);
+  return 0;
+}
+
+int ResponseParser::onHeaderValueComplete(llhttp_t* p) {
+  ResponseParser* r = self(p);
+  if (r->in_head_) r->buf_.valueComplete();
+  return 0;
+}
+
+int ResponseParser::onHeadersComplete(llhttp_t* p) {
+  ResponseParser* r = self(p);
+  r->in_head_ = false;
+  if (!r->finishHead()) {
+    r->failed_ = true;
+    return HPE_USER;
+  }
+  uint16_t status = r->head_.status;
+  if (status == 101) {
+    if (!r->upgrade_requested_) {
+      r->failed_ = true;
+      r->error_ = "101 to a request that did not ask to upgrade";
+      return HPE_USER;
+    }
+    r->upgrade_ = true;
+    r->head_done_ = true;
+    if (r->sink_ != nullptr) r->sink_->onResponseHead(r->head_);
+    return HPE_PAUSED;  // the rest of the bytes belong to the tunnel
+  }
+  if (status / 100 == 1) {
+    if (r->sink_ != nullptr) r->sink_->onInformational(r->head_);
+    return 1;
+  }
+  r->head_done_ = true;
+  if (r->sink_ != nullptr) r->sink_->onResponseHead(r->head_);
+  return r->head_.framing == BodyFraming::kNone ? 1 : 0;
+}
+
+int ResponseParser::onBody(llhttp_t* p, const char* at, size_t length) {
+  ResponseParser* r = self(p);
+  if (r->sink_ != nullptr) r->sink_->onResponseBody(at, length);
+  return 0;
+}
+
+int ResponseParser::onMessageComplete(llhttp_t* p) {
+  ResponseParser* r = self(p);
+  if (!r->head_done_) {
+    // An interim 1xx ended: the final response follows on the same connection.
+    r->scanner_.reset();
+    r->head_bytes_ = 0;
+    r->in_head_ = true;
+    return 0;
+  }
+  r->complete_ = true;
+  return HPE_PAUSED;
+}
+
+}  // namespace fulcrum::http

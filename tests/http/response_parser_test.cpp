@@ -1,0 +1,161 @@
+#include "fulcrum/http/response_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace fulcrum::http {
+namespace {
+
+struct Collect : ResponseSink {
+  std::vector<int> interim;
+  int status = 0;
+  BodyFraming framing = BodyFraming::kNone;
+  uint64_t content_length = 0;
+  bool keep_alive = false;
+  std::string reason, body, headers;
+  void onInformational(const ResponseHead& h) override { interim.push_back(h.status); }
+  void onResponseHead(const ResponseHead& h) override {
+    status = h.status;
+    reason = h.reason;
+    framing = h.framing;
+    content_length = h.content_length;
+    keep_alive = h.keep_alive;
+    for (const Header& x : h.headers)
+      headers += std::string(x.name) + "=" + std::string(x.value) + ";";
+  }
+  void onResponseBody(const char* d, size_t n) override { body.append(d, n); }
+};
+
+struct Outcome {
+  ResponseParser::Status status;
+  size_t consumed = 0;
+  Collect sink;
+  std::string error;
+};
+
+Outcome run(std::string_view in, size_t piece = 1 << 20, bool head = false, bool upgrade = false,
+            bool eof = false) {
+  Outcome o;
+  ResponseParser p;
+  p.expect(head, upgrade);
+  size_t pos = 0;
+  o.status = ResponseParser::Status::kNeedMore;
+  while (pos < in.size()) {
+    size_t n = std::min(piece, in.size() - pos);
+    auto r = p.feed(in.data() + pos, n, &o.sink);
+    pos += r.consumed;
+    o.status = r.status;
+    if (r.status != ResponseParser::Status::kNeedMore) break;
+  }
+  if (eof && o.status == ResponseParser::Status::kNeedMore) o.status = p.finish(&o.sink).status;
+  o.consumed = pos;
+  o.error = p.error();
+  return o;
+}
+
+using S = ResponseParser::Status;
+
+TEST(HttpResponseParser, ContentLength) {
+  for (size_t piece : {1, 4, 1000}) {
+    auto o = run("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloJUNK", piece);
+    EXPECT_EQ(o.status, S::kComplete);
+    EXPECT_EQ(o.sink.status, 200);
+    EXPECT_EQ(o.sink.reason, "OK");
+    EXPECT_EQ(o.sink.body, "hello");
+    EXPECT_EQ(o.sink.framing, BodyFraming::kContentLength);
+    EXPECT_TRUE(o.sink.keep_alive);
+    EXPECT_EQ(
+        o.consumed,
+        std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello").size());
+  }
+}
+
+TEST(HttpResponseParser, ChunkedDecoded) {
+  for (size_t piece : {1, 5, 1000}) {
+    auto o =
+        run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x\r\nde\r\n0\r\nT: "
+            "v\r\n\r\n",
+            piece);
+    EXPECT_EQ(o.status, S::kComplete);
+    EXPECT_EQ(o.sink.framing, BodyFraming::kChunked);
+    EXPECT_EQ(o.sink.body, "abcde");
+  }
+}
+
+TEST(HttpResponseParser, NoBodyCases) {
+  auto o = run("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1000, /*head=*/true);
+  EXPECT_EQ(o.status, S::kComplete);
+  EXPECT_EQ(o.sink.framing, BodyFraming::kNone);
+  EXPECT_EQ(o.sink.content_length, 100u);
+  o = run("HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(o.status, S::kComplete);
+  o = run("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n");
+  EXPECT_EQ(o.status, S::kComplete);
+  EXPECT_TRUE(o.sink.body.empty());
+}
+
+TEST(HttpResponseParser, UntilClose) {
+  auto o = run("HTTP/1.1 200 OK\r\n\r\nstream until close", 3, false, false, /*eof=*/true);
+  EXPECT_EQ(o.status, S::kComplete);
+  EXPECT_EQ(o.sink.framing, BodyFraming::kUntilClose);
+  EXPECT_FALSE(o.sink.keep_alive);
+  EXPECT_EQ(o.sink.body, "stream until close");
+}
+
+TEST(HttpResponseParser, TruncatedIsError) {
+  auto o = run("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1000, false, false, true);
+  EXPECT_EQ(o.status, S::kError);
+  o = run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", 1000, false, false,
+          true);
+  EXPECT_EQ(o.status, S::kError);
+  o = run("HTTP/1.1 200 OK\r\nContent-Le", 1000, false, false, true);
+  EXPECT_EQ(o.status, S::kError);
+  o = run("", 1000, false, false, true);
+  EXPECT_EQ(o.status, S::kError);
+}
+
+TEST(HttpResponseParser, InterimThenFinal) {
+  auto o =
+      run("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early\r\nLink: x\r\n\r\nHTTP/1.1 201 "
+          "Created\r\nContent-Length: 1\r\n\r\nz",
+          2);
+  EXPECT_EQ(o.status, S::kComplete);
+  EXPECT_EQ(o.sink.interim, (std::vector<int>{100, 103}));
+  EXPECT_EQ(o.sink.status, 201);
+  EXPECT_EQ(o.sink.body, "z");
+}
+
+TEST(HttpResponseParser, SwitchingProtocols) {
+  std::string in =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\n\r\n\x81\x05hello";
+  auto o = run(in, 1000, false, /*upgrade=*/true);
+  EXPECT_EQ(o.status, S::kUpgrade);
+  EXPECT_EQ(o.sink.status, 101);
+  EXPECT_EQ(o.consumed, in.size() - 7);
+  o = run(in, 1000, false, /*upgrade=*/false);
+  EXPECT_EQ(o.status, S::kError);
+}
+
+TEST(HttpResponseParser, MalformedIsError) {
+  for (const char* in :
+       {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab",
+        "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+        "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "HTTP/2.0 200 OK\r\n\r\n",
+        "HTTX/1.1 200 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+    auto o = run(in, 1000, false, false, true);
+    EXPECT_EQ(o.status, S::kError) << in;
+  }
+  std::string big =
+      "HTTP/1.1 200 OK\r\nX: " + std::string(ResponseParser::kMaxHeadBytes, 'a') + "\r\n\r\n";
+  EXPECT_EQ(run(big).status, S::kError);
+}
+
+}  // namespace
+}  // namespace fulcrum::http
