@@ -42,11 +42,11 @@ class TriedSet {
 };
 
 struct PickContext {
-  std::optional<uint64_t> hash;              // from the pool's hash_key (consistent_hash)
-  const TriedSet* tried = nullptr;           // may be null: nothing tried yet
+  std::optional<uint64_t> hash;     // from the pool's hash_key (consistent_hash)
+  const TriedSet* tried = nullptr;  // may be null: nothing tried yet
   MonotonicTime now = std::chrono::steady_clock::now();
-  const sockaddr* client_addr = nullptr;     // source_ip affinity / hash
-  std::string_view affinity_token;           // cookie affinity: the sticky cookie's value
+  const sockaddr* client_addr = nullptr;  // source_ip affinity / hash
+  std::string_view affinity_token;        // cookie affinity: the sticky cookie's value
 };
 
 // Worker-local: one per (worker, pool, snapshot). Mutable state (a cursor) lives here.

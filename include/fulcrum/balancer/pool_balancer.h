@@ -26,9 +26,19 @@ struct PoolBalancer {
   std::vector<std::string> cookie_ids;
   // source_ip stickiness: shared by all workers, carried across reloads for unchanged pools.
   std::shared_ptr<sticky::SourceIpTable> source_ip_table;
+  // address_hashes[i] = hashKey(members[i].address()): the backend identity a source-IP table
+  // stores, stable across reloads that reorder or reweight the pool.
+  std::vector<uint64_t> address_hashes;
+  // Sorted (key, member index) lookups: a cookie id's first 64 bits, an address hash.
+  std::vector<std::pair<uint64_t, uint32_t>> cookie_index;
+  std::vector<std::pair<uint64_t, uint32_t>> address_index;
 
   // The cookie value that routes to `member` (empty unless sticky.mode is cookie).
   std::string_view cookieFor(const upstream::PoolMember& member) const;
+  // The member whose cookie id is `token` (nullptr: none; any malformed token is a miss).
+  const upstream::PoolMember* findByCookie(std::string_view token) const;
+  // The member whose address hashes to `hash` (nullptr: none).
+  const upstream::PoolMember* findByAddressHash(uint64_t hash) const;
 };
 using PoolBalancerConstSharedPtr = std::shared_ptr<const PoolBalancer>;
 

@@ -27,6 +27,11 @@ class BackendState {
   // Exponentially decaying average response time in microseconds, where a failure counts
   // as a slow response (see recordResponse). 0 = no history yet.
   std::atomic<uint64_t> ewma_us{0};
+  // When ewma_us was last folded (steady ms). Readers age an old average (see
+  // decayedEwmaUs) so that a backend that stopped getting traffic because it looked slow is
+  // probed again later instead of being shunned forever. Written right after ewma_us, not
+  // atomically with it: a reader that sees one without the other only misjudges one pick.
+  std::atomic<int64_t> ewma_stamp_ms{0};
 
   bool isEjected(int64_t now_ms) const {
     return ejected_until_ms.load(std::memory_order_relaxed) > now_ms;
@@ -36,9 +41,24 @@ class BackendState {
   // Records one finished exchange. `failure` = 5xx, reset, timeout or connect failure:
   // it is folded in as a penalty latency so that a backend failing fast loses traffic.
   void recordResponse(uint64_t latency_us, bool failure);
+  // Same, with the time injected (tests; callers that already read the clock).
+  void recordResponse(uint64_t latency_us, bool failure, int64_t now_ms);
+  // ewma_us aged by the time since its last sample: halved every kEwmaHalfLifeMs without a
+  // sample. 0 = no history.
+  uint64_t decayedEwmaUs(int64_t now_ms) const;
   void acquire() { active.fetch_add(1, std::memory_order_relaxed); }
   void release() { active.fetch_sub(1, std::memory_order_relaxed); }
 };
+
+// EWMA weight of a new sample (3/10): a few samples move the average, one outlier does not.
+inline constexpr uint64_t kEwmaAlphaTenths = 3;
+// A failure is folded as max(its latency, kFailurePenaltyFactor x the current average,
+// kFailurePenaltyMinUs): a backend answering errors in 1 ms must look slow, not fast.
+inline constexpr uint64_t kFailurePenaltyFactor = 5;
+inline constexpr uint64_t kFailurePenaltyMinUs = 1'000'000;
+// Upper bound of the average, so repeated penalties cannot grow it without limit.
+inline constexpr uint64_t kMaxEwmaUs = 60'000'000;
+inline constexpr int64_t kEwmaHalfLifeMs = 2'000;
 
 using BackendStateSharedPtr = std::shared_ptr<BackendState>;
 

@@ -19,6 +19,7 @@ struct PoolMember {
   BackendStateSharedPtr state;
   uint32_t weight = 1;
   bool backup = false;
+  uint32_t max_connections = 0;  // copied from config: 0 = unlimited
   const std::string& address() const { return config->address.text; }
 };
 
@@ -26,6 +27,10 @@ struct Pool {
   uint32_t id = 0;  // position in the snapshot's pool list
   const config::PoolConfig* config = nullptr;
   std::vector<PoolMember> members;
+  // Indices of the members that can take traffic (weight > 0), by tier: backups are used
+  // only when no primary is eligible. Drained members (weight 0) are in neither.
+  std::vector<uint32_t> primaries;
+  std::vector<uint32_t> backups;
   const std::string& name() const { return config->name; }
 };
 

@@ -1,0 +1,68 @@
+#pragma once
+// source_ip stickiness: client IP -> backend, shared by every worker (HAProxy stick-table
+// vocabulary: lookup, get-or-create, touch, evict oldest, expire).
+//
+// Thread rule: the one lock on the data path, sharded. Each shard is a mutex over an
+// open-addressing index and an intrusive LRU list of nodes preallocated at construction, so
+// nothing allocates, frees or does I/O under a lock and a critical section is a few
+// loads and stores. Entries expire `ttl` after their last use; a shard holds at most its
+// part of `capacity` and evicts its least recently used entry when full.
+//
+// The value is an opaque 64-bit backend identity (the balancer stores a hash of the
+// backend's address), which stays meaningful across reloads that reorder or edit a pool.
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace fulcrum::sticky {
+
+// A client IP without port; IPv4 is stored mapped into IPv6 (::ffff:a.b.c.d), so a client
+// seen on a v4 and a dual-stack socket is one key.
+struct IpKey {
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+  bool operator==(const IpKey&) const = default;
+  // False for a null or non-IP address.
+  static bool fromSockaddr(const sockaddr* addr, IpKey& out);
+};
+
+class SourceIpTable {
+ public:
+  static constexpr size_t kDefaultShards = 16;
+
+  SourceIpTable(size_t capacity, std::chrono::milliseconds ttl, size_t shards = kDefaultShards);
+  ~SourceIpTable();
+  SourceIpTable(const SourceIpTable&) = delete;
+  SourceIpTable& operator=(const SourceIpTable&) = delete;
+
+  // The backend remembered for `key` (and marks it used now), or nullopt when absent or
+  // expired (an expired entry is dropped).
+  std::optional<uint64_t> lookup(const IpKey& key, int64_t now_ms);
+  // Remembers (or replaces) key -> backend as used now, evicting the shard's least recently
+  // used entry when it is full.
+  void remember(const IpKey& key, uint64_t backend, int64_t now_ms);
+  // Drops every expired entry; returns how many (control thread, from a timer).
+  size_t expire(int64_t now_ms);
+  // Entries held (may include expired ones not yet dropped): fulcrum_sticky_entries.
+  size_t size() const;
+  size_t capacity() const { return capacity_; }
+  std::chrono::milliseconds ttl() const { return std::chrono::milliseconds(ttl_ms_); }
+
+ private:
+  struct Shard;
+  Shard& shardFor(uint64_t hash) const;
+
+  size_t capacity_;
+  int64_t ttl_ms_;
+  size_t shard_count_;
+  std::unique_ptr<Shard[]> shards_;
+};
+
+using SourceIpTableSharedPtr = std::shared_ptr<SourceIpTable>;
+
+}  // namespace fulcrum::sticky
