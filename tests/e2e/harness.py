@@ -38,6 +38,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import random
 import re
 import shutil
 import signal
@@ -83,15 +84,41 @@ _handed_out: set[int] = set()
 _port_lock = threading.Lock()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now and not handed out before by this process.
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = map(int, f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
 
-    (Another process may still take it: keep the time between this call and its use
-    short.)"""
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now, outside the kernel's ephemeral range,
+    and not handed out before by this process.
+
+    Outside the ephemeral range because tests open thousands of connections: a port from
+    that range may be taken as the local port of one of them (and then linger in
+    TIME_WAIT) between the moment a test picks it and the moment fulcrum binds it, e.g.
+    for a listener that a reload adds. (Another process may still take the port: keep
+    the time between this call and its use short.)"""
+    lo, hi = _ephemeral_range()
+    ranges = [r for r in ((max(1025, lo - 20000), lo - 1), (hi + 1, 65535)) if r[1] - r[0] > 500]
+    rng = random.Random()
     with _port_lock:
-        for _ in range(100):
+        for _ in range(1000):
+            if ranges:
+                a, b = rng.choice(ranges)
+                candidate = rng.randint(a, b)
+            else:
+                candidate = 0
+            if candidate in _handed_out:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
                 port = s.getsockname()[1]
             if port not in _handed_out:
                 _handed_out.add(port)
@@ -482,13 +509,12 @@ class Fulcrum:
         if new_config is not None:
             write_config(os.path.dirname(self.config_path), new_config,
                          os.path.basename(self.config_path))
-        text = self.log_text()
-        ok0, bad0 = text.count(RELOAD_OK), text.count(RELOAD_FAILED)
+        offset = self.log_size()
         self.signal(signal.SIGHUP)
         deadline = time.monotonic() + scaled(timeout)
         while True:
-            text = self.log_text()
-            ok, bad = text.count(RELOAD_OK) > ok0, text.count(RELOAD_FAILED) > bad0
+            text = self.log_text(offset)  # only lines written since the SIGHUP count
+            ok, bad = RELOAD_OK in text, RELOAD_FAILED in text
             if ok or bad:
                 break
             if not self.running():
@@ -511,23 +537,32 @@ class Fulcrum:
         return success
 
     # -- observation
-    def log_text(self) -> str:
+    def log_text(self, offset: int = 0) -> str:
+        """fulcrum's stderr so far (from byte `offset`, see log_size())."""
         try:
             with open(self.log_path, "rb") as f:
+                f.seek(offset)
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
+
+    def log_size(self) -> int:
+        """Bytes in the log now: pass to log_text()/wait_log() to see only later lines."""
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def wait_log(self, pattern: str, timeout: float = 10.0, after: int = 0) -> re.Match:
-        """Wait until regex `pattern` matches the log at or after character offset
-        `after` (use len(f.log_text()) before an action to see only new lines)."""
+        """Wait until regex `pattern` matches the log from byte offset `after` on (take
+        f.log_size() before an action to see only the lines it caused)."""
         rx = re.compile(pattern)
 
         def found():
-            return rx.search(self.log_text(), after)
+            return rx.search(self.log_text(after))
         return wait_until(found, scaled(timeout), what=f"log matching {pattern!r}")
 
     def rss_kib(self) -> int:

@@ -133,10 +133,10 @@ class Reload(h.FulcrumTestCase):
         port3 = h.free_port()
         broken = h.to_yaml(config(self.port, self.b[1:3], [("new", port3)]))
         broken = broken.replace("pool: p\n", "pool: no_such_pool\n", 1)
-        before = len(f.log_text())
+        before = f.log_size()
         self.assertFalse(f.reload(broken, expect="failure"))
-        self.assertIn(h.RELOAD_FAILED, f.log_text()[before:])
-        self.assertIn("no_such_pool", f.log_text()[before:], "the error names the culprit")
+        self.assertIn(h.RELOAD_FAILED, f.log_text(before))
+        self.assertIn("no_such_pool", f.log_text(before), "the error names the culprit")
         # Everything as it was: old listener, old backends, no new listener.
         self.ping(held, 2)
         seen = {self.one_connection(self.port) for _ in range(20)}
