@@ -1,0 +1,88 @@
+"""L4 idle timeout and `limits.max_connections` (issue 3, Core).
+
+- A tcp session with no bytes either way for the pool's `timeouts.idle` is closed (both
+  sides); one with regular traffic is not.
+- A listener at `limits.max_connections` closes further connections at once; when a
+  session ends, a new connection is accepted again."""
+
+import time
+
+import harness as h
+
+IDLE = 1.0
+
+
+class TcpLimits(h.FulcrumTestCase):
+    def test_idle_session_is_closed(self):
+        backend = self.backend(h.TcpIdServer("b"))
+        port = h.free_port()
+        cfg = h.tcp_config(port, [backend])
+        cfg["pools"][0]["timeouts"] = {"idle": f"{int(IDLE * 1000)}ms"}
+        self.fulcrum(cfg)
+        with h.connect(port, h.scaled(5)) as idle, h.connect(port, h.scaled(5)) as busy:
+            self.assertEqual(h.recv_line(idle), b"b\n")
+            self.assertEqual(h.recv_line(busy), b"b\n")
+            start = time.monotonic()
+            # The busy one talks every 0.3 s for 3 idle periods and must survive.
+            while time.monotonic() - start < 3 * IDLE:
+                busy.sendall(b"tick\n")
+                self.assertEqual(h.recv_line(busy), b"tick\n")
+                time.sleep(0.3)
+            closed, data = h.wait_closed(idle, h.scaled(3))
+            self.assertTrue(closed, "idle session still open")
+            self.assertEqual(data, b"")
+            elapsed = time.monotonic() - start
+            self.assertLess(elapsed, 3 * IDLE + h.scaled(2))
+        # The backend side of the idle session was closed too.
+        h.wait_until(lambda: backend.active == 0, h.scaled(5), what="backend sessions to end")
+
+    def test_idle_close_timing(self):
+        backend = self.backend(h.TcpIdServer("b"))
+        port = h.free_port()
+        cfg = h.tcp_config(port, [backend])
+        cfg["pools"][0]["timeouts"] = {"idle": f"{int(IDLE * 1000)}ms"}
+        self.fulcrum(cfg)
+        with h.connect(port, h.scaled(5)) as s:
+            self.assertEqual(h.recv_line(s), b"b\n")
+            start = time.monotonic()
+            closed, _ = h.wait_closed(s, 2 * IDLE + h.scaled(2))
+            elapsed = time.monotonic() - start
+        self.assertTrue(closed)
+        self.assertGreater(elapsed, IDLE * 0.9, "closed before the idle timeout")
+        self.assertLess(elapsed, 2 * IDLE + h.scaled(1), f"closed after {elapsed:.2f}s")
+
+    def test_max_connections(self):
+        limit = 3
+        backend = self.backend(h.TcpIdServer("b"))
+        port = h.free_port()
+        cfg = h.tcp_config(port, [backend])
+        cfg["listeners"][0]["limits"] = {"max_connections": limit}
+        self.fulcrum(cfg)
+        held = []
+        for _ in range(limit):
+            s = h.connect(port, h.scaled(5))
+            self.addCleanup(s.close)
+            self.assertEqual(h.recv_line(s), b"b\n")
+            held.append(s)
+        with h.connect(port, h.scaled(5)) as extra:
+            closed, data = h.wait_closed(extra, h.scaled(3))
+            self.assertTrue(closed, "a connection over max_connections stayed open")
+            self.assertEqual(data, b"", "a connection over the limit reached a backend")
+        for s in held:  # the admitted ones are unaffected
+            s.sendall(b"ok\n")
+            self.assertEqual(h.recv_line(s), b"ok\n")
+        held.pop().close()
+
+        def admitted():
+            with h.connect(port, h.scaled(5)) as s:
+                s.settimeout(h.scaled(2))
+                try:
+                    return h.recv_line(s) == b"b\n"
+                except (h.ConnectionClosed, ConnectionResetError, TimeoutError):
+                    return False
+        h.wait_until(admitted, h.scaled(5), interval=0.1,
+                     what="a new connection to be admitted after one closed")
+
+
+if __name__ == "__main__":
+    h.main()
