@@ -15,8 +15,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A tcp listener's connection: pick a backend, connect (failing over to the next eligible one
-// within the connect deadline), then pump bytes both ways. Worker-local; frees itself.
+// A tcp listener's connection: pick a backend, connect (each attempt bounded by
+// timeouts.connect, as HAProxy's `timeout connect` + redispatch; a failed backend is never tried
+// twice for one connection, so attempts are bounded by the pool size), then pump bytes both
+// ways. Worker-local; frees itself.
 class TcpSession final : public core::Session, public core::ConnectObserver, public PumpObserver {
  public:
   TcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr ws, uint32_t listener,
@@ -31,7 +33,6 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     int len = sizeof client_addr_;
     if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
       client_addr_.ss_family = AF_UNSPEC;
-    deadline_ = uv_now(worker.loop()) + static_cast<uint64_t>(pool_.config().timeouts.connect.count());
   }
 
   void begin() { connectNext(); }
@@ -52,7 +53,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
   void connectNext() {
     const uint64_t now = uv_now(worker().loop());
     const upstream::PoolMember* member = nullptr;
-    if (now < deadline_) {
+    {
       balancer::PickContext ctx;
       ctx.tried = &tried_;
       ctx.client_addr = client_addr_.ss_family == AF_UNSPEC
@@ -73,7 +74,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     member->state->acquire();
     connect_started_ = now;
     attempt_ = core::startConnect(worker().loop(), member->config->address.sockAddr(),
-                                  milliseconds(deadline_ - now), this);
+                                  pool_.config().timeouts.connect, this);
   }
 
   void onConnected(uv_tcp_t* upstream) override {
@@ -136,7 +137,6 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
   const upstream::PoolMember* member_ = nullptr;
   core::ConnectAttempt* attempt_ = nullptr;
   std::unique_ptr<BytePump> pump_;
-  uint64_t deadline_ = 0;
   uint64_t connect_started_ = 0;
 };
 
