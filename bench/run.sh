@@ -9,7 +9,9 @@
 #
 # The proxy under test runs on core 1 (taskset -c 1); backends and load generators on core 0.
 # Every phase is bounded in time; every process started here is stopped by its PID on exit.
-# Knobs (environment): SECONDS_PER_PHASE (5), WARMUP (1), IDLE_SESSIONS (10000),
+# Each throughput/rate phase runs ROUNDS times, the proxies taking turns, and the report keeps
+# the median of each number.
+# Knobs (environment): SECONDS_PER_PHASE (4), ROUNDS (3), WARMUP (1), IDLE_SESSIONS (10000),
 # FULCRUM_BIN (default: build it in build-bench), NO_SETUP=1 (skip scripts/setup.sh --bench),
 # NO_README=1 (print the tables, leave bench/README.md alone).
 set -euo pipefail
@@ -24,7 +26,8 @@ esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build-bench"
-PHASE_S="${SECONDS_PER_PHASE:-5}"
+PHASE_S="${SECONDS_PER_PHASE:-4}"
+ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-1}"
 WORK="$(mktemp -d /tmp/fulcrum-bench.XXXXXX)"
 chmod 755 "$WORK"  # nginx workers run as www-data and read the backend's files from here
@@ -306,7 +309,7 @@ start_proxies() {
   fi
 }
 
-# record SECTION PHASE PROXY KEY=VALUE...
+# record SECTION PHASE PROXY ROUND KEY=VALUE...
 record() { echo "$*" >>"$RESULTS"; }
 
 # bounded LOAD_CMD...: the load generator on the load core, killed if it overruns.
@@ -319,28 +322,34 @@ run_l4() {
   start backend_l4 $LOAD_CORE "$TOOLS/l4_backend" --echo $ECHO_PORT --sink $SINK_PORT --max-seconds 900
   wait_port $ECHO_PORT "$PID_backend_l4" || { log "l4_backend did not start"; exit 1; }
   start_proxies l4
-  local limit=$(( ${PHASE_S%.*} + ${WARMUP%.*} + 30 )) px pid out
-  for px in "${PROXIES[@]}"; do
-    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
-    log "L4 throughput via $px (16 connections, 64 KiB writes)"
-    out="$(bounded $limit "$LOAD" throughput --port $((BASE[$px] + 1)) --pid "$pid" --conns 16 \
-      --chunk 65536 --seconds "$PHASE_S" --warmup "$WARMUP" || true)"
-    log "  $out"; record l4 throughput "$px" $out
-  done
-  for px in "${PROXIES[@]}"; do
-    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
-    log "L4 connection rate via $px (32 concurrent loops, 64-byte exchange)"
-    out="$(bounded $limit "$LOAD" connrate --port $((BASE[$px] + 2)) --pid "$pid" --conns 32 \
-      --size 64 --seconds "$PHASE_S" --warmup "$WARMUP" || true)"
-    log "  $out"; record l4 connrate "$px" $out
-  done
+  local limit=$(( ${PHASE_S%.*} + ${WARMUP%.*} + 30 )) px pid out round
+  # Idle sessions first, on fresh processes: RSS growth is then the sessions' own, not
+  # memory that earlier phases left in the allocator.
   for px in "${PROXIES[@]}"; do
     pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
     log "L4 idle sessions via $px ($L4_IDLE sessions)"
     out="$(bounded 90 "$LOAD" idle --port $((BASE[$px] + 2)) --pid "$pid" --count "$L4_IDLE" \
       --hold 1 || true)"
-    log "  $out"; record l4 idle "$px" $out
+    log "  $out"; record l4 idle "$px" 1 $out
     sleep 1  # let the closed sessions' TIME_WAIT/close work finish before the next proxy
+  done
+  for round in $(seq 1 "$ROUNDS"); do
+    for px in "${PROXIES[@]}"; do
+      pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+      log "L4 throughput via $px, round $round (16 connections, 64 KiB writes)"
+      out="$(bounded $limit "$LOAD" throughput --port $((BASE[$px] + 1)) --pid "$pid" \
+        --conns 16 --chunk 65536 --seconds "$PHASE_S" --warmup "$WARMUP" || true)"
+      log "  $out"; record l4 throughput "$px" "$round" $out
+    done
+  done
+  for round in $(seq 1 "$ROUNDS"); do
+    for px in "${PROXIES[@]}"; do
+      pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+      log "L4 connection rate via $px, round $round (32 concurrent loops, 64-byte exchange)"
+      out="$(bounded $limit "$LOAD" connrate --port $((BASE[$px] + 2)) --pid "$pid" \
+        --conns 32 --size 64 --seconds "$PHASE_S" --warmup "$WARMUP" || true)"
+      log "  $out"; record l4 connrate "$px" "$round" $out
+    done
   done
   stop_pids
 }
@@ -348,19 +357,22 @@ run_l4() {
 # ---- HTTP --------------------------------------------------------------------------------
 # wrk_phase NAME CONNS PATH [wrk args...]
 wrk_phase() {
-  local name="$1" conns="$2" path="$3" px pid before after
+  local name="$1" conns="$2" path="$3" px pid before after round out
   shift 3
-  for px in "${PROXIES[@]}"; do
-    pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
-    log "HTTP $name via $px ($conns connections, $path $*)"
-    before="$("$LOAD" stat --pid "$pid")"
-    bounded $(( ${PHASE_S%.*} + 30 )) wrk -t1 -c"$conns" -d"${PHASE_S}s" --timeout 5s --latency \
-      "$@" "http://127.0.0.1:$((BASE[$px] + 80))$path" >"$WORK/wrk-$name-$px.txt" 2>&1 || true
-    after="$("$LOAD" stat --pid "$pid")"
-    local cpu0="${before#cpu_us=}" cpu1="${after#cpu_us=}"
-    cpu0="${cpu0%% *}" cpu1="${cpu1%% *}"
-    log "  $(grep -E 'Requests/sec|^ +99%|Non-2xx|Socket errors' "$WORK/wrk-$name-$px.txt" | tr -s ' ' | tr '\n' ';')"
-    record http "$name" "$px" cpu_us=$(( cpu1 - cpu0 )) "wrk=$WORK/wrk-$name-$px.txt"
+  for round in $(seq 1 "$ROUNDS"); do
+    for px in "${PROXIES[@]}"; do
+      pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+      log "HTTP $name via $px, round $round ($conns connections, $path $*)"
+      out="$WORK/wrk-$name-$px-$round.txt"
+      before="$("$LOAD" stat --pid "$pid")"
+      bounded $(( ${PHASE_S%.*} + 30 )) wrk -t1 -c"$conns" -d"${PHASE_S}s" --timeout 5s \
+        --latency "$@" "http://127.0.0.1:$((BASE[$px] + 80))$path" >"$out" 2>&1 || true
+      after="$("$LOAD" stat --pid "$pid")"
+      local cpu0="${before#cpu_us=}" cpu1="${after#cpu_us=}"
+      cpu0="${cpu0%% *}" cpu1="${cpu1%% *}"
+      log "  $(grep -E 'Requests/sec|^ +99%|Non-2xx|Socket errors' "$out" | tr -s ' ' | tr '\n' ';')"
+      record http "$name" "$px" "$round" cpu_us=$(( cpu1 - cpu0 )) "wrk=$out"
+    done
   done
 }
 
@@ -370,19 +382,20 @@ run_http() {
   start backend_http $LOAD_CORE nginx -p "$WORK" -e "$WORK/nginx-backend.err" -c "$WORK/nginx-backend.conf"
   wait_port $HTTP_BACKEND_PORT "$PID_backend_http" || { log "backend nginx did not start"; exit 1; }
   start_proxies http
-  wrk_phase keepalive-64 64 /hello
-  wrk_phase keepalive-256 256 /hello
-  wrk_phase close-64 64 /hello -H "Connection: close"
-  wrk_phase 64KiB-64 64 /64k
+  # Idle clients first, on fresh processes (see run_l4).
   local px pid out
   for px in "${PROXIES[@]}"; do
     pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
     log "HTTP idle keep-alive clients via $px ($HTTP_IDLE clients)"
     out="$(bounded 90 "$LOAD" idle --http --path /hello --port $((BASE[$px] + 80)) --pid "$pid" \
       --count "$HTTP_IDLE" --hold 1 || true)"
-    log "  $out"; record http idle "$px" $out
+    log "  $out"; record http idle "$px" 1 $out
     sleep 1
   done
+  wrk_phase keepalive-64 64 /hello
+  wrk_phase keepalive-256 256 /hello
+  wrk_phase close-64 64 /hello -H "Connection: close"
+  wrk_phase 64KiB-64 64 /64k
   stop_pids
 }
 
@@ -397,7 +410,7 @@ case "$mode" in
 esac
 
 report_args=(--loadavg "$LOADAVG" --results "$RESULTS" --command "bash bench/run.sh $mode" --l4-idle "$L4_IDLE"
-  --http-idle "$HTTP_IDLE" --nofile "$HARD_NOFILE" --seconds "$PHASE_S")
+  --http-idle "$HTTP_IDLE" --nofile "$HARD_NOFILE" --seconds "$PHASE_S" --rounds "$ROUNDS")
 [[ -n "$FULCRUM" ]] && report_args+=(--fulcrum "$FULCRUM")
 [[ -z "${NO_README:-}" ]] && report_args+=(--readme "$ROOT/bench/README.md")
 python3 "$ROOT/bench/tools/report.py" "${report_args[@]}" "${sections[@]}"

@@ -24,15 +24,31 @@ HTTP_SCENARIOS = [
 
 
 def parse_results(path):
+    """{(section, phase, proxy): [key=value dict of each round]}"""
     res = {}
     with open(path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) < 3:
+            if len(parts) < 4:
                 continue
-            kv = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
-            res[(parts[0], parts[1], parts[2])] = kv
+            kv = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
+            res.setdefault((parts[0], parts[1], parts[2]), []).append(kv)
     return res
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def to_ms(value):
@@ -134,7 +150,8 @@ def header(args, section):
         f"Reproduce: `bash bench/run.sh {section}` (or `bash bench/run.sh all`). One worker each "
         "(Fulcrum `workers: 1`, HAProxy `nbthread 1`, nginx `worker_processes 1`), the proxy "
         "pinned to core 1 (`taskset -c 1`), backends and load generator on core 0; "
-        f"{args.seconds} s per phase. CPU = the proxy's utime+stime from `/proc/PID/stat` "
+        f"each number is the median of {args.rounds} rounds of {args.seconds} s per proxy "
+        "(the proxies take turns), idle-connection phases run once. CPU = the proxy's utime+stime from `/proc/PID/stat` "
         "over the phase. Ratios are Fulcrum ÷ the other proxy. "
         f"Load average when the run started: {args.loadavg or '?'} (the machine may be shared; "
         "the CPU-per-unit rows are the least sensitive to that).",
@@ -150,9 +167,12 @@ def verdict(ok):
 
 def l4_section(args, res):
     def get(phase, px, key):
-        v = res.get(("l4", phase, px), {}).get(key)
-        return float(v) if v not in (None, "") else None
+        return median(num(kv.get(key)) for kv in res.get(("l4", phase, px), []))
 
+    for px in PROXIES:  # an idle phase where sessions failed measures nothing useful
+        for kv in res.get(("l4", "idle", px), []):
+            if (num(kv.get("errors")) or 0) > 0.01 * args.l4_idle:
+                kv["kib_per_session"] = None
     rows = [
         ("throughput", "mib_per_s", "throughput, 16 connections × 64 KiB writes (MiB/s, higher is better)", None),
         ("throughput", "cpu_us_per_mib", "proxy CPU per MiB (µs, lower is better)", "le_haproxy"),
@@ -176,9 +196,10 @@ def l4_section(args, res):
         lines.append(f"| {label} | {fmt(f, digits)} | {fmt(h, digits)} | {fmt(n, digits)} | "
                      f"{fmt_ratio(ratio(f, h))} | {fmt_ratio(ratio(f, n))} | {tgt} |")
     notes = []
-    for (sec, phase, px), kv in sorted(res.items()):
-        if sec == "l4" and int(kv.get("errors", "0") or 0) > 0:
-            notes.append(f"{px} {phase}: {kv['errors']} failed connections/exchanges")
+    for (sec, phase, px), rounds in sorted(res.items()):
+        errors = sum(int(num(kv.get("errors")) or 0) for kv in rounds)
+        if sec == "l4" and errors > 0:
+            notes.append(f"{px} {phase}: {errors} failed connections/exchanges (all rounds)")
     if args.l4_idle < 10000:
         notes.append(f"idle sessions: {args.l4_idle:,} instead of 10,000 because the open-file "
                      f"hard limit here is {args.nofile} and the proxy holds two descriptors "
@@ -189,17 +210,27 @@ def l4_section(args, res):
 
 def http_section(args, res):
     data = {}
-    for (sec, phase, px), kv in res.items():
+    for (sec, phase, px), rounds in res.items():
         if sec != "http":
             continue
         if phase == "idle":
-            data[(phase, px)] = {k: float(v) for k, v in kv.items() if re.match(r"^[\d.]+$", v)}
+            data[(phase, px)] = {k: num(v) for k, v in rounds[0].items() if num(v) is not None}
             continue
-        w = parse_wrk(kv.get("wrk", ""))
-        cpu = float(kv.get("cpu_us", "0") or 0)
-        if w.get("requests"):
-            w["cpu_per_req"] = cpu / w["requests"]
-        data[(phase, px)] = w
+        per_round = []
+        errors = 0
+        for kv in rounds:
+            w = parse_wrk(kv.get("wrk", ""))
+            errors += w.get("errors", 0)
+            # A round where more than 1% of the requests failed measures nothing useful.
+            if not w.get("requests") or w.get("errors", 0) > 0.01 * w["requests"]:
+                continue
+            w["cpu_per_req"] = (num(kv.get("cpu_us")) or 0) / w["requests"]
+            per_round.append(w)
+        merged = {k: median(w.get(k) for w in per_round)
+                  for k in ("rps", "p99_ms", "cpu_per_req")}
+        merged["errors"] = errors
+        merged["failed_rounds"] = len(rounds) - len(per_round)
+        data[(phase, px)] = merged
 
     lines = [TITLE["http"], ""] + header(args, "http")
     lines += [
@@ -230,17 +261,22 @@ def http_section(args, res):
                          f"| {tgt} |")
             label = ""
         for px in PROXIES:
-            e = data.get((phase, px), {}).get("errors")
-            if e:
-                notes.append(f"{px} {phase}: {e} wrk errors (socket errors + non-2xx)")
-    f, h, n = (data.get(("idle", px), {}).get("kib_per_session") for px in PROXIES)
-    lines.append(f"| {args.http_idle:,} idle keep-alive clients | RSS per client (KiB) | "
-                 f"{fmt(f, 2)} | {fmt(h, 2)} | {fmt(n, 2)} | {fmt_ratio(ratio(f, h))} | "
-                 f"{fmt_ratio(ratio(f, n))} | < 10 KiB: {verdict(None if f is None else f < 10)} |")
+            d = data.get((phase, px), {})
+            if d.get("errors"):
+                failed = d.get("failed_rounds", 0)
+                extra = f"; {failed} round(s) with over 1% failures left out" if failed else ""
+                notes.append(f"{px} {phase}: {d['errors']} wrk errors (socket errors + non-2xx, "
+                             f"all rounds){extra}")
     for px in PROXIES:
         e = data.get(("idle", px), {}).get("errors")
         if e:
             notes.append(f"{px} idle: {e:.0f} clients failed to open")
+            if e > 0.01 * args.http_idle:
+                data[("idle", px)]["kib_per_session"] = None
+    f, h, n = (data.get(("idle", px), {}).get("kib_per_session") for px in PROXIES)
+    lines.append(f"| {args.http_idle:,} idle keep-alive clients | RSS per client (KiB) | "
+                 f"{fmt(f, 2)} | {fmt(h, 2)} | {fmt(n, 2)} | {fmt_ratio(ratio(f, h))} | "
+                 f"{fmt_ratio(ratio(f, n))} | < 10 KiB: {verdict(None if f is None else f < 10)} |")
     if args.http_idle < 10000:
         notes.append(f"idle clients: {args.http_idle:,} instead of 10,000 because the open-file "
                      f"hard limit here is {args.nofile} and HAProxy reserves two descriptors per "
@@ -285,6 +321,7 @@ def main():
     ap.add_argument("--nofile", type=int, default=0)
     ap.add_argument("--seconds", default="5")
     ap.add_argument("--loadavg", default="")
+    ap.add_argument("--rounds", default="1")
     args = ap.parse_args()
     res = parse_results(args.results)
     out = {}
