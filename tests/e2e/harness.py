@@ -43,6 +43,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -150,12 +151,53 @@ def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "c
         time.sleep(interval)
 
 
+def _listen_table_netlink() -> list[tuple[int, str]] | None:
+    """(port, inode) of every TCP socket in LISTEN state, through NETLINK_SOCK_DIAG.
+
+    The kernel filters by state, so this stays fast when tens of thousands of TIME_WAIT
+    sockets (left by earlier tests) make /proc/net/tcp take seconds to read. None if
+    netlink is unavailable."""
+    nlmsg_done, nlmsg_error, sock_diag_by_family, tcp_listen = 3, 2, 20, 10
+    out = []
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4) as nl:  # NETLINK_SOCK_DIAG
+            nl.settimeout(2)
+            for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), 1):
+                req = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0,
+                                  1 << tcp_listen) + bytes(48)
+                hdr = struct.pack("=IHHII", 16 + len(req), sock_diag_by_family,
+                                  0x1 | 0x300, seq, 0)  # NLM_F_REQUEST | NLM_F_DUMP
+                nl.send(hdr + req)
+                done = False
+                while not done:
+                    data = nl.recv(65536)
+                    off = 0
+                    while off + 16 <= len(data):
+                        length, kind, _, _, _ = struct.unpack_from("=IHHII", data, off)
+                        if kind == nlmsg_done:
+                            done = True
+                            break
+                        if kind == nlmsg_error or length < 16:
+                            return None
+                        msg = off + 16
+                        sport = struct.unpack_from("!H", data, msg + 4)[0]
+                        inode = struct.unpack_from("=I", data, msg + 68)[0]
+                        out.append((sport, str(inode)))
+                        off += (length + 3) & ~3
+    except OSError:
+        return None
+    return out
+
+
 def _listen_inodes(port: int) -> set[str]:
     """Inodes of sockets in LISTEN state on `port` (any address, IPv4 and IPv6)."""
+    table = _listen_table_netlink()
+    if table is not None:
+        return {inode for p, inode in table if p == port}
     out = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            with open(table) as f:
+            with open(path) as f:
                 next(f)
                 for line in f:
                     parts = line.split()
@@ -180,6 +222,12 @@ def _socket_inodes(pid: int) -> set[str]:
     except OSError:
         pass
     return out
+
+
+def listening_sockets(pid: int, port: int) -> set[str]:
+    """Inodes of the listening sockets process `pid` holds on `port` (one per worker
+    with SO_REUSEPORT; the same inodes before and after a reload = sockets kept)."""
+    return _listen_inodes(port) & _socket_inodes(pid)
 
 
 def listening_ports(pid: int, ports) -> set[int]:
@@ -360,7 +408,8 @@ class Fulcrum:
 
     - stderr goes to `log_path` (read with log_text()); stdout to `stdout_path`.
     - Started: every `listen:` port in the config holds a listening socket of this
-      process (checked through /proc, not by connecting), within `start_timeout`.
+      process (checked through netlink / /proc, not by connecting) and SIGHUP and SIGTERM
+      handlers are installed (/proc/PID/status SigCgt), within `start_timeout`.
     - On exit the process is always gone (SIGTERM, then SIGKILL), and the log is checked
       for sanitizer reports: any fails the test (AssertionError).
     - `config` may be YAML text, a dict (to_yaml) or the path of an existing file.
@@ -409,8 +458,21 @@ class Fulcrum:
         self.wait_listening(ports, self.start_timeout)
         return self
 
+    def catches(self, *signals) -> bool:
+        """True if the process has handlers installed for all `signals` (SigCgt)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        mask = int(line.split()[1], 16)
+                        return all(mask & (1 << (int(sig) - 1)) for sig in signals)
+        except OSError:
+            pass
+        return False
+
     def wait_listening(self, ports, timeout: float = 10.0) -> None:
-        """Wait until this process listens on every port in `ports`."""
+        """Wait until this process listens on every port in `ports` and has its SIGHUP
+        and SIGTERM handlers installed (so a signal sent next is not fatal)."""
         ports = set(ports)
         deadline = time.monotonic() + scaled(timeout)
         while True:
@@ -419,11 +481,13 @@ class Fulcrum:
                 raise FulcrumExited(f"fulcrum exited with {self.exit_code} before listening "
                                     f"on {sorted(ports)}; log:\n{self.log_tail()}")
             missing = ports - listening_ports(self.pid, ports)
-            if not missing:
+            if not missing and self.catches(signal.SIGHUP, signal.SIGTERM):
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"fulcrum not listening on {sorted(missing)} after "
-                                   f"{scaled(timeout):.0f}s; log:\n{self.log_tail()}")
+                what = (f"not listening on {sorted(missing)}" if missing
+                        else "no SIGHUP/SIGTERM handlers")
+                raise TimeoutError(f"fulcrum {what} after {scaled(timeout):.0f}s; log:\n"
+                                   f"{self.log_tail()}")
             time.sleep(0.02)
 
     def wait_not_listening(self, ports, timeout: float = 5.0) -> None:

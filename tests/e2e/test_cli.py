@@ -99,6 +99,20 @@ class Cli(h.FulcrumTestCase):
                    if addr in line and re.search(r"in use|EADDRINUSE", line, re.I)]
         self.assertEqual(len(culprit), 1, f"expected one line naming {addr} as in use:\n{out}")
 
+    def test_startup_line_lists_listeners_and_pools(self):
+        backend = self.backend(h.TcpEchoServer())
+        p1, p2 = h.free_port(), h.free_port()
+        cfg = h.tcp_config(p1, [backend], listener="first", pool="alpha", workers=3)
+        cfg["listeners"].append({"name": "second", "listen": f"127.0.0.1:{p2}",
+                                 "protocol": "tcp", "pool": "beta"})
+        cfg["pools"].append({"name": "beta", "backends": [{"address": backend.address}]})
+        f = self.fulcrum(cfg)
+        words = ["first", f"127.0.0.1:{p1}", "second", f"127.0.0.1:{p2}", "alpha", "beta"]
+        # The sockets may be listening a moment before the line is written: poll.
+        f.wait_log("(?m)^" + "".join(f"(?=.*{re.escape(w)})" for w in words))
+        for port in (p1, p2):  # one SO_REUSEPORT listening socket per listener per worker
+            self.assertEqual(len(h.listening_sockets(f.pid, port)), 3)
+
     def test_missing_config_file_exits_1(self):
         path = f"{self.tmp}/does-not-exist.yaml"
         for args in (("-c", path), ("-c", path, "--check")):

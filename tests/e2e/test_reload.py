@@ -108,6 +108,15 @@ class Reload(h.FulcrumTestCase):
         seen = {self.one_connection(self.port) for _ in range(10)}
         self.assertEqual(seen, {"b1", "b2"})
 
+    def test_unchanged_listener_keeps_its_sockets(self):
+        f = self.fulcrum(self.cfg_a)
+        before = h.listening_sockets(f.pid, self.port)
+        self.assertEqual(len(before), 2, "one SO_REUSEPORT socket per worker (workers: 2)")
+        f.reload(self.cfg_b)
+        f.reload(config(self.port, self.b[0:2], [("extra", h.free_port())]))
+        self.assertEqual(h.listening_sockets(f.pid, self.port), before,
+                         "a listener whose address did not change was re-opened")
+
     def test_added_listener_opens_removed_listener_closes(self):
         f = self.fulcrum(self.cfg_a)
         port2 = h.free_port()
