@@ -1,6 +1,7 @@
 """In-process TCP test backends (threads), so tests can count what each one received.
 
-Every server binds 127.0.0.1 (port 0 = any free port unless one is given), has
+Every server binds 127.0.0.1 (or `server.host = "::1"` set before start(); port 0 =
+any free port unless one is given), has
 start()/stop(), works as a context manager, and joins its threads on stop().
 
 - `ThreadedServer`: the base: an accept thread plus one thread per connection that runs
@@ -60,6 +61,7 @@ class ThreadedServer:
 
     def __init__(self, port: int = 0, name: str | None = None, backlog: int = 512):
         self.name = name or self.__class__.__name__
+        self.host = "127.0.0.1"  # may be set to "::1" before start()
         self._requested_port = port
         self._backlog = backlog
         self._lock = threading.Lock()
@@ -76,9 +78,10 @@ class ThreadedServer:
 
     # -- lifecycle
     def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self._requested_port))
+        s.bind((self.host, self._requested_port))
         s.listen(self._backlog)
         s.setblocking(False)
         self._sock = s
@@ -114,7 +117,9 @@ class ThreadedServer:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        """HOST:PORT as a config names it ("[::1]:PORT" for IPv6)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     def reset_counts(self) -> None:
         """Zero `connections` (e.g. after fulcrum's start-up)."""
