@@ -6,6 +6,8 @@ failed connections; a connection opened before the first reload still works afte
 last; a reload that adds a listener opens it, one that removes a listener closes it; an
 invalid file leaves everything as it was."""
 
+import json
+import re
 import threading
 import time
 
@@ -107,6 +109,56 @@ class Reload(h.FulcrumTestCase):
         self.wait_backend_set(self.port, {"b1", "b2"}, "config B after reload")
         seen = {self.one_connection(self.port) for _ in range(10)}
         self.assertEqual(seen, {"b1", "b2"})
+
+    def test_backend_state_carried_over_and_reload_counted(self):
+        admin = h.free_port()
+
+        def with_admin(cfg):
+            cfg = json.loads(json.dumps(cfg))
+            cfg["admin"] = {"listen": f"127.0.0.1:{admin}"}
+            return cfg
+
+        def status():
+            r = h.http_request(admin, h.build_request("GET", "/status", host="admin"))
+            self.assertEqual(r.status, 200)
+            return r.json()
+
+        def active():
+            pool = next(p for p in status()["pools"] if p["name"] == "p")
+            return {b["address"]: b["active_connections"] for b in pool["backends"]}
+
+        f = self.fulcrum(with_admin(self.cfg_a))
+        held = []
+        counts = {"b0": 0, "b1": 0}
+        for _ in range(4):
+            s = h.connect(self.port, h.scaled(5))
+            self.addCleanup(s.close)
+            counts[self.exchange(s)] += 1
+            held.append(s)
+        self.assertGreater(counts["b0"], 0, "4 round-robin connections over 2 workers")
+        expect = {self.b[0].address: counts["b0"], self.b[1].address: counts["b1"]}
+        h.wait_until(lambda: active() == expect, h.scaled(3), what=f"active == {expect}")
+        generation = status()["generation"]
+
+        # b0 stays (its weight changes: identity is pool + address), b1 goes, b2 comes.
+        cfg = config(self.port, [(self.b[0], 5), self.b[2]])
+        f.reload(with_admin(cfg))
+        self.assertEqual(status()["generation"], generation + 1)
+        now = active()
+        self.assertEqual(now, {self.b[0].address: counts["b0"], self.b[2].address: 0},
+                         "b0's active count was not carried over the reload")
+        for s in held:
+            s.close()
+        h.wait_until(lambda: active()[self.b[0].address] == 0, h.scaled(3),
+                     what="b0's count to return to 0")
+        self.assertEqual(active(), {self.b[0].address: 0, self.b[2].address: 0})
+
+        f.reload("listeners: nope\n", expect="failure")
+        metrics = h.http_request(admin, h.build_request("GET", "/metrics", host="a")).body
+        m = re.search(rb'^fulcrum_config_reloads_total\{result="failure"\} (\S+)$', metrics, re.M)
+        self.assertIsNotNone(m, metrics[:2000])
+        self.assertEqual(float(m.group(1)), 1.0)
+        self.assertEqual(status()["generation"], generation + 1)
 
     def test_unchanged_listener_keeps_its_sockets(self):
         f = self.fulcrum(self.cfg_a)
