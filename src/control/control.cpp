@@ -8,6 +8,7 @@
 #include "fulcrum/config/config_loader.h"
 #include "fulcrum/control/admin_context.h"
 #include "fulcrum/control/admin_server.h"
+#include "fulcrum/core/access_log.h"
 #include "fulcrum/core/listener.h"
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/uv_util.h"
@@ -180,7 +181,10 @@ void Control::onSignal(uv_signal_t* handle, int signum) {
     case SIGHUP: self->reload(); break;
     case SIGTERM: self->beginShutdown("SIGTERM"); break;
     case SIGINT: self->beginShutdown("SIGINT"); break;
-    case SIGUSR1: log::info("SIGUSR1: reopening logs"); break;
+    case SIGUSR1:
+      log::info("SIGUSR1: reopening access logs");
+      core::AccessLog::requestReopen();
+      break;
     default: break;
   }
 }

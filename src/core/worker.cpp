@@ -7,7 +7,10 @@
 
 namespace fulcrum::core {
 
-Worker::Worker(size_t id) : id_(id), rng_(std::random_device{}() ^ (id * 0x9E3779B97F4A7C15ull)) {
+Worker::Worker(size_t id)
+    : id_(id),
+      rng_(std::random_device{}() ^ (id * 0x9E3779B97F4A7C15ull)),
+      access_log_(AccessLog::open(config::LogConfig{})) {
   uv_loop_init(&loop_);
   async_ = new uv_async_t{};
   uv_async_init(&loop_, async_, &Worker::onAsync);
@@ -70,6 +73,7 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
     next->pickers.push_back(balancer::createPoolPicker(*pool.balancer, previous, rng_()));
   }
   current_ = std::move(next);
+  openAccessLog(snapshot->config->log);
 
   // Reconcile listeners by address.
   std::vector<std::unique_ptr<WorkerListener>> kept;
@@ -98,6 +102,21 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
   kept.clear();
   for (auto& fd : new_fds)
     if (fd.fd >= 0) ::close(fd.fd);
+}
+
+void Worker::openAccessLog(const config::LogConfig& config) {
+  std::string key = config.access_log + (config.format == config::LogFormat::kJson ? "|json" : "|text");
+  if (access_log_ && key == access_log_key_) return;
+  std::string error;
+  AccessLogPtr log = AccessLog::open(config, &error);
+  if (!log) {
+    // Keep the old log (or a disabled one) rather than lose the worker.
+    log::error("worker {}: access log: {}", id_, error);
+    if (!access_log_) access_log_ = AccessLog::open(config::LogConfig{});
+    return;
+  }
+  access_log_ = std::move(log);
+  access_log_key_ = std::move(key);
 }
 
 void Worker::startDrain(std::function<void()> on_idle) {

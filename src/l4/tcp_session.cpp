@@ -112,12 +112,33 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
   void onPumpClosed(CloseReason reason) override {
     log::debug("tcp {}: session to {} closed: {}", listener_.config->name, member_->address(),
                closeReasonName(reason));
+    writeAccessLog();
     member_->state->release();
     delete this;
   }
 
+  void writeAccessLog() {
+    core::AccessLog& log = worker().accessLog();
+    if (!log.enabled()) return;
+    core::AccessLogEntry e;
+    e.time = started_;
+    e.listener = listener_.config->name;
+    e.client = client_addr_.ss_family == AF_UNSPEC ? nullptr
+                                                   : reinterpret_cast<const sockaddr*>(&client_addr_);
+    if (pump_) {
+      e.bytes_in = pump_->bytesToUpstream();
+      e.bytes_out = pump_->bytesToDownstream();
+    }
+    e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now() - started_);
+    e.pool = pool_.pool().name();
+    if (member_ != nullptr) e.backend = member_->address();
+    log.write(e);
+  }
+
   // Ends a session that never reached a backend.
   void finish() {
+    writeAccessLog();
     if (member_ != nullptr) member_->state->release();
     if (client_ != nullptr) {
       client_->data = nullptr;
@@ -138,6 +159,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
   core::ConnectAttempt* attempt_ = nullptr;
   std::unique_ptr<BytePump> pump_;
   uint64_t connect_started_ = 0;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 
 }  // namespace

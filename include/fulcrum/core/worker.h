@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fulcrum/balancer/policy.h"
+#include "fulcrum/core/access_log.h"
 #include "fulcrum/core/buffer_pool.h"
 #include "fulcrum/core/snapshot.h"
 
@@ -59,6 +60,8 @@ class Worker {
   const WorkerSnapshotSharedPtr& current() const { return current_; }
   bool draining() const { return draining_; }
   uint64_t randomSeed() { return rng_(); }
+  // This worker's access log (disabled when `log.access_log: off`); never null.
+  AccessLog& accessLog() { return *access_log_; }
 
   // Installs a new snapshot: builds pickers, reconciles listeners by address (unchanged ones
   // keep their sockets, `new_fds` open, missing ones close).
@@ -81,6 +84,7 @@ class Worker {
   static void onAsync(uv_async_t* handle);
   void drainMailbox();
   void checkIdle();
+  void openAccessLog(const config::LogConfig& config);
 
   size_t id_;
   uv_loop_t loop_{};
@@ -96,6 +100,8 @@ class Worker {
   bool draining_ = false;
   std::function<void()> on_idle_;
   std::mt19937_64 rng_;
+  AccessLogPtr access_log_;
+  std::string access_log_key_;  // target + format it was opened with
 };
 
 }  // namespace fulcrum::core
