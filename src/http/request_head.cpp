@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "fulcrum/http/header_rules.h"
 #include "fulcrum/http/request_parser.h"
 
 namespace fulcrum::http {
@@ -104,18 +105,10 @@ HttpError RequestParser::finishHead() {
   if (HttpError e = checkFraming()) return e;
 
   // Connection options (RFC 9112 9.3): 1.1 defaults to keep-alive, 1.0 to close.
-  bool close = false, keep_alive = false, upgrade_token = false;
-  for (const Header& h : head_.headers) {
-    if (!equalsIgnoreCase(h.name, "connection")) continue;
-    forEachListElement(h.value, [&](std::string_view t) {
-      if (equalsIgnoreCase(t, "close")) close = true;
-      if (equalsIgnoreCase(t, "keep-alive")) keep_alive = true;
-      if (equalsIgnoreCase(t, "upgrade")) upgrade_token = true;
-      return true;
-    });
-  }
-  head_.keep_alive = !close && (minor == 1 || keep_alive);
-  head_.upgrade = minor == 1 && upgrade_token && head_.find("upgrade") != nullptr;
+  ConnectionOptions options = ConnectionOptions::from(head_.headers);
+  if (options.overflow) return {400, "too many Connection options"};
+  head_.keep_alive = !options.close && (minor == 1 || options.keep_alive);
+  head_.upgrade = minor == 1 && options.upgrade && head_.find("upgrade") != nullptr;
 
   if (const Header* expect = head_.find("expect"); expect != nullptr && minor == 1) {
     if (!equalsIgnoreCase(expect->value, "100-continue")) return {417, "unsupported Expect"};

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "fulcrum/http/header_rules.h"
+
 namespace fulcrum::http {
 
 namespace {
@@ -148,7 +150,7 @@ bool ResponseParser::finishHead() {
 
   const Header* content_length = nullptr;
   size_t codings = 0;
-  bool chunked_last = false, bad = false, close = false, keep_alive = false;
+  bool chunked_last = false, bad = false;
   for (const Header& h : head_.headers) {
     if (equalsIgnoreCase(h.name, "content-length")) {
       if (content_length != nullptr || !allDigits(h.value) || h.value.size() > 18) bad = true;
@@ -160,17 +162,12 @@ bool ResponseParser::finishHead() {
         chunked_last = equalsIgnoreCase(c, "chunked");
         return true;
       });
-    } else if (equalsIgnoreCase(h.name, "connection")) {
-      forEachListElement(h.value, [&](std::string_view t) {
-        if (equalsIgnoreCase(t, "close")) close = true;
-        if (equalsIgnoreCase(t, "keep-alive")) keep_alive = true;
-        return true;
-      });
     }
   }
+  ConnectionOptions options = ConnectionOptions::from(head_.headers);
   // Only a plain "chunked" coding is passed on: anything else could be framed differently
   // by the client than by us.
-  if (bad || (codings > 0 && (codings != 1 || !chunked_last)) ||
+  if (bad || options.overflow || (codings > 0 && (codings != 1 || !chunked_last)) ||
       (codings > 0 && content_length != nullptr)) {
     error_ = "invalid response framing";
     return false;
@@ -191,8 +188,8 @@ bool ResponseParser::finishHead() {
   } else {
     head_.framing = BodyFraming::kUntilClose;
   }
-  head_.keep_alive =
-      !close && (minor == 1 || keep_alive) && head_.framing != BodyFraming::kUntilClose;
+  head_.keep_alive = !options.close && (minor == 1 || options.keep_alive) &&
+                     head_.framing != BodyFraming::kUntilClose;
   return true;
 }
 

@@ -1,0 +1,27 @@
+#pragma once
+// The proxy's own answers (400, 408, 413, 414, 417, 431, 501, 502, 503, 504, 505, ...): short,
+// complete HTTP/1.1 responses with a Content-Length, and "Connection: close" when the
+// connection will not be reused. Pure.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace fulcrum::http {
+
+// "Bad Gateway" for 502; "Unknown" for a code without a phrase here.
+std::string_view reasonPhrase(uint16_t status);
+
+struct ErrorResponseOptions {
+  bool close = true;                 // add "Connection: close" (the connection ends after it)
+  bool head_request = false;         // no body (the Content-Length is still sent)
+  std::string_view request_id = {};  // X-Request-Id to return (empty: none)
+};
+
+// Appends the full response (head and body) to `out`.
+void writeErrorResponse(uint16_t status, const ErrorResponseOptions& options, std::string& out);
+
+// "HTTP/1.1 100 Continue\r\n\r\n".
+inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+
+}  // namespace fulcrum::http

@@ -1,0 +1,179 @@
+#include "fulcrum/http/header_rules.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <set>
+#include <string>
+
+#include "fulcrum/http/request_parser.h"
+#include "parse_helpers.h"
+
+namespace fulcrum::http {
+namespace {
+
+// Parses `raw` and returns the head the backend would get.
+std::string forward(std::string_view raw, RequestForwarding fwd = {}) {
+  RequestParser parser({});
+  auto r = testing::parseOne(parser, raw);
+  EXPECT_TRUE(r.head_ok) << r.error.reason;
+  if (fwd.client_ip.empty()) fwd.client_ip = "10.0.0.9";
+  std::string out;
+  writeRequestHead(parser.head(), fwd, out);
+  return out;
+}
+
+TEST(HttpHeaderRules, HopByHopRemoved) {
+  std::string out = forward(
+      "GET /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: 5\r\n"
+      "Proxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X\r\nUpgrade: h2c\r\n"
+      "X-Secret: s\r\nX-Keep: k\r\ntraceparent: 00-abc-def-01\r\n\r\n",
+      {.new_request_id = "id1"});
+  EXPECT_EQ(out,
+            "GET /x HTTP/1.1\r\nHost: a\r\nX-Keep: k\r\ntraceparent: 00-abc-def-01\r\n"
+            "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
+            "X-Request-Id: id1\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, XForwardedForAppended) {
+  std::string out = forward(
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, "
+      "3.3.3.3\r\n"
+      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil\r\n\r\n");
+  EXPECT_NE(out.find("X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.9\r\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+  EXPECT_NE(out.find("X-Forwarded-Host: h\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("evil"), std::string::npos);
+  EXPECT_EQ(out.find("https"), std::string::npos);
+}
+
+TEST(HttpHeaderRules, ForwardedOffLeavesHeadersAlone) {
+  std::string out = forward("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n",
+                            {.forwarded = false, .add_request_id = false});
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, RequestIdKeptWhenPresent) {
+  std::string out = forward("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: mine\r\n\r\n",
+                            {.new_request_id = "generated"});
+  EXPECT_NE(out.find("X-Request-Id: mine\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("generated"), std::string::npos);
+  RequestParser parser({});
+  testing::parseOne(parser, "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: mine\r\n\r\n");
+  EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "mine");
+}
+
+TEST(HttpHeaderRules, FramingWrittenByProxy) {
+  std::string out = forward(
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+      {.forwarded = false, .add_request_id = false});
+  EXPECT_EQ(out, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+  out = forward("PUT / HTTP/1.1\r\nHost: h\r\ncontent-length:  0012\r\n\r\n",
+                {.forwarded = false, .add_request_id = false});
+  EXPECT_EQ(out, "PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, Http10BecomesHttp11WithHost) {
+  std::string out = forward("GET / HTTP/1.0\r\n\r\n",
+                            {.forwarded = false, .add_request_id = false, .fallback_host = "b:1"});
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: b:1\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, UpgradeKeepsUpgradeHeaders) {
+  std::string out = forward(
+      "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: k\r\n\r\n",
+      {.forwarded = false, .add_request_id = false});
+  EXPECT_EQ(out,
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n"
+            "Connection: upgrade\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, RequestIdGeneratorIsHexAndUnique) {
+  RequestIdGenerator gen(42);
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    char id[RequestIdGenerator::kLength];
+    gen.next(id);
+    std::string s(id, sizeof(id));
+    EXPECT_EQ(s.find_first_not_of("0123456789abcdef"), std::string::npos);
+    seen.insert(s);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+ResponseHead response(std::vector<Header> headers, uint16_t status = 200) {
+  ResponseHead h;
+  h.status = status;
+  h.reason = "OK";
+  h.headers = std::move(headers);
+  return h;
+}
+
+TEST(HttpHeaderRules, ResponseHeadRewritten) {
+  std::string out;
+  writeResponseHead(response({{"Connection", "X-Hop"},
+                              {"X-Hop", "1"},
+                              {"Keep-Alive", "t=5"},
+                              {"Transfer-Encoding", "chunked"},
+                              {"Server", "s"}}),
+                    {.keep_alive = true,
+                     .framing = BodyFraming::kChunked,
+                     .request_id = "rid",
+                     .set_cookie = "S=abc; Path=/; HttpOnly"},
+                    out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nServer: s\r\nX-Request-Id: rid\r\n"
+            "Set-Cookie: S=abc; Path=/; HttpOnly\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, ResponseConnectionHandling) {
+  std::string out;
+  writeResponseHead(
+      response({{"Content-Length", "3"}}),
+      {.keep_alive = false, .framing = BodyFraming::kContentLength, .content_length = 3}, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n");
+  out.clear();
+  writeResponseHead(response({}),
+                    {.keep_alive = true,
+                     .client_minor = 0,
+                     .framing = BodyFraming::kContentLength,
+                     .content_length = 0},
+                    out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+  out.clear();
+  // HEAD: the Content-Length is the GET's, passed on; no body follows.
+  writeResponseHead(response({{"Content-Length", "99"}}),
+                    {.head_request = true, .framing = BodyFraming::kNone}, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+  out.clear();
+  writeResponseHead(response({{"X-Request-Id", "backend"}}), {.request_id = "mine"}, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nX-Request-Id: backend\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, SwitchingProtocolsKeepsUpgrade) {
+  std::string out;
+  ResponseHead h = response(
+      {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Accept", "x"}}, 101);
+  h.reason = "Switching Protocols";
+  writeResponseHead(h, {}, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: x\r\n"
+            "Connection: upgrade\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, ClientIpFormatting) {
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_addr.s_addr = htonl(0x7f000001);
+  EXPECT_EQ(formatClientIp(reinterpret_cast<sockaddr*>(&v4)), "127.0.0.1");
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_addr.s6_addr[15] = 1;
+  EXPECT_EQ(formatClientIp(reinterpret_cast<sockaddr*>(&v6)), "::1");
+}
+
+}  // namespace
+}  // namespace fulcrum::http
