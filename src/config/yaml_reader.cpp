@@ -47,7 +47,7 @@ MapReader::MapReader(Diagnostics& diag, const Field& field, std::vector<std::str
   }
   valid_ = true;
   for (auto it = field.value.begin(); it != field.value.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: it-> returns a temporary proxy
     if (!key.IsScalar()) {
       diag_.error(key.Mark(), field.path, "a key must be a name, got " + describeNode(key));
       continue;
