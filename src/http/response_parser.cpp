@@ -8,7 +8,6 @@ namespace fulcrum::http {
 
 namespace {
 
-constexpr char kEmpty[1] = {0};
 ResponseParser* self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
 
 bool allDigits(std::string_view s) {
