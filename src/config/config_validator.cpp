@@ -50,6 +50,8 @@ void checkAddresses(Diagnostics& diag, const Config& config) {
 
 // Every pool a listener or a route names must exist.
 void checkPoolReferences(Diagnostics& diag, const Config& config) {
+  // Without pools (already an error), every reference would be reported again.
+  if (config.pools.empty()) return;
   std::vector<std::string_view> names;
   for (const auto& pool : config.pools) {
     // An unnamed pool (already an error) might be the one referred to: do not pile on.
