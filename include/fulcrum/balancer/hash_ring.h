@@ -18,7 +18,7 @@ class HashRing {
   // Points per unit of weight: enough for a share within ~1 point of the weight's (10
   // backends), halved (not recomputed) while the ring would exceed kMaxPoints, so the points
   // a backend keeps are a prefix of those it had.
-  static constexpr uint32_t kPointsPerWeight = 256;
+  static constexpr uint32_t kPointsPerWeight = 1024;
   static constexpr size_t kMaxPoints = size_t{1} << 20;
 
   HashRing(const upstream::Pool& pool, const std::vector<uint32_t>& tier);
@@ -34,6 +34,7 @@ class HashRing {
   }
   size_t next(size_t point) const { return point + 1 == hashes_.size() ? 0 : point + 1; }
   uint32_t owner(size_t point) const { return owners_[point]; }  // a member index
+  uint64_t pointHash(size_t point) const { return hashes_[point]; }
 
  private:
   std::vector<uint64_t> hashes_;  // sorted
