@@ -13,7 +13,8 @@
 # the median of each number.
 # Knobs (environment): SECONDS_PER_PHASE (4), ROUNDS (3), WARMUP (1), IDLE_SESSIONS (10000),
 # FULCRUM_BIN (default: build it in build-bench), NO_SETUP=1 (skip scripts/setup.sh --bench),
-# NO_README=1 (print the tables, leave bench/README.md alone).
+# NO_README=1 (print the tables, leave bench/README.md alone), PROFILE=1 (L4: one extra,
+# unrecorded run per proxy and phase under `perf stat`, printing syscalls per MiB / connection).
 set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -351,7 +352,37 @@ run_l4() {
       log "  $out"; record l4 connrate "$px" "$round" $out
     done
   done
+  if [[ -n "${PROFILE:-}" ]]; then
+    for px in "${PROXIES[@]}"; do
+      pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+      profile_syscalls "$px" "$pid" throughput $((BASE[$px] + 1)) --conns 16 --chunk 65536
+      profile_syscalls "$px" "$pid" connrate $((BASE[$px] + 2)) --conns 32 --size 64
+    done
+  fi
   stop_pids
+}
+
+# profile_syscalls PROXY PID MODE PORT ARGS...: counts the proxy's syscalls (perf stat on the
+# syscall tracepoints) over one run of the load tool and prints them per MiB / per connection.
+profile_syscalls() {
+  local px="$1" pid="$2" phase="$3" port="$4" out unit events
+  shift 4
+  command -v perf >/dev/null || { log "PROFILE: perf not installed (apt linux-perf)"; return; }
+  events="$(printf 'syscalls:sys_enter_%s,' read write readv writev recvfrom sendto recvmsg \
+    sendmsg epoll_wait epoll_pwait epoll_ctl accept4 connect socket close shutdown setsockopt \
+    getsockopt getsockname getpeername ioctl fcntl splice brk mmap munmap)"
+  timeout 60 perf stat -x, -p "$pid" -e "${events%,}" -o "$WORK/perf-$px-$phase.txt" \
+    -- sleep "$(( ${PHASE_S%.*} + 1 ))" &
+  local perf_pid=$!
+  out="$(bounded 60 "$LOAD" "$phase" --port "$port" --pid "$pid" --seconds "$PHASE_S" \
+    --warmup 0 "$@" || true)"
+  wait "$perf_pid" || true
+  unit="$(sed -n 's/^\(mib\|conns\)=\([0-9.]*\).*/\2/p' <<<"$out")"
+  log "PROFILE $px $phase: $out"
+  log "PROFILE $px $phase: syscalls per $([[ $phase == throughput ]] && echo MiB || echo connection):\
+ $(awk -F, -v u="${unit:-0}" '$1+0 > 0 && u > 0 { sub("syscalls:sys_enter_", "", $3);
+      printf "%s=%.1f ", $3, $1 / u; t += $1 } END { if (u > 0) printf "total=%.1f", t / u }' \
+      "$WORK/perf-$px-$phase.txt")"
 }
 
 # ---- HTTP --------------------------------------------------------------------------------
