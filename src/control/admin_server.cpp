@@ -13,15 +13,6 @@
 namespace fulcrum::control {
 namespace {
 
-constexpr size_t kMaxTargetBytes = 8 * 1024;
-constexpr size_t kMaxHeaderBytes = 32 * 1024;
-constexpr size_t kMaxConnections = 64;
-constexpr uint64_t kIdleTimeoutMs = 60'000;
-// A client that pipelines scrapes without reading them stops being read past this much
-// unsent output, so one slow client cannot grow the control thread's memory without bound.
-constexpr size_t kHighWatermark = 4 * 1024 * 1024;
-constexpr size_t kLowWatermark = 256 * 1024;
-
 const char* reasonPhrase(int status) {
   switch (status) {
     case 200:
@@ -77,7 +68,7 @@ AdminResponse handleAdminRequest(AdminContext& ctx, bool is_get, std::string_vie
 // both close callbacks have run, after which libuv touches neither.
 class AdminServer::Connection {
  public:
-  explicit Connection(AdminServer* server) : server_(server) {
+  Connection(AdminServer* server, const AdminLimits& limits) : server_(server), limits_(limits) {
     tcp_.data = this;
     timer_.data = this;
     llhttp_init(&parser_, HTTP_REQUEST, &settings());
@@ -136,13 +127,13 @@ class AdminServer::Connection {
     return 0;
   }
   int onUrl(const char* at, size_t n) {
-    if (target_.size() + n > kMaxTargetBytes) return fail(414);
+    if (target_.size() + n > limits().max_target_bytes) return fail(414);
     target_.append(at, n);
     return 0;
   }
   int onHead(size_t n) {
     head_bytes_ += n;
-    return head_bytes_ > kMaxHeaderBytes ? fail(431) : 0;
+    return head_bytes_ > limits().max_header_bytes ? fail(431) : 0;
   }
   int fail(int status) {
     error_status_ = status;
@@ -157,8 +148,17 @@ class AdminServer::Connection {
     AdminResponse response = handleAdminRequest(server_->ctx_, is_get, target_);
     respond(response, keep_alive, http10);
     // Stop parsing: nothing after a last request is answered.
-    return keep_alive ? 0 : HPE_PAUSED;
+    if (!keep_alive) return HPE_PAUSED;
+    // Too much unsent output: keep the rest of the pipelined input for later (resume()), so
+    // memory stays bounded by the watermark, not by how many requests fit in one read.
+    if (backpressured()) {
+      input_paused_ = true;
+      return HPE_PAUSED;
+    }
+    return 0;
   }
+
+  bool backpressured() { return stream()->write_queue_size > limits().write_high_watermark; }
 
   void respond(const AdminResponse& r, bool keep_alive, bool http10) {
     std::string bytes;
@@ -190,7 +190,7 @@ class AdminServer::Connection {
       return;
     }
     ++pending_writes_;
-    if (reading_ && stream()->write_queue_size > kHighWatermark) stopReading();
+    if (reading_ && backpressured()) stopReading();
   }
 
   static void onWritten(uv_write_t* req, int status) {
@@ -207,11 +207,24 @@ class AdminServer::Connection {
       close();
       return;
     }
+    armIdleTimer();  // a client that is reading, however slowly, is not idle
     if (close_after_write_) {
       if (pending_writes_ == 0) close();
       return;
     }
-    if (!reading_ && stream()->write_queue_size < kLowWatermark) startReading();
+    if (!reading_ && stream()->write_queue_size < limits().write_low_watermark) resume();
+  }
+
+  void resume() {
+    if (input_paused_) {
+      input_paused_ = false;
+      llhttp_resume(&parser_);
+      const std::string input = std::move(pending_input_);
+      pending_input_.clear();
+      if (!input.empty()) received(input.data(), input.size());
+      if (closing_ || close_after_write_ || input_paused_) return;
+    }
+    if (!reading_) startReading();
   }
 
   void startReading() {
@@ -224,9 +237,11 @@ class AdminServer::Connection {
   }
 
   void armIdleTimer() {
+    // The loop's cached time may be a whole render old: refresh it so the deadline is real.
+    uv_update_time(timer_.loop);
     uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, kIdleTimeoutMs,
-        0);
+        &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); },
+        limits_.idle_timeout_ms, 0);
   }
 
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -244,9 +259,16 @@ class AdminServer::Connection {
 
   void received(const char* data, size_t n) {
     if (closing_ || close_after_write_) return;
-    armIdleTimer();
     const llhttp_errno_t err = llhttp_execute(&parser_, data, n);
+    // Armed after answering: rendering a large answer is not the client's idle time.
+    armIdleTimer();
     if (err == HPE_OK) return;
+    if (err == HPE_PAUSED && input_paused_) {
+      const char* rest = llhttp_get_error_pos(&parser_);
+      pending_input_.assign(rest, static_cast<size_t>(data + n - rest));
+      if (reading_) stopReading();
+      return;
+    }
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
       // Answered a last request, or an upgrade this endpoint does not do: finish and close.
       close_after_write_ = true;
@@ -268,11 +290,16 @@ class AdminServer::Connection {
     if (server != nullptr) server->maybeDone();
   }
 
+  const AdminLimits& limits() const { return limits_; }
+
   AdminServer* server_;
+  AdminLimits limits_;  // a copy: a detached connection outlives its server
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
   llhttp_t parser_{};
   std::string target_;
+  std::string pending_input_;  // pipelined bytes not parsed yet while input_paused_
+  bool input_paused_ = false;
   size_t head_bytes_ = 0;
   int error_status_ = 0;
   int open_handles_ = 2;
@@ -283,7 +310,8 @@ class AdminServer::Connection {
   std::array<char, 4096> read_buf_{};
 };
 
-AdminServer::AdminServer(uv_loop_t* loop, AdminContext& ctx) : loop_(loop), ctx_(ctx) {}
+AdminServer::AdminServer(uv_loop_t* loop, AdminContext& ctx, AdminLimits limits)
+    : loop_(loop), ctx_(ctx), limits_(limits) {}
 
 AdminServer::~AdminServer() {
   done_ = nullptr;
@@ -310,6 +338,10 @@ int AdminServer::listen(const config::Address& addr) {
   tcp->data = this;
   listener_ = tcp;
   rc = uv_tcp_bind(tcp, addr.sockAddr(), 0);
+  if (rc == 0 && limits_.send_buffer_bytes > 0) {
+    int size = limits_.send_buffer_bytes;  // accepted sockets inherit the listener's SO_SNDBUF
+    uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(tcp), &size);
+  }
   // bind(2) errors such as EADDRINUSE may surface only at listen(2): check both.
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 128, onConnection);
   if (rc != 0) {
@@ -338,14 +370,14 @@ void AdminServer::onConnection(uv_stream_t* server, int status) {
 }
 
 void AdminServer::accept() {
-  auto* conn = new Connection(this);
+  auto* conn = new Connection(this, limits_);
   if (conn->init(loop_) != 0) {
     delete conn;
     return;
   }
   connections_.insert(conn);
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_), conn->stream()) != 0 ||
-      connections_.size() > kMaxConnections) {
+      connections_.size() > limits_.max_connections) {
     conn->close();  // over the limit: shed it rather than let scrapers pile up
     return;
   }

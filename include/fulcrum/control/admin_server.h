@@ -26,9 +26,22 @@ struct AdminResponse {
 // `target` is the request target; its query string is ignored.
 AdminResponse handleAdminRequest(AdminContext& ctx, bool is_get, std::string_view target);
 
+// Resource bounds of the admin endpoint (defaults suit production; tests shrink them).
+struct AdminLimits {
+  size_t max_connections = 64;          // more are accepted and closed at once
+  uint64_t idle_timeout_ms = 60'000;    // a connection with no request for this long is closed
+  size_t max_target_bytes = 8 * 1024;   // over it: 414 and close
+  size_t max_header_bytes = 32 * 1024;  // over it: 431 and close
+  // A client that pipelines requests without reading the answers stops being read past
+  // this much unsent output, and is read again below the low mark: memory stays bounded.
+  size_t write_high_watermark = 4 * 1024 * 1024;
+  size_t write_low_watermark = 256 * 1024;
+  int send_buffer_bytes = 0;  // SO_SNDBUF of accepted connections; 0 = the kernel's default
+};
+
 class AdminServer {
  public:
-  AdminServer(uv_loop_t* loop, AdminContext& ctx);
+  AdminServer(uv_loop_t* loop, AdminContext& ctx, AdminLimits limits = {});
   // Closes whatever is still open; the loop frees the handles on its next turn.
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -53,6 +66,7 @@ class AdminServer {
 
   uv_loop_t* loop_;
   AdminContext& ctx_;
+  AdminLimits limits_;
   uv_tcp_t* listener_ = nullptr;  // freed in its close callback
   std::unordered_set<Connection*> connections_;
   bool closing_ = false;
