@@ -66,6 +66,7 @@ MiB = 1 << 20
 RELOAD_OK = "config reloaded"
 RELOAD_FAILED = "reload failed"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "LeakSanitizer has encountered a fatal error",
                      "WARNING: ThreadSanitizer")
 
 
