@@ -1,14 +1,14 @@
-// PLACEHOLDER from the lead so the binary links while the HTTP layer is written: the HTTP
-// engineer replaces this whole file with the real HttpSession.
 #include "fulcrum/http/http_session.h"
 
-#include "fulcrum/core/uv_util.h"
+#include "fulcrum/http/client_session.h"
 
 namespace fulcrum::http {
 
-void startHttpSession(core::Worker&, core::WorkerSnapshotSharedPtr, uint32_t, uv_tcp_t* client,
-                      core::ConnectionSlot) {
-  core::closeAndDelete(client);
+void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
+                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot) {
+  // Frees itself when its connection closes.
+  auto* session = new ClientSession(worker, std::move(snapshot), listener, client, std::move(slot));
+  session->start();
 }
 
 }  // namespace fulcrum::http

@@ -1,0 +1,164 @@
+#pragma once
+// One client connection on an `http` listener (ARCHITECTURE.md "HTTP path"): parses requests
+// one at a time (a pipelined next request waits, unread or held, until the current response
+// is done), routes, picks a backend, borrows or opens an UpstreamConnection, streams the body
+// both ways with backpressure and answers errors itself. A 101 turns both connections into
+// an l4::BytePump tunnel. Worker-local; frees itself once its handles are closed.
+//
+// Split over client_session.cpp (I/O, timers, lifecycle), client_exchange.cpp (routing,
+// backend choice, request forwarding) and client_response.cpp (response, errors, tunnel).
+
+#include <uv.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "fulcrum/core/connection_slot.h"
+#include "fulcrum/core/session.h"
+#include "fulcrum/core/tcp_connect.h"
+#include "fulcrum/core/worker.h"
+#include "fulcrum/http/header_rules.h"
+#include "fulcrum/http/request_parser.h"
+#include "fulcrum/http/response_parser.h"
+#include "fulcrum/http/stream_writer.h"
+#include "fulcrum/http/upstream_connection.h"
+#include "fulcrum/l4/byte_pump.h"
+
+namespace fulcrum::http {
+
+class ClientSession final : public core::Session,
+                            private WriterObserver,
+                            private UpstreamUser,
+                            private core::ConnectObserver,
+                            private ResponseSink,
+                            private BodySink,
+                            private l4::PumpObserver {
+ public:
+  ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot, uint32_t listener,
+                uv_tcp_t* client, core::ConnectionSlot slot);
+  void start();
+  void drain() override;
+  void forceClose() override;
+
+ private:
+  enum class Phase : uint8_t {
+    kHead,        // reading / waiting for a request head
+    kConnecting,  // head parsed, getting an upstream connection
+    kExchange,    // request forwarded (body may still stream), response awaited or streaming
+    kTunnel,      // upgraded: the byte pump owns both sockets
+    kFlushing,    // last bytes to the client, then close
+    kClosing,     // handles closing; deleted when they are
+  };
+  enum class Wait : uint8_t { kNone, kHeader, kIdle, kResponse, kStream };
+
+  // Per-request state, reset by beginExchange().
+  struct Exchange {
+    const core::RouteRuntime* route = nullptr;
+    const core::PoolRuntime* pool = nullptr;
+    const upstream::PoolMember* member = nullptr;
+    bool acquired = false;  // member->state->acquire() outstanding
+    balancer::TriedSet tried;
+    bool has_head = false;       // a request head was parsed (else: a parse error)
+    bool retried_fresh = false;  // a stale pooled connection was replaced once
+    bool continue_sent = false;
+    bool request_done = false;  // the whole request went into the upstream writer
+    bool response_started = false;
+    bool head_sent = false;  // bytes of a response (ours or the backend's) went out
+    bool response_done = false;
+    bool upstream_reusable = true;
+    bool close_after = false;  // the client connection ends after this response
+    BodyFraming out_framing = BodyFraming::kNone;
+    uint16_t status = 0;
+    std::string_view request_id;
+    uint64_t started_ms = 0;        // uv_now at head complete
+    uint64_t upstream_sent_ms = 0;  // request head written upstream
+    uint64_t first_byte_ms = 0;     // response head received
+    std::chrono::system_clock::time_point wall_start;
+    uint64_t bytes_out_start = 0;
+  };
+
+  // ---- client_session.cpp ----
+  void updateClientRead();
+  void onClientRead(ssize_t nread, const uv_buf_t* buf);
+  void processInput();
+  void consumeHeld(size_t n);
+  void arm(Wait wait, std::chrono::milliseconds timeout);
+  void progress() { last_progress_ = uv_now(worker().loop()); }
+  static void onTimer(uv_timer_t* timer);
+  void onTimeout(Wait wait);
+  void closeAfterFlush();
+  void closeNow();
+  void onHandleClosed();
+  void refreshSnapshot();
+  void onWriterDrained(StreamWriter& writer) override;
+  void onWriterError(StreamWriter& writer, int status) override;
+  const sockaddr* clientAddr() const;
+
+  // ---- client_exchange.cpp ----
+  void beginExchange();
+  void pickAndConnect();
+  void connectTo(const upstream::PoolMember& member, bool allow_pooled);
+  void onConnected(uv_tcp_t* handle) override;
+  void onConnectFailed(int status) override;
+  void attachUpstream(UpstreamConnection* c);
+  void onBodyBytes(const char* data, size_t length) override;
+  void onRequestDone();
+  void releaseMember(bool failure, uint64_t latency_us);
+  void dropUpstream(bool reusable);
+  void onUpstreamDrained(UpstreamConnection& c) override;
+  void onUpstreamWriteError(UpstreamConnection& c, int status) override;
+  void onUpstreamClosed(UpstreamConnection& c, int status) override;
+  std::string_view stickyToken() const;
+
+  // ---- client_response.cpp ----
+  void onUpstreamData(UpstreamConnection& c, const char* data, size_t length) override;
+  void onInformational(const ResponseHead& head) override;
+  void onResponseHead(const ResponseHead& head) override;
+  void onResponseBody(const char* data, size_t length) override;
+  void onResponseDone();
+  void finishExchange();
+  void nextRequest();
+  void failExchange(uint16_t status, const char* why);
+  void sendError(uint16_t status, const char* why);
+  void recordRequest(uint16_t status);
+  void writeAccessLog(uint16_t status);
+  void startTunnel(const char* upstream_rest, size_t length);
+  void onPumpBytes(bool to_upstream, size_t bytes) override;
+  void onPumpClosed(l4::CloseReason reason) override;
+
+  core::WorkerSnapshotSharedPtr ws_;
+  const core::ListenerRuntime* listener_;
+  uv_tcp_t* client_;
+  core::ConnectionSlot slot_;
+  sockaddr_storage client_addr_{};
+  std::string client_ip_;
+  uv_timer_t* timer_ = nullptr;
+  Wait wait_ = Wait::kNone;
+  uint64_t wait_ms_ = 0;
+  uint64_t last_progress_ = 0;
+  int open_handles_ = 0;
+
+  RequestParser parser_;
+  ResponseParser response_;
+  StreamWriter client_writer_;
+  core::Buffer* held_ = nullptr;  // read from the client, not yet parsed
+  size_t held_off_ = 0;
+  size_t held_len_ = 0;
+  bool reading_ = false;
+  bool in_process_ = false;
+  bool draining_ = false;
+  Phase phase_ = Phase::kHead;
+
+  Exchange ex_;
+  core::ConnectAttempt* attempt_ = nullptr;
+  UpstreamConnection* upstream_ = nullptr;
+  std::string upstream_key_;  // pool name + "|" + address: the keep-alive pool's key
+  std::string scratch_;       // heads being serialized (capacity reused)
+  std::string set_cookie_;
+  char generated_id_[RequestIdGenerator::kLength] = {};
+  std::unique_ptr<l4::BytePump> pump_;
+  uint64_t bytes_sent_reported_ = 0;
+};
+
+}  // namespace fulcrum::http

@@ -1,0 +1,76 @@
+#pragma once
+// Buffered writes to one libuv stream from the worker's buffer pool. Small pieces (a head, a
+// chunk-size line, body bytes) are copied into the open buffer and sent together by flush(),
+// so a response costs one write(2), not one per piece. queued() is what the owner uses for
+// backpressure: stop reading the other side above kHighWatermark, resume below kLowWatermark
+// (onWriterDrained). Worker-local. The owner must outlive the stream's close callback: a
+// write still pending when the stream closes calls back (with UV_ECANCELED) before it.
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fulcrum/core/buffer_pool.h"
+
+namespace fulcrum::http {
+
+class StreamWriter;
+
+class WriterObserver {
+ public:
+  virtual ~WriterObserver() = default;
+  // queued() fell to kLowWatermark or below after having been above it, or to 0 while
+  // waitForEmpty() was set.
+  virtual void onWriterDrained(StreamWriter& writer) = 0;
+  // A write failed (peer reset, or the stream was closed). Reported once.
+  virtual void onWriterError(StreamWriter& writer, int status) = 0;
+};
+
+class StreamWriter {
+ public:
+  static constexpr size_t kHighWatermark = 256 * 1024;
+  static constexpr size_t kLowWatermark = 64 * 1024;
+
+  StreamWriter(core::BufferPool& pool, WriterObserver* observer)
+      : pool_(pool), observer_(observer) {}
+  ~StreamWriter();
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+
+  void attach(uv_stream_t* stream) { stream_ = stream; }
+  // The stream is being handed over or closed: nothing more is written.
+  void detach();
+  uv_stream_t* stream() const { return stream_; }
+
+  // Copies `data` into the open buffer (sending full buffers as it goes).
+  void append(const char* data, size_t length);
+  void append(const char* s) { append(s, __builtin_strlen(s)); }
+  // Sends the open buffer.
+  void flush();
+  // Bytes appended and not yet written to the socket.
+  size_t queued() const { return queued_; }
+  bool aboveHighWatermark() const { return queued_ > kHighWatermark; }
+  // Report onWriterDrained once everything has been written.
+  void waitForEmpty() { wait_empty_ = true; }
+  bool failed() const { return failed_; }
+  uint64_t bytesWritten() const { return bytes_written_; }
+  uint64_t bytesAppended() const { return bytes_appended_; }
+
+ private:
+  static void onWrite(uv_write_t* req, int status);
+  void submit(core::Buffer* buffer);
+
+  core::BufferPool& pool_;
+  WriterObserver* observer_;
+  uv_stream_t* stream_ = nullptr;
+  core::Buffer* open_ = nullptr;  // being filled, not yet submitted
+  size_t queued_ = 0;
+  uint64_t bytes_written_ = 0;
+  uint64_t bytes_appended_ = 0;
+  bool above_ = false;  // went above the high watermark: report the drain
+  bool wait_empty_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace fulcrum::http

@@ -1,0 +1,105 @@
+#pragma once
+// One TCP connection to a backend, either lent to an HttpSession for one exchange or idle in
+// this worker's keep-alive pool (UpstreamPool). While idle it keeps reading: any byte or EOF
+// means the backend closed or broke it, and it is dropped, never reused; `timeouts.idle`
+// closes it too. It is a core::Session so that a draining worker closes idle ones and the
+// loop can end. Worker-local; frees itself after its handles close.
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "fulcrum/core/session.h"
+#include "fulcrum/http/stream_writer.h"
+
+namespace fulcrum::http {
+
+class UpstreamConnection;
+class IdleList;
+
+// The borrower's view of the connection.
+class UpstreamUser {
+ public:
+  virtual ~UpstreamUser() = default;
+  // Bytes read from the backend. The buffer is only valid during the call.
+  virtual void onUpstreamData(UpstreamConnection& c, const char* data, size_t length) = 0;
+  // EOF (UV_EOF) or an error. The connection is closing; the user lets go of it.
+  virtual void onUpstreamClosed(UpstreamConnection& c, int status) = 0;
+  // The write queue drained (see StreamWriter) or failed.
+  virtual void onUpstreamDrained(UpstreamConnection& c) = 0;
+  virtual void onUpstreamWriteError(UpstreamConnection& c, int status) = 0;
+};
+
+class UpstreamConnection final : public core::Session, private WriterObserver {
+ public:
+  // Takes ownership of a connected handle.
+  UpstreamConnection(core::Worker& worker, uv_tcp_t* handle);
+
+  // ---- while lent ----
+  void setUser(UpstreamUser* user) { user_ = user; }
+  StreamWriter& writer() { return writer_; }
+  void startReading();
+  void stopReading();
+  // Hands the handle over (to a tunnel's byte pump): reading stops, nothing more is written
+  // here; the object stays until pending writes have called back, then frees itself.
+  uv_tcp_t* release();
+  // Closes now; no more callbacks to the user.
+  void close();
+  // Exchanges served on this connection (> 0: it came from the pool).
+  uint32_t uses() const { return uses_; }
+  void countUse() { ++uses_; }
+  bool closing() const { return closing_; }
+
+  // ---- the pool (UpstreamPool only) ----
+  void parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout);
+  void unparkIdle();
+  UpstreamConnection* idle_prev = nullptr;
+  UpstreamConnection* idle_next = nullptr;
+
+  // core::Session: idle ones close at once; a lent one is its user's business.
+  void drain() override;
+  void forceClose() override;
+
+ private:
+  ~UpstreamConnection() override;
+  void onWriterDrained(StreamWriter&) override;
+  void onWriterError(StreamWriter&, int status) override;
+  void onRead(ssize_t nread, const uv_buf_t* buf);
+  void maybeDelete();
+  static void onIdleTimer(uv_timer_t* timer);
+
+  uv_tcp_t* handle_;
+  uv_timer_t* timer_ = nullptr;
+  StreamWriter writer_;
+  UpstreamUser* user_ = nullptr;
+  IdleList* idle_list_ = nullptr;  // non-null while parked
+  uint32_t uses_ = 0;
+  int open_handles_ = 0;  // handle_ and timer_ not yet closed
+  bool reading_ = false;
+  bool closing_ = false;
+  bool released_ = false;
+};
+
+// This worker's idle connections to one backend (most recently used first).
+class IdleList {
+ public:
+  UpstreamConnection* head = nullptr;
+  size_t count = 0;
+};
+
+// Per-worker keep-alive pools keyed by backend identity (pool name + address). A worker is
+// one thread, so the table is thread_local: no lock, and no change to core::Worker.
+class UpstreamPool {
+ public:
+  // An idle connection to `key`, unparked, or null.
+  static UpstreamConnection* take(const std::string& key);
+  // Parks `c` (reading for EOF, idle timer running) unless the list is full or the worker is
+  // draining: then it is closed.
+  static void put(const std::string& key, UpstreamConnection* c, size_t max_idle,
+                  std::chrono::milliseconds idle_timeout);
+  static size_t idleCount(const std::string& key);
+};
+
+}  // namespace fulcrum::http

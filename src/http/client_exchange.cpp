@@ -1,0 +1,224 @@
+// ClientSession: routing, backend choice, the upstream connection and the request body.
+#include <memory>
+
+#include "fulcrum/core/log.h"
+#include "fulcrum/core/uv_util.h"
+#include "fulcrum/http/client_session.h"
+#include "fulcrum/http/error_response.h"
+#include "fulcrum/http/request_keys.h"
+#include "fulcrum/http/router.h"
+
+namespace fulcrum::http {
+
+namespace {
+
+// Worker-local request-id source, seeded once per worker thread.
+RequestIdGenerator& idGenerator(core::Worker& worker) {
+  static thread_local std::unique_ptr<RequestIdGenerator> generator;
+  if (!generator) generator = std::make_unique<RequestIdGenerator>(worker.randomSeed());
+  return *generator;
+}
+
+bool hasBody(const RequestHead& h) {
+  return h.framing == BodyFraming::kChunked ||
+         (h.framing == BodyFraming::kContentLength && h.content_length > 0);
+}
+
+uint64_t micros(uint64_t from_ms, uint64_t to_ms) {
+  return to_ms > from_ms ? (to_ms - from_ms) * 1000 : 0;
+}
+
+}  // namespace
+
+void ClientSession::beginExchange() {
+  refreshSnapshot();
+  ex_ = Exchange{};
+  const RequestHead& head = parser_.head();
+  ex_.has_head = true;
+  ex_.started_ms = uv_now(worker().loop());
+  ex_.wall_start = std::chrono::system_clock::now();
+  ex_.bytes_out_start = client_writer_.bytesAppended();
+  ex_.route = &selectRoute(*listener_, head.host, head.target);
+  ex_.pool = &ws_->snapshot->pools[ex_.route->pool];
+  if (listener_->config->headers.request_id) {
+    idGenerator(worker()).next(generated_id_);
+    ex_.request_id = effectiveRequestId(head, {generated_id_, sizeof generated_id_});
+  } else if (const Header* id = head.find("x-request-id")) {
+    ex_.request_id = id->value;
+  }
+  ex_.close_after = !head.keep_alive || draining_ || worker().draining();
+  arm(Wait::kNone, {});
+  phase_ = Phase::kConnecting;
+  pickAndConnect();
+}
+
+std::string_view ClientSession::stickyToken() const {
+  const config::StickyConfig& sticky = ex_.pool->config().sticky;
+  if (sticky.mode != config::StickyMode::kCookie) return {};
+  return findCookie(parser_.head(), sticky.cookie).value_or(std::string_view());
+}
+
+void ClientSession::pickAndConnect() {
+  const core::PoolRuntime& pool = *ex_.pool;
+  balancer::PickContext ctx;
+  ctx.tried = &ex_.tried;
+  ctx.client_addr = clientAddr();
+  ctx.affinity_token = stickyToken();
+  ctx.hash = requestHash(pool.config().hash_key, parser_.head(), clientAddr());
+  const upstream::PoolMember* member = ws_->picker(ex_.route->pool).pick(ctx);
+  if (member == nullptr) {
+    // Nothing eligible at all: 503. Every eligible one failed to connect: 502.
+    failExchange(ex_.tried.size() == 0 ? 503 : 502, "no backend available");
+    return;
+  }
+  if (ex_.tried.size() > 0 && pool.stats) pool.stats->cell(worker().id()).retries.add();
+  ex_.tried.add(member->index);
+  ex_.member = member;
+  member->state->acquire();
+  ex_.acquired = true;
+  set_cookie_.clear();
+  if (pool.config().sticky.mode == config::StickyMode::kCookie) {
+    std::string_view id = pool.balancer->cookieFor(*member);
+    if (!id.empty() && id != ctx.affinity_token) {
+      set_cookie_.append(pool.config().sticky.cookie).append("=").append(id);
+      set_cookie_.append("; Path=/; HttpOnly");
+    }
+  }
+  upstream_key_.clear();
+  upstream_key_.append(pool.pool().name()).append("|").append(member->address());
+  connectTo(*member, true);
+}
+
+void ClientSession::connectTo(const upstream::PoolMember& member, bool allow_pooled) {
+  if (allow_pooled) {
+    if (UpstreamConnection* c = UpstreamPool::take(upstream_key_)) {
+      attachUpstream(c);
+      return;
+    }
+  }
+  attempt_ = core::startConnect(worker().loop(), member.config->address.sockAddr(),
+                                ex_.pool->config().timeouts.connect, this);
+}
+
+void ClientSession::onConnected(uv_tcp_t* handle) {
+  attempt_ = nullptr;
+  if (phase_ != Phase::kConnecting) {
+    core::closeAndDelete(handle);
+    return;
+  }
+  core::tuneSocket(handle);
+  attachUpstream(new UpstreamConnection(worker(), handle));
+}
+
+void ClientSession::onConnectFailed(int status) {
+  attempt_ = nullptr;
+  if (phase_ != Phase::kConnecting) return;
+  log::debug("http {}: connect to {} failed: {}", listener_->config->name, ex_.member->address(),
+             uv_strerror(status));
+  ex_.pool->backend_stats[ex_.member->index]->cell(worker().id()).connect_failures.add();
+  releaseMember(true, static_cast<uint64_t>(ex_.pool->config().timeouts.connect.count()) * 1000);
+  pickAndConnect();  // the next eligible backend; the tried set rules out this one
+}
+
+void ClientSession::attachUpstream(UpstreamConnection* c) {
+  upstream_ = c;
+  c->setUser(this);
+  c->countUse();
+  const RequestHead& head = parser_.head();
+  response_.expect(head.is_head, head.upgrade);
+  const config::ListenerConfig& lc = *listener_->config;
+  RequestForwarding fwd;
+  fwd.client_ip = client_ip_;
+  fwd.tls = lc.tls.has_value();
+  fwd.forwarded = lc.headers.forwarded;
+  fwd.add_request_id = lc.headers.request_id;
+  fwd.new_request_id = ex_.request_id;
+  fwd.fallback_host = ex_.member->address();
+  scratch_.clear();
+  writeRequestHead(head, fwd, scratch_);
+  c->writer().append(scratch_.data(), scratch_.size());
+  phase_ = Phase::kExchange;
+  ex_.upstream_sent_ms = uv_now(worker().loop());
+  c->startReading();
+  // Expect: 100-continue is answered by the proxy once a backend is there to take the body
+  // (the Expect header itself is not forwarded).
+  if (head.expect_continue && hasBody(head) && !ex_.continue_sent) {
+    ex_.continue_sent = true;
+    client_writer_.append(kContinueResponse.data(), kContinueResponse.size());
+    client_writer_.flush();
+  }
+  arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+  processInput();  // forwards held body bytes, or completes a request without a body
+  if (upstream_ != nullptr) upstream_->writer().flush();
+}
+
+void ClientSession::onBodyBytes(const char* data, size_t length) {
+  if (upstream_ != nullptr) upstream_->writer().append(data, length);
+  progress();
+}
+
+void ClientSession::onRequestDone() {
+  ex_.request_done = true;
+  if (!ex_.response_started) arm(Wait::kResponse, ex_.pool->config().timeouts.response);
+}
+
+void ClientSession::releaseMember(bool failure, uint64_t latency_us) {
+  if (!ex_.acquired) return;
+  ex_.acquired = false;
+  ex_.member->state->release();
+  ex_.member->state->recordResponse(latency_us, failure);
+}
+
+void ClientSession::dropUpstream(bool reusable) {
+  UpstreamConnection* c = upstream_;
+  if (c == nullptr) return;
+  upstream_ = nullptr;
+  c->setUser(nullptr);
+  if (reusable && !draining_ && ex_.pool != nullptr) {
+    const config::PoolConfig& pc = ex_.pool->config();
+    UpstreamPool::put(upstream_key_, c, pc.max_idle_per_backend, pc.timeouts.idle);
+  } else {
+    c->close();
+  }
+}
+
+void ClientSession::onUpstreamDrained(UpstreamConnection&) {
+  if (phase_ == Phase::kExchange) processInput();
+}
+
+void ClientSession::onUpstreamWriteError(UpstreamConnection& c, int status) {
+  onUpstreamClosed(c, status);
+}
+
+void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
+  upstream_ = nullptr;  // it is closing itself
+  if (phase_ != Phase::kExchange) return;
+  uint64_t now = uv_now(worker().loop());
+  if (ex_.response_started) {
+    // A response delimited by the close ends here; any other is truncated, and the client
+    // connection is cut so that it cannot look complete.
+    if (status == UV_EOF && response_.headDone() &&
+        response_.finish(this).status == ResponseParser::Status::kComplete) {
+      ex_.upstream_reusable = false;
+      onResponseDone();
+      return;
+    }
+    log::debug("http {}: {} closed mid-response: {}", listener_->config->name,
+               ex_.member->address(), uv_strerror(status));
+    releaseMember(true, micros(ex_.upstream_sent_ms, now));
+    closeNow();
+    return;
+  }
+  // Nothing came back. A pooled connection the backend had just closed is replaced once by
+  // a fresh one when nothing of the request is lost by sending it again (no body).
+  if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && !hasBody(parser_.head())) {
+    ex_.retried_fresh = true;
+    phase_ = Phase::kConnecting;
+    arm(Wait::kNone, {});
+    connectTo(*ex_.member, false);
+    return;
+  }
+  failExchange(502, "backend closed the connection before responding");
+}
+
+}  // namespace fulcrum::http

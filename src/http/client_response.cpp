@@ -1,0 +1,297 @@
+// ClientSession: the backend's response, the proxy's own errors, logging and the tunnel.
+#include <fmt/format.h>
+
+#include "fulcrum/core/access_log.h"
+#include "fulcrum/core/log.h"
+#include "fulcrum/http/client_session.h"
+#include "fulcrum/http/error_response.h"
+
+namespace fulcrum::http {
+
+namespace {
+uint64_t micros(uint64_t from_ms, uint64_t to_ms) {
+  return to_ms > from_ms ? (to_ms - from_ms) * 1000 : 0;
+}
+}  // namespace
+
+void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {
+  if (phase_ != Phase::kExchange) return;
+  progress();
+  if (!ex_.response_started) {
+    ex_.response_started = true;
+    arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+  }
+  ResponseParser::Result r = response_.feed(data, length, this);
+  switch (r.status) {
+    case ResponseParser::Status::kNeedMore:
+      client_writer_.flush();
+      // Backpressure: the client is slower than the backend.
+      if (client_writer_.aboveHighWatermark() && upstream_ != nullptr) upstream_->stopReading();
+      return;
+    case ResponseParser::Status::kComplete:
+      if (r.consumed < length) ex_.upstream_reusable = false;  // bytes nobody asked for
+      onResponseDone();
+      return;
+    case ResponseParser::Status::kUpgrade:
+      startTunnel(data + r.consumed, length - r.consumed);
+      return;
+    case ResponseParser::Status::kError:
+      log::debug("http {}: bad response from {}: {}", listener_->config->name,
+                 ex_.member->address(), response_.error());
+      if (ex_.head_sent) {
+        releaseMember(true, 0);
+        closeNow();
+      } else {
+        failExchange(502, response_.error());
+      }
+      return;
+  }
+}
+
+void ClientSession::onInformational(const ResponseHead& head) {
+  // 100 Continue is the proxy's own business (see attachUpstream); other 1xx (103 Early
+  // Hints) are passed to HTTP/1.1 clients.
+  if (head.status == 100 || parser_.head().version_minor == 0 || ex_.head_sent) return;
+  scratch_.clear();
+  ResponseForwarding fwd;
+  writeResponseHead(head, fwd, scratch_);
+  client_writer_.append(scratch_.data(), scratch_.size());
+}
+
+void ClientSession::onResponseHead(const ResponseHead& head) {
+  uint64_t now = uv_now(worker().loop());
+  ex_.status = head.status;
+  ex_.first_byte_ms = now;
+  metrics::BackendCell& bc = ex_.pool->backend_stats[ex_.member->index]->cell(worker().id());
+  bc.upstream_requests.add(head.status);
+  bc.response.observe(static_cast<double>(micros(ex_.upstream_sent_ms, now)) / 1e6);
+  const RequestHead& req = parser_.head();
+  if (!head.keep_alive) ex_.upstream_reusable = false;
+
+  ResponseForwarding fwd;
+  fwd.client_minor = req.version_minor;
+  fwd.head_request = req.is_head;
+  if (listener_->config->headers.request_id) fwd.request_id = ex_.request_id;
+  fwd.set_cookie = set_cookie_;
+  if (head.status == 101) {
+    // Kept in scratch_ until startTunnel hands it to the pump.
+    scratch_.clear();
+    writeResponseHead(head, fwd, scratch_);
+    return;
+  }
+  switch (head.framing) {
+    case BodyFraming::kNone:
+      ex_.out_framing = BodyFraming::kNone;
+      break;
+    case BodyFraming::kContentLength:
+      ex_.out_framing = BodyFraming::kContentLength;
+      fwd.content_length = head.content_length;
+      break;
+    case BodyFraming::kChunked:
+    case BodyFraming::kUntilClose:
+      // Re-chunked for HTTP/1.1 clients (so the connection survives an until-close body);
+      // an HTTP/1.0 client reads until we close.
+      ex_.out_framing = req.version_minor == 1 ? BodyFraming::kChunked : BodyFraming::kUntilClose;
+      break;
+  }
+  // Still reading the request body: where the next request would start is unknown.
+  if (ex_.out_framing == BodyFraming::kUntilClose || !ex_.request_done || draining_ ||
+      worker().draining())
+    ex_.close_after = true;
+  fwd.keep_alive = !ex_.close_after;
+  fwd.framing = ex_.out_framing;
+  scratch_.clear();
+  writeResponseHead(head, fwd, scratch_);
+  client_writer_.append(scratch_.data(), scratch_.size());
+  ex_.head_sent = true;
+}
+
+void ClientSession::onResponseBody(const char* data, size_t length) {
+  if (length == 0) return;
+  if (ex_.out_framing == BodyFraming::kChunked) {
+    char line[24];
+    auto end = fmt::format_to_n(line, sizeof line, "{:x}\r\n", length);
+    client_writer_.append(line, end.size);
+    client_writer_.append(data, length);
+    client_writer_.append("\r\n", 2);
+  } else {
+    client_writer_.append(data, length);
+  }
+}
+
+void ClientSession::onResponseDone() {
+  if (ex_.out_framing == BodyFraming::kChunked) client_writer_.append("0\r\n\r\n", 5);
+  client_writer_.flush();
+  ex_.response_done = true;
+  releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_ms, ex_.first_byte_ms));
+  // Reused only after a complete response that allows it, with the request fully sent.
+  dropUpstream(ex_.upstream_reusable && ex_.request_done);
+  finishExchange();
+}
+
+void ClientSession::finishExchange() {
+  recordRequest(ex_.status);
+  writeAccessLog(ex_.status);
+  arm(Wait::kNone, {});
+  if (!ex_.request_done || ex_.close_after || draining_) {
+    closeAfterFlush();
+  } else {
+    nextRequest();
+  }
+}
+
+void ClientSession::nextRequest() {
+  parser_.nextMessage();
+  parser_.shrink();
+  response_.shrink();
+  phase_ = Phase::kHead;
+  // A pipelined request already held starts its client_header clock in processInput.
+  arm(Wait::kIdle, listener_->config->timeouts.client_idle);
+  processInput();
+}
+
+void ClientSession::failExchange(uint16_t status, const char* why) {
+  if (attempt_ != nullptr) {
+    core::cancelConnect(attempt_);
+    attempt_ = nullptr;
+  }
+  if (ex_.head_sent) {
+    releaseMember(true, 0);
+    closeNow();
+    return;
+  }
+  // 5xx produced for a backend count against it (timeout, reset, bad response).
+  releaseMember(status >= 500, micros(ex_.upstream_sent_ms, uv_now(worker().loop())));
+  dropUpstream(false);
+  if (status == 504 || status == 502) {
+    if (ex_.member != nullptr && ex_.response_started == false && ex_.upstream_sent_ms != 0) {
+      ex_.pool->backend_stats[ex_.member->index]->cell(worker().id()).upstream_requests.add(status);
+    }
+  }
+  sendError(status, why);
+}
+
+void ClientSession::sendError(uint16_t status, const char* why) {
+  log::debug("http {}: {} {}", listener_->config->name, status, why);
+  if (!ex_.has_head || phase_ == Phase::kHead) {
+    // A parse error or a timeout before any head: no route yet.
+    ex_ = Exchange{};
+    ex_.started_ms = uv_now(worker().loop());
+    ex_.wall_start = std::chrono::system_clock::now();
+    ex_.bytes_out_start = client_writer_.bytesAppended();
+  }
+  ex_.status = status;
+  ErrorResponseOptions options;
+  options.close = true;
+  options.head_request = ex_.has_head && parser_.head().is_head;
+  if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
+  scratch_.clear();
+  writeErrorResponse(status, options, scratch_);
+  client_writer_.append(scratch_.data(), scratch_.size());
+  ex_.head_sent = true;
+  recordRequest(status);
+  writeAccessLog(status);
+  closeAfterFlush();
+}
+
+void ClientSession::recordRequest(uint16_t status) {
+  const core::RouteRuntime* route = ex_.route != nullptr ? ex_.route : &listener_->default_route;
+  if (!route->stats) return;
+  metrics::RouteCell& cell = route->stats->cell(worker().id());
+  cell.requests.add(status);
+  cell.duration.observe(static_cast<double>(micros(ex_.started_ms, uv_now(worker().loop()))) / 1e6);
+}
+
+void ClientSession::writeAccessLog(uint16_t status) {
+  core::AccessLog& log = worker().accessLog();
+  if (!log.enabled()) return;
+  core::AccessLogEntry e;
+  e.time = ex_.wall_start;
+  e.listener = listener_->config->name;
+  e.client = clientAddr();
+  if (ex_.has_head) {
+    e.method = parser_.head().method;
+    e.path = parser_.head().target;
+    e.bytes_in = parser_.bodyBytes();
+  }
+  e.status = status;
+  e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
+  e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now() - ex_.wall_start);
+  const core::PoolRuntime* pool = ex_.pool;
+  if (pool == nullptr) pool = &ws_->snapshot->pools[listener_->default_route.pool];
+  e.pool = pool->pool().name();
+  if (ex_.member != nullptr) e.backend = ex_.member->address();
+  e.request_id = ex_.request_id;
+  if (ex_.first_byte_ms != 0)
+    e.upstream_time = std::chrono::microseconds(micros(ex_.upstream_sent_ms, ex_.first_byte_ms));
+  log.write(e);
+}
+
+void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
+  // The 101 head sits in scratch_ (onResponseHead). Both sockets go to the byte pump; what
+  // was already read beyond the two heads belongs to the tunnel.
+  phase_ = Phase::kTunnel;
+  arm(Wait::kNone, {});
+  ex_.response_done = true;
+  ex_.member->state->recordResponse(micros(ex_.upstream_sent_ms, ex_.first_byte_ms), false);
+  recordRequest(101);
+  writeAccessLog(101);
+  if (reading_) {
+    reading_ = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(client_));
+  }
+  client_writer_.flush();
+  client_writer_.detach();
+  UpstreamConnection* c = upstream_;
+  upstream_ = nullptr;
+  uv_tcp_t* up = c->release();  // frees itself once its queued writes have called back
+  uv_tcp_t* down = client_;
+  client_ = nullptr;
+  --open_handles_;  // the client socket is the pump's now
+  l4::PumpObserver* observer = this;
+  pump_ = std::make_unique<l4::BytePump>(worker(), down, up,
+                                         ex_.pool->config().websocket_idle_timeout, observer);
+  pump_->pushToDownstream(scratch_.data(), scratch_.size());
+  if (length > 0) pump_->pushToDownstream(upstream_rest, length);
+  if (held_ != nullptr) {
+    pump_->pushToUpstream(held_->data + held_off_, held_len_);
+    worker().buffers().release(held_);
+    held_ = nullptr;
+  }
+  if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(1);
+  pump_->start();
+}
+
+void ClientSession::onPumpBytes(bool to_upstream, size_t bytes) {
+  metrics::ListenerCell* cell = slot_.cell();
+  if (cell == nullptr) return;
+  if (to_upstream) {
+    cell->bytes_received.add(bytes);
+  } else {
+    cell->bytes_sent.add(bytes);
+  }
+}
+
+void ClientSession::onPumpClosed(l4::CloseReason reason) {
+  log::debug("http {}: tunnel to {} closed: {}", listener_->config->name, ex_.member->address(),
+             l4::closeReasonName(reason));
+  if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(-1);
+  if (ex_.acquired) {
+    ex_.acquired = false;
+    ex_.member->state->release();
+  }
+  // The pump is destroyed with this session, after this callback returns (the timer's close
+  // callback frees us on a later loop turn).
+  phase_ = Phase::kClosing;
+  if (timer_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
+      auto* self = static_cast<ClientSession*>(h->data);
+      delete reinterpret_cast<uv_timer_t*>(h);
+      self->timer_ = nullptr;
+      self->onHandleClosed();
+    });
+  }
+}
+
+}  // namespace fulcrum::http

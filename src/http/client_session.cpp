@@ -1,0 +1,317 @@
+// ClientSession: the client socket, its timer and the session's lifecycle.
+#include "fulcrum/http/client_session.h"
+
+#include "fulcrum/core/log.h"
+#include "fulcrum/core/uv_util.h"
+
+namespace fulcrum::http {
+
+namespace {
+uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+}  // namespace
+
+ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
+                             uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot)
+    : core::Session(worker),
+      ws_(std::move(snapshot)),
+      listener_(&ws_->snapshot->listeners[listener]),
+      client_(client),
+      slot_(std::move(slot)),
+      parser_(
+          {listener_->config->limits.max_header_bytes, listener_->config->limits.max_body_bytes}),
+      client_writer_(worker.buffers(), this) {
+  client_->data = this;
+  int len = sizeof client_addr_;
+  if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
+    client_addr_.ss_family = AF_UNSPEC;
+  client_ip_ = formatClientIp(clientAddr());
+  timer_ = new uv_timer_t{};
+  uv_timer_init(worker.loop(), timer_);
+  timer_->data = this;
+  open_handles_ = 2;
+  client_writer_.attach(stream(client_));
+}
+
+const sockaddr* ClientSession::clientAddr() const {
+  return client_addr_.ss_family == AF_UNSPEC ? nullptr
+                                             : reinterpret_cast<const sockaddr*>(&client_addr_);
+}
+
+void ClientSession::start() {
+  // From the accept on: a client that sends nothing, or a head byte by byte, is cut off by
+  // client_header (slowloris).
+  arm(Wait::kHeader, listener_->config->timeouts.client_header);
+  updateClientRead();
+}
+
+void ClientSession::updateClientRead() {
+  bool want = false;
+  if (client_ != nullptr && held_ == nullptr && !client_writer_.failed()) {
+    if (phase_ == Phase::kHead) {
+      // A pipelining client that does not read its responses stops being read too.
+      want = !client_writer_.aboveHighWatermark();
+    } else if (phase_ == Phase::kExchange) {
+      want = !ex_.request_done && upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
+    }
+  }
+  if (want == reading_) return;
+  reading_ = want;
+  if (!want) {
+    uv_read_stop(stream(client_));
+    return;
+  }
+  uv_read_start(
+      stream(client_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        static_cast<ClientSession*>(h->data)->worker().buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ClientSession*>(s->data)->onClientRead(nread, buf);
+      });
+}
+
+void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
+  core::Buffer* b = buf->base != nullptr ? core::BufferPool::fromBase(buf->base) : nullptr;
+  if (nread <= 0 || held_ != nullptr || phase_ == Phase::kClosing) {
+    worker().buffers().release(b);
+    if (nread == 0 || phase_ == Phase::kClosing) return;
+    if (nread > 0) {  // cannot happen: reading stops while bytes are held
+      log::error("http {}: read while holding input", listener_->config->name);
+      closeNow();
+      return;
+    }
+    // EOF or error from the client. A request cut short aborts its exchange; otherwise what
+    // is already being written still goes out (a half-closing client gets its response).
+    if (phase_ == Phase::kExchange && !ex_.request_done) {
+      closeNow();
+    } else {
+      closeAfterFlush();
+    }
+    return;
+  }
+  if (metrics::ListenerCell* cell = slot_.cell())
+    cell->bytes_received.add(static_cast<uint64_t>(nread));
+  progress();
+  held_ = b;
+  held_off_ = 0;
+  held_len_ = static_cast<size_t>(nread);
+  processInput();
+}
+
+void ClientSession::consumeHeld(size_t n) {
+  held_off_ += n;
+  held_len_ -= n;
+  if (held_len_ == 0 && held_ != nullptr) {
+    worker().buffers().release(held_);
+    held_ = nullptr;
+  }
+}
+
+// Feeds held client bytes to the parser for as long as the current phase can use them.
+void ClientSession::processInput() {
+  if (in_process_) return;  // the outer call's loop picks up the new state
+  in_process_ = true;
+  for (;;) {
+    if (phase_ == Phase::kHead) {
+      if (held_ == nullptr || client_writer_.aboveHighWatermark()) break;
+      if (wait_ == Wait::kIdle) arm(Wait::kHeader, listener_->config->timeouts.client_header);
+      RequestParser::Result r = parser_.feed(held_->data + held_off_, held_len_, nullptr);
+      consumeHeld(r.consumed);
+      if (r.status == RequestParser::Status::kError) {
+        sendError(parser_.error().status, parser_.error().reason);
+        break;
+      }
+      if (r.status == RequestParser::Status::kHeadComplete) beginExchange();
+      continue;
+    }
+    if (phase_ == Phase::kExchange && !ex_.request_done) {
+      if (upstream_ == nullptr || upstream_->writer().aboveHighWatermark()) break;
+      const char* data = held_ != nullptr ? held_->data + held_off_ : nullptr;
+      size_t length = held_ != nullptr ? held_len_ : 0;
+      RequestParser::Result r = parser_.feed(data, length, this);
+      if (held_ != nullptr) consumeHeld(r.consumed);
+      if (upstream_ != nullptr) upstream_->writer().flush();
+      if (r.status == RequestParser::Status::kError) {
+        failExchange(parser_.error().status, parser_.error().reason);
+        break;
+      }
+      if (r.status == RequestParser::Status::kMessageComplete) {
+        onRequestDone();
+        continue;
+      }
+      if (held_ == nullptr) break;
+      continue;
+    }
+    break;
+  }
+  in_process_ = false;
+  if (phase_ != Phase::kClosing && phase_ != Phase::kTunnel) updateClientRead();
+}
+
+void ClientSession::arm(Wait wait, std::chrono::milliseconds timeout) {
+  if (timer_ == nullptr) return;
+  wait_ = wait;
+  if (wait == Wait::kNone) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  wait_ms_ = static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 1));
+  last_progress_ = uv_now(worker().loop());
+  uv_timer_start(timer_, &ClientSession::onTimer, wait_ms_, 0);
+}
+
+void ClientSession::onTimer(uv_timer_t* timer) {
+  auto* self = static_cast<ClientSession*>(timer->data);
+  if (self == nullptr || self->wait_ == Wait::kNone) return;
+  // kStream is an inactivity timeout: progress() moved last_progress_ forward.
+  uint64_t elapsed = uv_now(self->worker().loop()) - self->last_progress_;
+  if (self->wait_ == Wait::kStream && elapsed < self->wait_ms_) {
+    uv_timer_start(timer, &ClientSession::onTimer, self->wait_ms_ - elapsed, 0);
+    return;
+  }
+  Wait wait = self->wait_;
+  self->wait_ = Wait::kNone;
+  self->onTimeout(wait);
+}
+
+void ClientSession::onTimeout(Wait wait) {
+  switch (phase_) {
+    case Phase::kHead:
+      if (wait == Wait::kHeader) {
+        sendError(408, "client_header timeout");
+      } else {
+        closeAfterFlush();  // idle keep-alive connection
+      }
+      return;
+    case Phase::kExchange:
+      if (ex_.head_sent) {
+        // Mid-response: the only honest ending is to cut the connection.
+        releaseMember(true, 0);
+        closeNow();
+      } else if (ex_.request_done || ex_.response_started) {
+        failExchange(504, wait == Wait::kResponse ? "response timeout" : "upstream idle");
+      } else {
+        failExchange(408, "request body stalled");
+      }
+      return;
+    case Phase::kFlushing:
+      closeNow();  // a client that does not read what is left
+      return;
+    case Phase::kConnecting:
+    case Phase::kTunnel:
+    case Phase::kClosing:
+      return;
+  }
+}
+
+void ClientSession::closeAfterFlush() {
+  if (phase_ == Phase::kClosing || phase_ == Phase::kFlushing) return;
+  if (attempt_ != nullptr) {
+    core::cancelConnect(attempt_);
+    attempt_ = nullptr;
+  }
+  dropUpstream(false);
+  phase_ = Phase::kFlushing;
+  if (reading_) {
+    reading_ = false;
+    uv_read_stop(stream(client_));
+  }
+  client_writer_.flush();
+  if (client_writer_.queued() == 0 || client_writer_.failed()) {
+    closeNow();
+    return;
+  }
+  client_writer_.waitForEmpty();
+  arm(Wait::kStream, listener_->config->timeouts.client_idle);
+}
+
+void ClientSession::closeNow() {
+  if (phase_ == Phase::kClosing) return;
+  Phase was = phase_;
+  phase_ = Phase::kClosing;
+  wait_ = Wait::kNone;
+  if (attempt_ != nullptr) {
+    core::cancelConnect(attempt_);
+    attempt_ = nullptr;
+  }
+  dropUpstream(false);
+  if (ex_.acquired) releaseMember(was == Phase::kExchange, 0);
+  if (held_ != nullptr) {
+    worker().buffers().release(held_);
+    held_ = nullptr;
+  }
+  if (metrics::ListenerCell* cell = slot_.cell()) {
+    cell->bytes_sent.add(client_writer_.bytesWritten() - bytes_sent_reported_);
+    bytes_sent_reported_ = client_writer_.bytesWritten();
+  }
+  auto on_close = [](uv_handle_t* h) {
+    auto* self = static_cast<ClientSession*>(h->data);
+    if (h == reinterpret_cast<uv_handle_t*>(self->timer_)) {
+      delete reinterpret_cast<uv_timer_t*>(h);
+      self->timer_ = nullptr;
+    } else {
+      delete reinterpret_cast<uv_tcp_t*>(h);
+    }
+    self->onHandleClosed();
+  };
+  if (timer_ != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_close);
+  if (client_ != nullptr) {
+    uv_tcp_t* c = client_;
+    client_ = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(c), on_close);
+  }
+}
+
+void ClientSession::onHandleClosed() {
+  // Pending client writes have called back (UV_ECANCELED) before the close callbacks.
+  if (--open_handles_ == 0) delete this;
+}
+
+void ClientSession::refreshSnapshot() {
+  const core::WorkerSnapshotSharedPtr& current = worker().current();
+  if (!current || current == ws_) return;
+  // New requests use the newest configuration; the listener is found again by address
+  // (its index may have moved). A listener that is gone keeps its old snapshot.
+  for (const core::ListenerRuntime& l : current->snapshot->listeners) {
+    if (l.config->listen.text == listener_->config->listen.text &&
+        l.config->protocol == config::Protocol::kHttp) {
+      ws_ = current;
+      listener_ = &l;
+      return;
+    }
+  }
+}
+
+void ClientSession::onWriterDrained(StreamWriter&) {
+  if (phase_ == Phase::kFlushing) {
+    if (client_writer_.queued() == 0) closeNow();
+    return;
+  }
+  if (phase_ == Phase::kExchange && upstream_ != nullptr) upstream_->startReading();
+  if (phase_ == Phase::kHead || phase_ == Phase::kExchange) processInput();
+}
+
+void ClientSession::onWriterError(StreamWriter&, int) {
+  if (phase_ == Phase::kTunnel || phase_ == Phase::kClosing) return;
+  if (ex_.acquired && ex_.response_started && !ex_.response_done) releaseMember(false, 0);
+  closeNow();
+}
+
+void ClientSession::drain() {
+  draining_ = true;
+  if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) {
+    closeAfterFlush();  // an idle keep-alive connection
+  } else if (phase_ == Phase::kConnecting || phase_ == Phase::kExchange) {
+    ex_.close_after = true;  // finish the request in flight, then close
+  }
+}
+
+void ClientSession::forceClose() {
+  if (phase_ == Phase::kTunnel) {
+    if (pump_) pump_->close(l4::CloseReason::kClosed);
+    return;
+  }
+  closeNow();
+}
+
+}  // namespace fulcrum::http

@@ -1,0 +1,100 @@
+#include "fulcrum/http/stream_writer.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace fulcrum::http {
+
+StreamWriter::~StreamWriter() {
+  // Submitted buffers come back through onWrite (their callbacks run before the stream's
+  // close callback, and the owner lives past that); only the open one is ours to free.
+  if (open_ != nullptr) pool_.release(open_);
+}
+
+void StreamWriter::detach() {
+  if (open_ != nullptr) {
+    queued_ -= open_->length;
+    pool_.release(open_);
+    open_ = nullptr;
+  }
+  stream_ = nullptr;
+}
+
+void StreamWriter::append(const char* data, size_t length) {
+  if (failed_ || stream_ == nullptr) return;
+  queued_ += length;
+  bytes_appended_ += length;
+  while (length > 0) {
+    if (open_ == nullptr) {
+      open_ = pool_.acquire();
+      open_->owner = this;
+    }
+    size_t n = std::min(length, core::Buffer::kCapacity - open_->length);
+    std::memcpy(open_->data + open_->length, data, n);
+    open_->length += n;
+    data += n;
+    length -= n;
+    if (open_->length == core::Buffer::kCapacity) {
+      core::Buffer* full = open_;
+      open_ = nullptr;
+      submit(full);
+      if (failed_) return;
+    }
+  }
+  if (queued_ > kHighWatermark) above_ = true;
+}
+
+void StreamWriter::flush() {
+  if (open_ == nullptr || open_->length == 0) return;
+  core::Buffer* b = open_;
+  open_ = nullptr;
+  submit(b);
+}
+
+void StreamWriter::submit(core::Buffer* buffer) {
+  if (failed_ || stream_ == nullptr) {
+    queued_ -= buffer->length;
+    pool_.release(buffer);
+    return;
+  }
+  buffer->owner = this;
+  uv_buf_t buf = uv_buf_init(buffer->data, static_cast<unsigned>(buffer->length));
+  int rc = uv_write(&buffer->write_req, stream_, &buf, 1, &StreamWriter::onWrite);
+  if (rc != 0) {
+    queued_ -= buffer->length;
+    pool_.release(buffer);
+    if (!failed_) {
+      failed_ = true;
+      observer_->onWriterError(*this, rc);
+    }
+  }
+}
+
+void StreamWriter::onWrite(uv_write_t* req, int status) {
+  core::Buffer* buffer = core::Buffer::fromWrite(req);
+  auto* self = static_cast<StreamWriter*>(buffer->owner);
+  size_t length = buffer->length;
+  self->queued_ -= length;
+  self->pool_.release(buffer);
+  bool drained = false;
+  if (status != 0) {
+    if (!self->failed_) {
+      self->failed_ = true;
+      self->observer_->onWriterError(*self, status);
+    }
+  } else {
+    self->bytes_written_ += length;
+    if (!self->failed_ && self->above_ && self->queued_ <= kLowWatermark) {
+      self->above_ = false;
+      drained = true;
+    }
+  }
+  if (self->wait_empty_ && self->queued_ == 0) {
+    self->wait_empty_ = false;
+    drained = true;
+  }
+  // Last statement: the observer may free the writer's owner here.
+  if (drained) self->observer_->onWriterDrained(*self);
+}
+
+}  // namespace fulcrum::http

@@ -1,0 +1,207 @@
+#include "fulcrum/http/upstream_connection.h"
+
+#include <memory>
+#include <unordered_map>
+
+#include "fulcrum/core/uv_util.h"
+#include "fulcrum/core/worker.h"
+
+namespace fulcrum::http {
+
+namespace {
+uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(core::Worker& worker, uv_tcp_t* handle)
+    : core::Session(worker), handle_(handle), writer_(worker.buffers(), this) {
+  handle_->data = this;
+  // The timer always exists: it serves the idle pool, and its close callback is where a
+  // released connection frees itself (never inside the caller's callback).
+  timer_ = new uv_timer_t{};
+  uv_timer_init(worker.loop(), timer_);
+  timer_->data = this;
+  open_handles_ = 2;
+  writer_.attach(stream(handle_));
+}
+
+UpstreamConnection::~UpstreamConnection() = default;
+
+void UpstreamConnection::startReading() {
+  if (reading_ || closing_ || released_) return;
+  reading_ = true;
+  uv_read_start(
+      stream(handle_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        static_cast<UpstreamConnection*>(h->data)->worker().buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<UpstreamConnection*>(s->data)->onRead(nread, buf);
+      });
+}
+
+void UpstreamConnection::stopReading() {
+  if (!reading_ || closing_ || released_) return;
+  reading_ = false;
+  uv_read_stop(stream(handle_));
+}
+
+void UpstreamConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
+  core::Buffer* b = buf->base != nullptr ? core::BufferPool::fromBase(buf->base) : nullptr;
+  // The buffer goes back to the pool when this scope ends, whatever the user does.
+  auto give_back = [this](core::Buffer* x) { worker().buffers().release(x); };
+  std::unique_ptr<core::Buffer, decltype(give_back)> guard(b, give_back);
+  if (nread == 0 || closing_) return;
+  if (idle_list_ != nullptr) {
+    // Idle: the backend closed it, or sent bytes nobody asked for. Either way it is done.
+    close();
+    return;
+  }
+  if (nread < 0) {
+    UpstreamUser* user = user_;
+    close();
+    if (user != nullptr) user->onUpstreamClosed(*this, static_cast<int>(nread));
+    return;
+  }
+  if (user_ != nullptr) user_->onUpstreamData(*this, buf->base, static_cast<size_t>(nread));
+}
+
+void UpstreamConnection::onWriterDrained(StreamWriter&) {
+  if (released_) {
+    maybeDelete();
+    return;
+  }
+  if (user_ != nullptr && !closing_) user_->onUpstreamDrained(*this);
+}
+
+void UpstreamConnection::onWriterError(StreamWriter&, int status) {
+  if (closing_) return;  // released: the pending writes still report drained at 0
+  UpstreamUser* user = user_;
+  close();
+  if (user != nullptr) user->onUpstreamWriteError(*this, status);
+}
+
+uv_tcp_t* UpstreamConnection::release() {
+  uv_tcp_t* h = handle_;
+  stopReading();
+  writer_.detach();
+  released_ = true;
+  closing_ = true;
+  user_ = nullptr;
+  handle_ = nullptr;
+  --open_handles_;
+  unparkIdle();
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* t) {
+    auto* self = static_cast<UpstreamConnection*>(t->data);
+    delete reinterpret_cast<uv_timer_t*>(t);
+    self->timer_ = nullptr;
+    --self->open_handles_;
+    self->maybeDelete();
+  });
+  // Writes already queued on the handle call back into writer_ later: stay until then.
+  if (writer_.queued() > 0) writer_.waitForEmpty();
+  return h;
+}
+
+void UpstreamConnection::close() {
+  if (closing_) return;
+  closing_ = true;
+  user_ = nullptr;
+  unparkIdle();
+  auto on_close = [](uv_handle_t* h) {
+    auto* self = static_cast<UpstreamConnection*>(h->data);
+    if (h == reinterpret_cast<uv_handle_t*>(self->timer_)) {
+      self->timer_ = nullptr;
+      delete reinterpret_cast<uv_timer_t*>(h);
+    } else {
+      self->handle_ = nullptr;
+      delete reinterpret_cast<uv_tcp_t*>(h);
+    }
+    --self->open_handles_;
+    self->maybeDelete();
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_close);
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_), on_close);
+}
+
+void UpstreamConnection::maybeDelete() {
+  // Close callbacks run after every pending write callback, so open_handles_ == 0 is enough
+  // for a closed connection; a released one also waits for its queued writes.
+  if (open_handles_ == 0 && (!released_ || writer_.queued() == 0)) delete this;
+}
+
+void UpstreamConnection::drain() {
+  if (idle_list_ != nullptr) close();
+}
+
+void UpstreamConnection::forceClose() {
+  if (idle_list_ != nullptr) close();
+  // A lent connection is closed by its HttpSession's own forceClose.
+}
+
+void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout) {
+  idle_list_ = list;
+  idle_prev = nullptr;
+  idle_next = list->head;
+  if (list->head != nullptr) list->head->idle_prev = this;
+  list->head = this;
+  ++list->count;
+  user_ = nullptr;
+  uv_timer_start(timer_, &UpstreamConnection::onIdleTimer,
+                 static_cast<uint64_t>(std::max<int64_t>(idle_timeout.count(), 1)), 0);
+  startReading();
+}
+
+void UpstreamConnection::unparkIdle() {
+  if (idle_list_ == nullptr) return;
+  if (idle_prev != nullptr) idle_prev->idle_next = idle_next;
+  if (idle_next != nullptr) idle_next->idle_prev = idle_prev;
+  if (idle_list_->head == this) idle_list_->head = idle_next;
+  --idle_list_->count;
+  idle_list_ = nullptr;
+  idle_prev = idle_next = nullptr;
+  if (timer_ != nullptr && !closing_) uv_timer_stop(timer_);
+}
+
+void UpstreamConnection::onIdleTimer(uv_timer_t* timer) {
+  auto* self = static_cast<UpstreamConnection*>(timer->data);
+  if (self != nullptr && self->idle_list_ != nullptr) self->close();
+}
+
+namespace {
+// Worker-local: a worker is one thread. Lists are never erased, so their addresses are stable
+// for the connections parked in them.
+thread_local std::unordered_map<std::string, std::unique_ptr<IdleList>> t_pools;
+}  // namespace
+
+UpstreamConnection* UpstreamPool::take(const std::string& key) {
+  auto it = t_pools.find(key);
+  if (it == t_pools.end()) return nullptr;
+  UpstreamConnection* c = it->second->head;
+  if (c == nullptr) return nullptr;
+  c->unparkIdle();
+  c->stopReading();
+  return c;
+}
+
+void UpstreamPool::put(const std::string& key, UpstreamConnection* c, size_t max_idle,
+                       std::chrono::milliseconds idle_timeout) {
+  if (c->closing()) return;
+  if (max_idle == 0 || c->worker().draining()) {
+    c->close();
+    return;
+  }
+  std::unique_ptr<IdleList>& list = t_pools[key];
+  if (!list) list = std::make_unique<IdleList>();
+  if (list->count >= max_idle) {
+    c->close();
+    return;
+  }
+  c->parkIdle(list.get(), idle_timeout);
+}
+
+size_t UpstreamPool::idleCount(const std::string& key) {
+  auto it = t_pools.find(key);
+  return it == t_pools.end() ? 0 : it->second->count;
+}
+
+}  // namespace fulcrum::http
