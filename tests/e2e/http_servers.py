@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
