@@ -242,14 +242,20 @@ def _kill_leftovers() -> None:
             pass
 
 
+try:
+    # Resolved here, in the parent: the child must not dlopen() between fork and exec
+    # (another thread of the test may have held the loader's lock at fork time).
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     # Runs in the child: if the test process dies (even by SIGKILL), fulcrum follows.
     # PR_SET_PDEATHSIG fires when the *thread* that forked exits: start Fulcrum from the
     # main thread (or one that outlives it).
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-    except OSError:
-        pass
+    if _prctl is not None:
+        _prctl(1, int(signal.SIGKILL), 0, 0, 0)
 
 
 class FulcrumExited(Exception):
