@@ -36,7 +36,6 @@ std::vector<std::string> collectNotYetImplementedWarnings(const Config& config) 
     if (p.health_check) out.push_back(notYet(where, "health_check"));
     if (p.outlier_detection) out.push_back(notYet(where, "outlier_detection"));
     if (p.slow_start.count() > 0) out.push_back(notYet(where, "slow_start"));
-    if (p.hash_balance_factor > 0) out.push_back(notYet(where, "hash_balance_factor"));
     if (!retriesAreDefault(p.retries)) out.push_back(notYet(where, "retries"));
   }
   return out;

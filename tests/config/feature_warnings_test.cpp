@@ -53,7 +53,6 @@ TEST(ConfigFeatureWarnings, EachFeatureNamed) {
                             "pool \"web\": health_check" + tail,
                             "pool \"web\": outlier_detection" + tail,
                             "pool \"web\": slow_start" + tail,
-                            "pool \"web\": hash_balance_factor" + tail,
                             "pool \"web\": retries" + tail,
                         }));
 }
