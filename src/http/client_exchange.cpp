@@ -136,6 +136,7 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   fwd.fallback_host = ex_.member->address();
   scratch_.clear();
   writeRequestHead(head, fwd, scratch_);
+  // Not flushed yet: processInput() below checks the body bytes already read first.
   c->writer().append(scratch_.data(), scratch_.size());
   phase_ = Phase::kExchange;
   ex_.upstream_sent_ms = uv_now(worker().loop());
@@ -148,8 +149,9 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
     client_writer_.flush();
   }
   arm(Wait::kStream, ex_.pool->config().timeouts.idle);
-  processInput();  // forwards held body bytes, or completes a request without a body
-  if (upstream_ != nullptr) upstream_->writer().flush();
+  // Forwards held body bytes (or completes a request without a body) and flushes. When this
+  // runs inside processInput (a pooled connection), the outer loop does it.
+  processInput();
 }
 
 void ClientSession::onBodyBytes(const char* data, size_t length) {

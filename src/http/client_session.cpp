@@ -130,11 +130,13 @@ void ClientSession::processInput() {
       size_t length = held_ != nullptr ? held_len_ : 0;
       RequestParser::Result r = parser_.feed(data, length, this);
       if (held_ != nullptr) consumeHeld(r.consumed);
-      if (upstream_ != nullptr) upstream_->writer().flush();
       if (r.status == RequestParser::Status::kError) {
+        // Checked before flushing: a head and a bad body that arrived together never reach
+        // the backend (the unflushed bytes die with the connection).
         failExchange(parser_.error().status, parser_.error().reason);
         break;
       }
+      if (upstream_ != nullptr) upstream_->writer().flush();
       if (r.status == RequestParser::Status::kMessageComplete) {
         onRequestDone();
         continue;

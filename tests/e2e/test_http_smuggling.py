@@ -1,0 +1,140 @@
+"""Request smuggling and malformed requests (issue 4, "Safety").
+
+Every case is answered 400 (501 for a well-formed but unsupported transfer coding) with
+`Connection: close`, the connection is closed, and the backend receives nothing: not a
+request, not a byte. A body that looks like a request stays a body."""
+
+import harness as h
+import http_helpers as hh
+
+H = b"POST / HTTP/1.1\r\nHost: x\r\n"
+
+CASES = {
+    "content-length with transfer-encoding": H + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "transfer-encoding with content-length": H + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n",
+    "two different content-lengths": H + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    "content-length list": H + b"Content-Length: 3, 4\r\n\r\nabcd",
+    "content-length sign": H + b"Content-Length: +3\r\n\r\nabc",
+    "content-length hex": H + b"Content-Length: 0x3\r\n\r\nabc",
+    "content-length overflow": H + b"Content-Length: 99999999999999999999999\r\n\r\nabc",
+    "transfer-encoding gzip": H + b"Transfer-Encoding: gzip\r\n\r\nabc",
+    "transfer-encoding chunked, gzip": H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+    "transfer-encoding chunked twice": H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "transfer-encoding xchunked": H + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    "invalid chunk size": H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    "negative chunk size": H + b"Transfer-Encoding: chunked\r\n\r\n-3\r\nabc\r\n0\r\n\r\n",
+    "chunk size overflow": H + b"Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\nabc\r\n0\r\n\r\n",
+    "chunk size with space": H + b"Transfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n",
+    "chunk size bare LF": H + b"Transfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+    "chunk data too long": H + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
+    "obs-fold": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n",
+    "obs-fold hiding transfer-encoding": H + b"X-A: b\r\n Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
+    "NUL in header value": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "NUL in request line": b"GET /a\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bare CR in header": b"GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n",
+    "bare LF line endings": b"GET / HTTP/1.1\nHost: x\n\n",
+    "bare LF in header": b"GET / HTTP/1.1\r\nHost: x\nContent-Length: 5\r\n\r\n",
+    "space before colon": H + b"Content-Length : 3\r\n\r\nabc",
+    "space in header name": b"GET / HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n",
+    "empty header name": b"GET / HTTP/1.1\r\nHost: x\r\n: b\r\n\r\n",
+    "bad char in header name": b"GET / HTTP/1.1\r\nHost: x\r\nX(A): b\r\n\r\n",
+    "transfer-encoding in HTTP/1.0": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "two hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "no host in HTTP/1.1": b"GET / HTTP/1.1\r\n\r\n",
+}
+
+
+class Smuggling(h.FulcrumTestCase):
+    def start(self):
+        b = self.backend(h.HttpBackend("b1"))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b])]))
+        return b, port
+
+    def assert_refused(self, port, raw, status=400):
+        data, closed = hh.raw_exchange(port, raw, wait=h.scaled(3))
+        self.assertEqual(hh.status_of(data), status, f"{raw!r} -> {data[:200]!r}")
+        self.assertTrue(closed, f"connection left open after {raw!r}")
+        head = data.split(b"\r\n\r\n", 1)[0].lower()
+        self.assertIn(b"\r\nconnection: close", head)
+        # The answer is one short, complete response and nothing follows it.
+        length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+        self.assertEqual(len(data), len(head) + 4 + length)
+
+    def assert_backend_untouched(self, b):
+        self.assertEqual(b.requests, [], "a refused request reached the backend")
+        received = sum(len(v) for v in b.raw_streams.values())
+        self.assertEqual(received, 0, "the backend received bytes of a refused request")
+
+    def test_every_case_refused_and_never_forwarded(self):
+        b, port = self.start()
+        for name, raw in CASES.items():
+            with self.subTest(name):
+                self.assert_refused(port, raw)
+        self.assert_backend_untouched(b)
+        # The proxy is fine afterwards.
+        r = h.http_request(port, b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(r.status, 200)
+        self.assertEqual([q.target for q in b.requests], ["/after"])
+
+    def test_unsupported_transfer_coding_is_501(self):
+        b, port = self.start()
+        self.assert_refused(port, H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
+        self.assert_backend_untouched(b)
+
+    def test_refused_after_a_good_request_on_the_same_connection(self):
+        b, port = self.start()
+        with h.HttpClient(port) as c:
+            self.assertEqual(c.request("GET", "/ok").status, 200)
+            c.send(H + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 400)
+            self.assertTrue(c.is_closed(wait=h.scaled(3)))
+        self.assertEqual([q.target for q in b.requests], ["/ok"])
+
+    def test_request_in_body_stays_in_body(self):
+        b, port = self.start()
+        inner = b"GET /admin HTTP/1.1\r\nHost: x\r\n\r\n"
+        raw = H + b"Content-Length: %d\r\n\r\n" % len(inner) + inner
+        with h.HttpClient(port) as c:
+            c.send(raw)
+            self.assertEqual(c.read_response().status, 200)
+            self.assertEqual(c.request("GET", "/second").status, 200)
+        self.assertEqual([q.target for q in b.requests], ["/", "/second"])
+        self.assertEqual(b.requests[0].body, inner)
+        self.assertEqual(b.protocol_errors, [])
+
+    def test_chunked_body_is_reframed_for_the_backend(self):
+        b, port = self.start()
+        raw = (H + b"Transfer-Encoding: chunked\r\n\r\n"
+               b"5;ext=\"x\"\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+        r = h.http_request(port, raw)
+        self.assertEqual(r.status, 200)
+        req = b.requests[0]
+        self.assertEqual(req.body, b"hello world")
+        self.assertEqual(req.header("Transfer-Encoding"), "chunked")
+        wire = bytes(b.raw_streams[req.conn_id])
+        self.assertIn(b"\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", wire)
+        self.assertNotIn(b"ext", wire)
+        self.assertNotIn(b"X-Trailer", wire)
+
+    def test_body_error_after_head_was_forwarded_never_completes_upstream(self):
+        # The bad chunk arrives after the head went out: the backend sees an unfinished
+        # request and a closed connection, never a complete (or second) request.
+        b, port = self.start()
+        with h.connect(port) as s:
+            s.sendall(H + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+            h.wait_until(lambda: sum(len(v) for v in b.raw_streams.values()) > 0, h.scaled(3),
+                         what="head forwarded")
+            s.sendall(b"zz\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+            closed, data = h.wait_closed(s, h.scaled(3))
+            self.assertTrue(closed)
+            self.assertEqual(hh.status_of(data), 400)
+        h.wait_until(lambda: b.requests, h.scaled(3), what="backend saw the connection end")
+        self.assertEqual(len(b.requests), 1)
+        self.assertFalse(b.requests[0].complete)
+        self.assertNotIn(b"smuggled", b"".join(bytes(v) for v in b.raw_streams.values()))
+
+
+if __name__ == "__main__":
+    h.main()
