@@ -1,0 +1,188 @@
+"""HTTP/1.1 reverse proxying (issue 4, "Proxying"): methods and bodies both ways, HTTP/1.0
+clients, HEAD/204/304, Expect: 100-continue, header rules and routing."""
+
+import hashlib
+
+import harness as h
+import http_helpers as hh
+from http_servers import Response
+
+
+class Proxy(h.FulcrumTestCase):
+    def start(self, handler=None, pools=None, listener_extra="", **kw):
+        b = self.backend(h.HttpBackend("b1", handler=handler, **kw))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, pools or [hh.pool("p", [b])],
+                                    listener_extra=listener_extra))
+        return b, port
+
+    def test_get_post_and_bodies_both_ways(self):
+        big = h.payload(3 * h.MiB + 17, seed=7)
+
+        def handler(req):
+            if req.target == "/download":
+                return Response(200, body=big)
+            if req.target == "/chunked":
+                return Response(200, body=(big[i:i + 70000] for i in range(0, len(big), 70000)))
+            if req.target == "/eof":
+                return Response(200, body=b"until close", no_length=True)
+            return None
+
+        b, port = self.start(handler)
+        with h.HttpClient(port, timeout=h.scaled(10)) as c:
+            r = c.request("GET", "/a?x=1")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json()["target"], "/a?x=1")
+            r = c.request("POST", "/upload", body=big)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(b.requests[-1].body_sha256, hashlib.sha256(big).hexdigest())
+            # Chunked upload, several chunks.
+            c.send(b"PUT /up2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                   b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (big[:1000], big[1000:300000]))
+                   + b"0\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)
+            self.assertEqual(b.requests[-1].body, big[:300000])
+            r = c.request("GET", "/download")
+            self.assertEqual(r.body, big)
+            self.assertEqual(r.header("Content-Length"), str(len(big)))
+            r = c.request("GET", "/chunked")
+            self.assertEqual(r.header("Transfer-Encoding"), "chunked")
+            self.assertEqual(r.body, big)
+            # A close-delimited response is re-chunked: the client connection survives it.
+            r = c.request("GET", "/eof")
+            self.assertEqual((r.body, r.header("Transfer-Encoding")), (b"until close", "chunked"))
+            self.assertEqual(c.request("GET", "/after-eof").status, 200)
+        self.assertEqual(b.protocol_errors, [])
+
+    def test_http10_clients(self):
+        b, port = self.start()
+        r = h.http_request(port, b"GET /old HTTP/1.0\r\n\r\n", read_all=True)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Connection"), "close")
+        req = b.requests[-1]
+        self.assertEqual(req.version, "HTTP/1.1")  # the proxy speaks 1.1 upstream
+        self.assertEqual(req.header("Host"), b.address)
+        # HTTP/1.0 with keep-alive: two requests on one connection.
+        with h.HttpClient(port) as c:
+            for i in range(2):
+                r = c.request("GET", f"/ka{i}", headers=[("Connection", "keep-alive")],
+                              version="HTTP/1.0")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.header("Connection"), "keep-alive")
+                self.assertIsNotNone(r.header("Content-Length"))
+
+    def test_http10_client_gets_chunked_response_unchunked(self):
+        b, port = self.start(lambda req: Response(200, body=iter([b"ab", b"cd"])))
+        r = h.http_request(port, b"GET / HTTP/1.0\r\n\r\n", read_all=True)
+        self.assertEqual((r.status, r.body), (200, b"abcd"))
+        self.assertIsNone(r.header("Transfer-Encoding"))
+
+    def test_head_204_304_have_no_body(self):
+        def handler(req):
+            if req.target == "/204":
+                return Response(204)
+            if req.target == "/304":
+                return Response(304, headers=[("ETag", '"x"')])
+            return Response(200, body=b"0123456789")
+
+        b, port = self.start(handler)
+        with h.HttpClient(port) as c:
+            r = c.request("HEAD", "/")
+            self.assertEqual((r.status, r.body, r.header("Content-Length")), (200, b"", "10"))
+            r = c.request("GET", "/204")
+            self.assertEqual((r.status, r.body), (204, b""))
+            r = c.request("GET", "/304")
+            self.assertEqual((r.status, r.body, r.header("ETag")), (304, b"", '"x"'))
+            r = c.request("GET", "/")
+            self.assertEqual(r.body, b"0123456789")  # framing intact after the no-body ones
+
+    def test_expect_100_continue(self):
+        b, port = self.start()
+        with h.connect(port) as s:
+            s.sendall(b"PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: 5\r\n\r\n")
+            self.assertEqual(h.recv_line(s), b"HTTP/1.1 100 Continue\r\n")
+            self.assertEqual(h.recv_line(s), b"\r\n")
+            s.sendall(b"hello")
+            c = h.HttpClient.__new__(h.HttpClient)
+            c.sock, c.reader, c.methods = s, h.SockReader(s), ["PUT"]
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+        self.assertEqual(b.requests[0].body, b"hello")
+        self.assertIsNone(b.requests[0].header("Expect"))
+
+    def test_header_rules(self):
+        b, port = self.start(lambda req: Response(200, headers=[
+            ("Connection", "X-Backend-Hop"), ("X-Backend-Hop", "1"), ("Keep-Alive", "timeout=5")],
+            body=b"ok"))
+        raw = (b"GET /h HTTP/1.1\r\nHost: Example.test:8080\r\n"
+               b"Connection: keep-alive, X-Client-Hop\r\nX-Client-Hop: secret\r\n"
+               b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n"
+               b"Trailer: X-T\r\nUpgrade: h2c\r\nX-Forwarded-For: 203.0.113.9\r\n"
+               b"X-Forwarded-Proto: https\r\n"
+               b"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n")
+        r = h.http_request(port, raw)
+        req = b.requests[0]
+        for hop in ("Connection", "X-Client-Hop", "Keep-Alive", "Proxy-Connection", "TE",
+                    "Trailer", "Upgrade"):
+            self.assertIsNone(req.header(hop), f"{hop} forwarded")
+        self.assertEqual(req.header("X-Forwarded-For"), "203.0.113.9, 127.0.0.1")
+        self.assertEqual(req.header("X-Forwarded-Proto"), "http")
+        self.assertEqual(req.header("X-Forwarded-Host"), "Example.test:8080")
+        self.assertEqual(req.header("traceparent"),
+                         "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        rid = req.header("X-Request-Id")
+        self.assertRegex(rid, r"^[0-9a-f]{32}$")
+        self.assertEqual(r.header("X-Request-Id"), rid)  # returned to the client
+        self.assertIsNone(r.header("X-Backend-Hop"))
+        self.assertIsNone(r.header("Keep-Alive"))
+        # An id sent by the client is kept, and ids differ between requests.
+        r2 = h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc-123\r\n\r\n")
+        self.assertEqual(b.requests[1].header("X-Request-Id"), "abc-123")
+        self.assertEqual(r2.header("X-Request-Id"), "abc-123")
+        h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertNotEqual(b.requests[2].header("X-Request-Id"), rid)
+
+    def test_headers_off(self):
+        b, port = self.start(listener_extra="headers: { forwarded: false, request_id: false }")
+        r = h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
+        req = b.requests[0]
+        self.assertEqual(req.header("X-Forwarded-For"), "1.2.3.4")
+        self.assertIsNone(req.header("X-Forwarded-Proto"))
+        self.assertIsNone(req.header("X-Request-Id"))
+        self.assertIsNone(r.header("X-Request-Id"))
+
+    def test_routes(self):
+        api = self.backend(h.HttpBackend("api"))
+        static = self.backend(h.HttpBackend("static"))
+        default = self.backend(h.HttpBackend("default"))
+        port = h.free_port()
+        self.fulcrum(f"""
+            workers: 1
+            listeners:
+              - name: web
+                listen: "127.0.0.1:{port}"
+                protocol: http
+                pool: default
+                routes:
+                  - {{ match: {{ host: api.example.com, path_prefix: /v1/ }}, pool: api }}
+                  - {{ match: {{ path_prefix: /static/ }}, pool: static }}
+            pools:
+              - {{ name: api, backends: [ {{ address: "{api.address}" }} ] }}
+              - {{ name: static, backends: [ {{ address: "{static.address}" }} ] }}
+              - {{ name: default, backends: [ {{ address: "{default.address}" }} ] }}
+        """)
+        cases = [("API.Example.COM:8080", "/v1/users", "api"),
+                 ("api.example.com", "/v2/users", "default"),
+                 ("api.example.com", "/static/a.css", "static"),
+                 ("other.example.com", "/static/b.css", "static"),
+                 ("other.example.com", "/v1/users", "default"),
+                 ("api.example.com.evil", "/v1/x", "default")]
+        with h.HttpClient(port) as c:
+            for host, path, want in cases:
+                r = c.request("GET", path, host=host)
+                self.assertEqual(r.header("X-Backend"), want, f"{host}{path}")
+
+
+if __name__ == "__main__":
+    h.main()
