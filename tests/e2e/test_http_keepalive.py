@@ -1,0 +1,110 @@
+"""Keep-alive on both sides (issue 4): upstream connection reuse per worker and backend,
+pipelining answered in order, a backend closing an idle pooled connection, the idle
+limits (`keepalive.max_idle_per_backend`, pool `timeouts.idle`, listener `client_idle`)."""
+
+import threading
+import time
+
+import harness as h
+import http_helpers as hh
+from http_servers import Response
+
+
+class KeepAlive(h.FulcrumTestCase):
+    def start(self, handler=None, pool_extra=None, listener_extra=""):
+        b = self.backend(h.HttpBackend("b1", handler=handler))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b], **(pool_extra or {}))],
+                                    listener_extra=listener_extra))
+        return b, port
+
+    def test_one_backend_connection_for_many_requests(self):
+        b, port = self.start()
+        with h.HttpClient(port) as c:
+            for i in range(20):
+                self.assertEqual(c.request("GET", f"/same/{i}").status, 200)
+        # New client connections reuse the pooled upstream connection too.
+        for i in range(20):
+            self.assertEqual(h.http_request(port, b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n").status,
+                             200)
+        self.assertEqual(len(b.requests), 40)
+        self.assertEqual(b.connections, 1, "upstream connection not reused")
+
+    def test_pipelined_requests_answered_in_order(self):
+        def handler(req):
+            if req.target == "/slow":
+                return Response(200, body=b"slow", delay=0.3)
+            return Response(200, body=req.target.encode())
+
+        b, port = self.start(handler)
+        raw = (b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+               b"HEAD /head HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"PUT /chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+               b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+        with h.HttpClient(port) as c:
+            c.send(raw)
+            c.methods = ["GET", "POST", "HEAD", "PUT", "GET"]  # bodies glue lines together
+            bodies = [c.read_response().body for _ in range(5)]
+        self.assertEqual(bodies, [b"slow", b"/post", b"", b"/chunk", b"/last"])
+        self.assertEqual([r.target for r in b.requests], ["/slow", "/post", "/head", "/chunk", "/last"])
+        self.assertEqual(b.requests[1].body, b"abc")
+        self.assertEqual(b.requests[3].body, b"hi")
+
+    def test_backend_closing_an_idle_pooled_connection(self):
+        # The backend answers keep-alive but closes right after: the pooled connection dies
+        # while idle. The proxy notices (EOF while idle) and the next request still works.
+        b, port = self.start(lambda req: Response(200, body=b"x", close_silently=True))
+        for i in range(5):
+            r = h.http_request(port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(r.status, 200)
+            time.sleep(0.2)
+        self.assertEqual(b.connections, 5)
+        # Back to back, without giving the proxy time to see the EOF first: a stale pooled
+        # connection is replaced by a fresh one for a request without a body.
+        for i in range(10):
+            self.assertEqual(h.http_request(port, b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n").status,
+                             200)
+
+    def test_connection_close_from_backend_is_not_reused(self):
+        b, port = self.start(lambda req: Response(200, body=b"x", close=True))
+        for _ in range(3):
+            self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
+        self.assertEqual(b.connections, 3)
+
+    def test_max_idle_per_backend(self):
+        b, port = self.start(lambda req: Response(200, body=b"x", delay=0.5),
+                             pool_extra={"keepalive": "{ max_idle_per_backend: 2 }"})
+        results = []
+
+        def one():
+            results.append(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status)
+
+        threads = [threading.Thread(target=one) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(h.scaled(10))
+        self.assertEqual(results, [200] * 5)
+        self.assertEqual(b.connections, 5)
+        hh.wait_for(lambda: b.active == 2, 5, "3 connections over the idle limit closed")
+        time.sleep(0.2)
+        self.assertEqual(b.active, 2)
+
+    def test_pool_idle_timeout_closes_pooled_connections(self):
+        b, port = self.start(pool_extra={"timeouts": "{ idle: 400ms }"})
+        self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
+        self.assertEqual(b.active, 1)
+        hh.wait_for(lambda: b.active == 0, 3, "idle pooled connection closed")
+
+    def test_client_idle_timeout(self):
+        b, port = self.start(listener_extra="timeouts: { client_idle: 400ms }")
+        with h.HttpClient(port) as c:
+            self.assertEqual(c.request("GET", "/").status, 200)
+            start = time.monotonic()
+            self.assertTrue(c.is_closed(wait=h.scaled(3)))
+            self.assertLess(time.monotonic() - start, h.scaled(2))
+
+
+if __name__ == "__main__":
+    h.main()
