@@ -1,0 +1,119 @@
+"""Listener limits and client timeouts (issue 4, "Safety"): 414, 431, 413 (up front and
+while streaming), 408 for a slowloris client within `client_header`, `max_connections`,
+and every proxy-generated error counted in fulcrum_http_requests_total with its code."""
+
+import socket
+import time
+
+import harness as h
+import http_helpers as hh
+
+
+class Limits(h.FulcrumTestCase):
+    def start(self, listener_extra):
+        b = self.backend(h.HttpBackend("b1"))
+        port, admin = h.free_port(), h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], listener_extra=listener_extra,
+                                    admin_port=admin))
+        return b, port, admin
+
+    def test_head_and_body_limits(self):
+        b, port, admin = self.start(
+            "limits: { max_header_bytes: 1KiB, max_body_bytes: 1KiB }")
+        long_line = b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        data, closed = hh.raw_exchange(port, long_line)
+        self.assertEqual((hh.status_of(data), closed), (414, True))
+        big_head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"p" * 1500 + b"\r\n\r\n"
+        data, closed = hh.raw_exchange(port, big_head)
+        self.assertEqual((hh.status_of(data), closed), (431, True))
+        many = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(200)) + b"\r\n"
+        self.assertEqual(hh.status_of(hh.raw_exchange(port, many)[0]), 431)
+        # Content-Length over the limit: refused before any backend is contacted.
+        data, closed = hh.raw_exchange(
+            port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + b"z" * 2000)
+        self.assertEqual((hh.status_of(data), closed), (413, True))
+        self.assertEqual(b.connections, 0)
+        # Within the limits everything passes.
+        ok = h.http_request(port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n" +
+                            b"k" * 1024)
+        self.assertEqual(ok.status, 200)
+        self.assertEqual(len(b.requests), 1)
+        # Chunked over the limit: refused when exceeded; the backend never gets a complete
+        # request.
+        with h.connect(port) as s:
+            s.sendall(b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"200\r\n" + b"c" * 512 + b"\r\n")
+            time.sleep(0.2)
+            s.sendall(b"400\r\n" + b"c" * 1024 + b"\r\n0\r\n\r\n")
+            closed, data = h.wait_closed(s, h.scaled(3))
+        self.assertTrue(closed)
+        self.assertEqual(hh.status_of(data), 413)
+        hh.wait_for(lambda: len(b.requests) == 2, 3, "backend saw the aborted upload end")
+        self.assertFalse(b.requests[1].complete)
+        text = hh.metrics(admin)
+        for code in (414, 431, 413):
+            self.assertGreaterEqual(hh.metric(text, "fulcrum_http_requests_total", code=code), 1,
+                                    f"code {code} not counted")
+        self.assertEqual(hh.metric(text, "fulcrum_http_requests_total", code=200,
+                                   listener="web", pool="p"), 1)
+
+    def test_slowloris_cut_off_with_408(self):
+        b, port, admin = self.start("timeouts: { client_header: 1s }")
+        # A head trickling in one byte at a time never completes within client_header.
+        s = h.connect(port, timeout=h.scaled(5))
+        start = time.monotonic()
+        head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200
+        closed_at = None
+        for byte in head:
+            try:
+                s.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            closed, data = h.wait_closed(s, 0.1)
+            if closed or data:
+                closed_at = time.monotonic()
+                break
+        if closed_at is None:
+            closed, data = h.wait_closed(s, h.scaled(3))
+            closed_at = time.monotonic()
+        s.close()
+        self.assertEqual(hh.status_of(data), 408)
+        self.assertLess(closed_at - start, h.scaled(1) + 1.0)
+        self.assertGreaterEqual(closed_at - start, 0.9)
+        # A connection that sends nothing at all gets the same.
+        with h.connect(port, timeout=h.scaled(5)) as idle:
+            start = time.monotonic()
+            closed, data = h.wait_closed(idle, h.scaled(4))
+            self.assertTrue(closed)
+            self.assertEqual(hh.status_of(data), 408)
+            self.assertLess(time.monotonic() - start, h.scaled(1) + 1.0)
+        self.assertEqual(b.requests, [])
+        self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                          code=408), 2)
+        # Meanwhile normal clients are served.
+        self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
+
+    def test_max_connections(self):
+        b, port, admin = self.start("limits: { max_connections: 3 }")
+        held = [h.HttpClient(port) for _ in range(3)]
+        try:
+            for c in held:
+                self.assertEqual(c.request("GET", "/").status, 200)
+            with h.connect(port) as extra:
+                closed, _ = h.wait_closed(extra, h.scaled(2))
+                self.assertTrue(closed, "a 4th connection was accepted")
+        finally:
+            for c in held:
+                c.close()
+        hh.wait_for(lambda: self._one_ok(port), 3, "a slot is free again")
+
+    @staticmethod
+    def _one_ok(port):
+        try:
+            return h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200
+        except (OSError, h.ConnectionClosed):
+            return False
+
+
+if __name__ == "__main__":
+    h.main()
