@@ -1,0 +1,134 @@
+"""Upstream failures (issue 4, "Safety"): connect failure goes to the next backend, else
+502; 503 when no backend is eligible; `timeouts.response` gives 504; a malformed response
+gives 502; a backend that dies mid-response makes the proxy close the client connection
+(the response never looks complete) and the next request is served normally."""
+
+import time
+
+import harness as h
+import http_helpers as hh
+from http_servers import Response
+
+
+def dead_address() -> str:
+    return f"127.0.0.1:{h.free_port()}"  # nothing listens there: connection refused
+
+
+class Upstream(h.FulcrumTestCase):
+    def start(self, backends, pool_extra=None):
+        port, admin = h.free_port(), h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", backends, **(pool_extra or {}))],
+                                    admin_port=admin))
+        return port, admin
+
+    def get(self, port, target="/"):
+        return h.http_request(port, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+                              timeout=h.scaled(10))
+
+    def test_connect_failure_goes_to_next_backend(self):
+        live = self.backend(h.HttpBackend("live"))
+        dead = dead_address()
+        port, admin = self.start([dead, live, dead_address()])
+        for _ in range(12):
+            self.assertEqual(self.get(port).status, 200)
+        self.assertEqual(len(live.requests), 12)
+        text = hh.metrics(admin)
+        self.assertGreaterEqual(hh.metric(text, "fulcrum_upstream_connect_failures_total",
+                                          backend=dead), 1)
+        self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=live.address,
+                                   code=200), 12)
+
+    def test_all_backends_failing_gives_502(self):
+        port, admin = self.start([dead_address(), dead_address()])
+        data, closed = hh.raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                       wait=h.scaled(5))
+        self.assertEqual(hh.status_of(data), 502)
+        self.assertIn(b"Content-Length: 16\r\n", data)
+        self.assertTrue(data.endswith(b"\r\n\r\n502 Bad Gateway\n"))
+        self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                          code=502), 1)
+
+    def test_no_eligible_backend_gives_503(self):
+        slow = self.backend(h.HttpBackend("slow", handler=lambda r: Response(200, delay=1.0)))
+        # One connection at most (circuit breaker): while it is busy nothing is eligible.
+        port, admin = self.start([{"address": f'"{slow.address}"', "max_connections": 1}])
+        import threading
+        first = []
+        t = threading.Thread(target=lambda: first.append(self.get(port).status))
+        t.start()
+        hh.wait_for(lambda: slow.requests, 3, "first request at the backend")
+        r = self.get(port)
+        self.assertEqual(r.status, 503)
+        t.join(h.scaled(5))
+        self.assertEqual(first, [200])
+        self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                          code=503), 1)
+
+    def test_response_timeout_gives_504(self):
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
+            200, delay=2.0) if r.target == "/slow" else None))
+        port, admin = self.start([b], {"timeouts": "{ response: 500ms }"})
+        start = time.monotonic()
+        r = self.get(port, "/slow")
+        self.assertEqual(r.status, 504)
+        self.assertLess(time.monotonic() - start, h.scaled(1.8))
+        self.assertEqual(self.get(port, "/fast").status, 200)
+        self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                          code=504), 1)
+
+    def test_malformed_responses_give_502(self):
+        bad = {
+            "/two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            "/garbage": b"this is not http\r\n\r\n",
+            "/obs-fold": b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+            "/bare-lf": b"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+            "/te-gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab",
+            "/cl-te": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "/101-unasked": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n",
+            "/empty": b"",
+        }
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
+            raw=bad[r.target], close=True) if r.target in bad else None))
+        port, admin = self.start([b])
+        for target in bad:
+            with self.subTest(target):
+                data, closed = hh.raw_exchange(
+                    port, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), wait=h.scaled(3))
+                self.assertEqual(hh.status_of(data), 502, data[:200])
+                self.assertTrue(closed)
+        self.assertEqual(self.get(port, "/good").status, 200)
+
+    def test_backend_dying_mid_response_closes_the_client(self):
+        body = h.payload(200_000)
+
+        def handler(req):
+            if req.target == "/cl":
+                return Response(200, body=body, drop_after=50_000)
+            if req.target == "/chunked":
+                return Response(200, body=iter([body[:40_000], body[40_000:]]), chunked=True,
+                                drop_after=60_000)
+            return None
+
+        b = self.backend(h.HttpBackend("b", handler=handler))
+        port, admin = self.start([b])
+        for target in ("/cl", "/chunked"):
+            with self.subTest(target):
+                with h.HttpClient(port, timeout=h.scaled(5)) as c:
+                    r = c.request("GET", target)
+                    self.assertEqual(r.status, 200)
+                    self.assertFalse(r.complete, "a truncated response looked complete")
+                    self.assertLess(len(r.body), len(body))
+                    self.assertTrue(c.is_closed(wait=h.scaled(3)))
+                # The next request, on a new connection, is served normally.
+                self.assertEqual(self.get(port, "/fine").status, 200)
+
+    def test_backend_closing_without_answer_gives_502(self):
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
+            raw=b"", close=True) if r.target == "/drop" else None))
+        port, admin = self.start([b])
+        self.assertEqual(self.get(port, "/drop").status, 502)
+        self.assertEqual(self.get(port, "/ok").status, 200)
+
+
+if __name__ == "__main__":
+    h.main()
