@@ -1,0 +1,114 @@
+"""WebSocket pass-through (issue 4): a 101 turns both connections into a tunnel (the L4
+byte pump); 1 MiB frames pass byte-exact both ways; any other answer goes back and the
+connection stays HTTP; `websocket.idle_timeout`; `fulcrum_websocket_tunnels_active`;
+plain requests on the same listener are unaffected."""
+
+import base64
+import os
+
+import harness as h
+import http_helpers as hh
+from http_servers import Response
+from wire import WS_BINARY, WS_TEXT, ws_accept_key, ws_encode_frame
+
+
+class Tunnel(h.FulcrumTestCase):
+    def start(self, pool_extra=None, **kw):
+        b = self.backend(h.WebSocketBackend("ws", **kw))
+        port, admin = h.free_port(), h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b], **(pool_extra or {}))],
+                                    admin_port=admin))
+        return b, port, admin
+
+    def test_echo_and_1mib_frames_both_ways(self):
+        b, port, admin = self.start()
+        with h.WsClient.connect(port, "/chat", timeout=h.scaled(10)) as ws:
+            self.assertEqual(ws.response.header("Upgrade"), "websocket")
+            ws.send_text("hello")
+            self.assertEqual(ws.recv_message(), (WS_TEXT, b"hello"))
+            for seed in range(3):
+                data = h.payload(h.MiB, seed=seed)
+                ws.send(data)
+                opcode, got = ws.recv_message()
+                self.assertEqual(opcode, WS_BINARY)
+                self.assertEqual(len(got), len(data))
+                self.assertTrue(got == data, "1 MiB frame altered in the tunnel")
+        req = b.requests[0]
+        self.assertEqual(req.header("Upgrade"), "websocket")
+        self.assertIn("upgrade", req.header("Connection").lower())
+        self.assertIsNotNone(req.header("Sec-WebSocket-Key"))
+
+    def test_many_large_frames_pipelined(self):
+        # Several MiB in flight at once in both directions: backpressure, nothing lost.
+        b, port, admin = self.start()
+        frames = [h.payload(h.MiB + i, seed=10 + i) for i in range(6)]
+        with h.WsClient.connect(port, timeout=h.scaled(20)) as ws:
+            import threading
+            sender = threading.Thread(target=lambda: [ws.send(f) for f in frames])
+            sender.start()
+            for f in frames:
+                self.assertTrue(ws.recv_message()[1] == f)
+            sender.join(h.scaled(10))
+
+    def test_bytes_right_after_the_handshake(self):
+        b, port, admin = self.start()
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw = (f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+        # The first frame travels in the same packet as the upgrade request.
+        c = h.HttpClient(port)
+        c.send(raw + ws_encode_frame(WS_TEXT, b"early"))
+        resp = c.read_response()
+        self.assertEqual(resp.status, 101)
+        self.assertEqual(resp.header("Sec-WebSocket-Accept"), ws_accept_key(key))
+        ws = h.WsClient(c.sock, c.reader, resp)
+        self.assertEqual(ws.recv_message(), (WS_TEXT, b"early"))
+        ws.close()
+
+    def test_refused_upgrade_stays_http(self):
+        b, port, admin = self.start(upgrade_handler=lambda req: Response(403, body=b"no")
+                                    if req.target == "/forbidden" else None)
+        key = base64.b64encode(os.urandom(16)).decode()
+        with h.HttpClient(port) as c:
+            r = c.request("GET", "/forbidden", headers=[
+                ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")])
+            self.assertEqual((r.status, r.body), (403, b"no"))
+            # Same connection, plain HTTP again.
+            r = c.request("GET", "/plain")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json()["target"], "/plain")
+
+    def test_plain_requests_unaffected_and_tunnel_metric(self):
+        b, port, admin = self.start()
+        tunnels = [h.WsClient.connect(port, f"/t{i}") for i in range(3)]
+        try:
+            hh.wait_for(lambda: hh.metric(hh.metrics(admin), "fulcrum_websocket_tunnels_active",
+                                          listener="web") == 3, 3, "3 tunnels in the gauge")
+            with h.HttpClient(port) as c:
+                for i in range(10):
+                    self.assertEqual(c.request("GET", f"/p{i}").status, 200)
+            for i, ws in enumerate(tunnels):
+                ws.send_text(f"m{i}")
+                self.assertEqual(ws.recv_message(), (WS_TEXT, f"m{i}".encode()))
+        finally:
+            for ws in tunnels:
+                ws.close()
+        hh.wait_for(lambda: hh.metric(hh.metrics(admin), "fulcrum_websocket_tunnels_active",
+                                      listener="web") == 0, 3, "tunnel gauge back to 0")
+        self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                          code=101), 3)
+
+    def test_idle_timeout_closes_tunnel(self):
+        b, port, admin = self.start({"websocket": "{ idle_timeout: 500ms }"})
+        ws = h.WsClient.connect(port)
+        ws.send_text("x")
+        self.assertEqual(ws.recv_message(), (WS_TEXT, b"x"))
+        closed, _ = h.wait_closed(ws.sock, h.scaled(3))
+        self.assertTrue(closed, "idle tunnel not closed")
+        ws.sock.close()
+        hh.wait_for(lambda: b.tunnels_active == 0, 3, "backend side closed too")
+
+
+if __name__ == "__main__":
+    h.main()
