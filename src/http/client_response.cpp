@@ -33,6 +33,12 @@ void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t
       onResponseDone();
       return;
     case ResponseParser::Status::kUpgrade:
+      if (!ex_.request_done) {
+        // An upgrade request with a body still streaming: the tunnel would carry the rest of
+        // the body unframed. Refused rather than guessed at.
+        failExchange(502, "101 before the request body ended");
+        return;
+      }
       startTunnel(data + r.consumed, length - r.consumed);
       return;
     case ResponseParser::Status::kError:
