@@ -295,7 +295,6 @@ class Fulcrum:
         self.stdout_path = os.path.join(self.tmpdir, "fulcrum.stdout.log")
         self.proc: subprocess.Popen | None = None
         self.exit_code: int | None = None
-        self._sanitizer_checked = False
 
     # -- lifecycle
     @property
@@ -469,6 +468,14 @@ class Fulcrum:
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stdout_text(self) -> str:
+        """fulcrum's stdout so far (e.g. an access log configured as `stdout`)."""
+        try:
+            with open(self.stdout_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
