@@ -25,7 +25,7 @@ class WeightedResponseTime(h.FulcrumTestCase):
                      f"    backends:\n{entries}\n")
         return port
 
-    def run(self, port, threads, per_thread, ok_statuses):
+    def drive(self, port, threads, per_thread, ok_statuses):
         def one(t, i):
             r = ph.get(port, f"/t{t}/r{i}")
             if r.status not in ok_statuses:
@@ -42,7 +42,7 @@ class WeightedResponseTime(h.FulcrumTestCase):
         good = [self.backend(h.HttpBackend(n, handler=lambda r: h.Response(200, delay=0.02)))
                 for n in ("b", "c")]
         port = self.start([bad, *good])
-        results = self.run(port, 8, 50, (200, 500))
+        results = self.drive(port, 8, 50, (200, 500))
         hits = collections.Counter(name for name, _ in results)
         for name, status in results:
             self.assertEqual(status, 500 if name == "a" else 200, f"{name} answered {status}")
@@ -56,7 +56,7 @@ class WeightedResponseTime(h.FulcrumTestCase):
         slow = self.backend(h.HttpBackend("slow", handler=lambda r: h.Response(delay=0.2)))
         fast = self.backend(h.HttpBackend("fast", handler=lambda r: h.Response(delay=0.01)))
         port = self.start([slow, fast])
-        results = self.run(port, 8, 40, (200,))
+        results = self.drive(port, 8, 40, (200,))
         hits = collections.Counter(name for name, _ in results)
         self.assertLess(hits["slow"], hits["fast"], f"hits {dict(hits)}")
         self.assertLess(hits["slow"] / len(results), 0.40, f"hits {dict(hits)}")
