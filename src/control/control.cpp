@@ -22,6 +22,7 @@ class ControlAdminContext final : public AdminContext {
     return control_.currentSnapshot();
   }
   bool ready() const override { return control_.ready(); }
+  bool draining() const override { return control_.draining(); }
   metrics::StatsRegistry& stats() override { return control_.stats(); }
 
  private:
@@ -224,6 +225,7 @@ void Control::reload() {
   publish(builder_.build(next, generation), std::move(fds), [this, generation] {
     reloading_ = false;
     stats_.control().reloads_success.add();
+    stats_.pruneUnused();  // drop metric series of listeners/pools/backends no snapshot uses
     log::info("config reloaded: generation {}, {} listeners, {} pools", generation,
               config_->listeners.size(), config_->pools.size());
     if (reload_again_) {

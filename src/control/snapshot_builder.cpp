@@ -40,7 +40,8 @@ core::SnapshotConstSharedPtr SnapshotBuilder::build(config::ConfigConstSharedPtr
       lr.routes.push_back(std::move(rr));
     }
     lr.default_route.pool = pool_index(lc.pool);
-    lr.default_route.stats = stats_.route(lc.name, lc.pool);
+    // Only http listeners count requests; a tcp listener would show an empty histogram.
+    if (lc.protocol == config::Protocol::kHttp) lr.default_route.stats = stats_.route(lc.name, lc.pool);
     auto& counter = connection_counters_[lc.listen.text];
     if (!counter) counter = std::make_shared<std::atomic<int64_t>>(0);
     counters[lc.listen.text] = counter;

@@ -37,6 +37,7 @@ class Control {
 
   core::SnapshotConstSharedPtr currentSnapshot() const { return snapshot_; }
   bool ready() const { return ready_; }
+  bool draining() const { return draining_; }
   metrics::StatsRegistry& stats() { return stats_; }
 
  private:
