@@ -13,8 +13,9 @@
 # the median of each number.
 # Knobs (environment): SECONDS_PER_PHASE (4), ROUNDS (3), WARMUP (1), IDLE_SESSIONS (10000),
 # FULCRUM_BIN (default: build it in build-bench), NO_SETUP=1 (skip scripts/setup.sh --bench),
-# NO_README=1 (print the tables, leave bench/README.md alone), PROFILE=1 (L4: one extra,
-# unrecorded run per proxy and phase under `perf stat`, printing syscalls per MiB / connection).
+# NO_README=1 (print the tables, leave bench/README.md alone), PROFILE=1 (one extra,
+# unrecorded run per proxy and phase under `perf stat`, printing the proxy's syscalls per MiB,
+# connection or request).
 set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -362,27 +363,50 @@ run_l4() {
   stop_pids
 }
 
-# profile_syscalls PROXY PID MODE PORT ARGS...: counts the proxy's syscalls (perf stat on the
-# syscall tracepoints) over one run of the load tool and prints them per MiB / per connection.
-profile_syscalls() {
-  local px="$1" pid="$2" phase="$3" port="$4" out unit events
-  shift 4
-  command -v perf >/dev/null || { log "PROFILE: perf not installed (apt linux-perf)"; return; }
+# perf_start PID FILE: counts PID's syscalls (perf stat on the syscall tracepoints) in the
+# background for one phase; after `wait $PERF_PID`, perf_report FILE UNITS prints them per unit.
+PERF_PID=""
+perf_start() {
+  local events
   events="$(printf 'syscalls:sys_enter_%s,' read write readv writev recvfrom sendto recvmsg \
     sendmsg epoll_wait epoll_pwait epoll_ctl accept4 connect socket close shutdown setsockopt \
     getsockopt getsockname getpeername ioctl fcntl splice brk mmap munmap)"
-  timeout 60 perf stat -x, -p "$pid" -e "${events%,}" -o "$WORK/perf-$px-$phase.txt" \
-    -- sleep "$(( ${PHASE_S%.*} + 1 ))" &
-  local perf_pid=$!
+  timeout 60 perf stat -x, -p "$1" -e "${events%,}" -o "$2" -- sleep "$(( ${PHASE_S%.*} + 1 ))" &
+  PERF_PID=$!
+}
+perf_report() {
+  awk -F, -v u="${2:-0}" '$1+0 > 0 && u > 0 { sub("syscalls:sys_enter_", "", $3);
+      printf "%s=%.1f ", $3, $1 / u; t += $1 } END { if (u > 0) printf "total=%.1f", t / u }' "$1"
+}
+
+# profile_syscalls PROXY PID MODE PORT ARGS...: one run of the load tool with the proxy's
+# syscalls counted, printed per MiB / per connection.
+profile_syscalls() {
+  local px="$1" pid="$2" phase="$3" port="$4" out unit
+  shift 4
+  command -v perf >/dev/null || { log "PROFILE: perf not installed (apt linux-perf)"; return; }
+  perf_start "$pid" "$WORK/perf-$px-$phase.txt"
   out="$(bounded 60 "$LOAD" "$phase" --port "$port" --pid "$pid" --seconds "$PHASE_S" \
     --warmup 0 "$@" || true)"
-  wait "$perf_pid" || true
+  wait "$PERF_PID" || true
   unit="$(sed -n 's/^\(mib\|conns\)=\([0-9.]*\).*/\2/p' <<<"$out")"
   log "PROFILE $px $phase: $out"
   log "PROFILE $px $phase: syscalls per $([[ $phase == throughput ]] && echo MiB || echo connection):\
- $(awk -F, -v u="${unit:-0}" '$1+0 > 0 && u > 0 { sub("syscalls:sys_enter_", "", $3);
-      printf "%s=%.1f ", $3, $1 / u; t += $1 } END { if (u > 0) printf "total=%.1f", t / u }' \
-      "$WORK/perf-$px-$phase.txt")"
+ $(perf_report "$WORK/perf-$px-$phase.txt" "$unit")"
+}
+
+# profile_wrk PROXY PID NAME CONNS PATH [wrk args]: the same for one wrk run, per request.
+profile_wrk() {
+  local px="$1" pid="$2" name="$3" conns="$4" path="$5" out requests
+  shift 5
+  command -v perf >/dev/null || { log "PROFILE: perf not installed (apt linux-perf)"; return; }
+  perf_start "$pid" "$WORK/perf-$px-$name.txt"
+  out="$(bounded 60 wrk -t1 -c"$conns" -d"${PHASE_S}s" --timeout 5s "$@" \
+    "http://127.0.0.1:$((BASE[$px] + 80))$path" 2>&1 || true)"
+  wait "$PERF_PID" || true
+  requests="$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")"
+  log "PROFILE $px $name: $requests requests; syscalls per request:\
+ $(perf_report "$WORK/perf-$px-$name.txt" "$requests")"
 }
 
 # ---- HTTP --------------------------------------------------------------------------------
@@ -427,6 +451,14 @@ run_http() {
   wrk_phase keepalive-256 256 /hello
   wrk_phase close-64 64 /hello -H "Connection: close"
   wrk_phase 64KiB-64 64 /64k
+  if [[ -n "${PROFILE:-}" ]]; then
+    for px in "${PROXIES[@]}"; do
+      pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
+      profile_wrk "$px" "$pid" keepalive-64 64 /hello
+      profile_wrk "$px" "$pid" close-64 64 /hello -H "Connection: close"
+      profile_wrk "$px" "$pid" 64KiB-64 64 /64k
+    done
+  fi
   stop_pids
 }
 
