@@ -5,7 +5,19 @@
 namespace fulcrum::balancer {
 namespace {
 
-constexpr uint32_t kLoadMembersPerPick = 16;
+// The total load is re-read every primaries/kLoadRefreshDivisor picks: two state loads per
+// pick amortized; the total moves by at most that many of this worker's picks meanwhile.
+constexpr uint32_t kLoadRefreshDivisor = 2;
+// Distinct ineligible owners met before checking whether any member is eligible at all.
+constexpr size_t kChecksBeforeScan = 8;
+
+bool anyEligible(const upstream::Pool& pool, const std::vector<uint32_t>& tier,
+                 const Eligibility& eligible) {
+  for (uint32_t i : tier) {
+    if (eligible(pool.members[i])) return true;
+  }
+  return false;
+}
 
 const RoundRobinPicker* previousRoundRobin(const ConsistentHashPicker* previous) {
   return previous == nullptr ? nullptr : &previous->roundRobin();
@@ -23,7 +35,7 @@ ConsistentHashPicker::ConsistentHashPicker(const upstream::Pool& pool,
   balance_factor_ = pool.config != nullptr ? pool.config->hash_balance_factor : 0;
   for (uint32_t i : pool.primaries) total_weight_ += pool.members[i].weight;
   refresh_every_ =
-      std::max<uint32_t>(1, static_cast<uint32_t>(pool.primaries.size()) / kLoadMembersPerPick);
+      std::max<uint32_t>(1, static_cast<uint32_t>(pool.primaries.size()) / kLoadRefreshDivisor);
 }
 
 void ConsistentHashPicker::refreshLoad() {
@@ -36,38 +48,43 @@ void ConsistentHashPicker::refreshLoad() {
 }
 
 bool ConsistentHashPicker::overCapacity(const upstream::PoolMember& m) const {
-  // capacity = ceil(F/100 x (total + 1) x weight / total_weight); over when active + 1 > it.
-  const uint64_t active =
-      static_cast<uint64_t>(std::max(0, m.state->active.load(std::memory_order_relaxed)));
+  // capacity = ceil(F% x (total + 1) x weight / total_weight), and a backend is over it when
+  // active + 1 > capacity, i.e. active >= capacity, i.e. active x 100 x total_weight >=
+  // F x (total + 1) x weight (integers: no division, no rounding).
   using U128 = unsigned __int128;
-  const U128 scale = U128{100} * total_weight_;
-  const U128 capacity =
-      (U128{balance_factor_} * (total_active_ + 1) * m.weight + scale - 1) / scale;
-  return active + 1 > capacity;
+  const auto active =
+      static_cast<uint64_t>(std::max(0, m.state->active.load(std::memory_order_relaxed)));
+  return U128{active} * 100 * total_weight_ >=
+         U128{balance_factor_} * (total_active_ + 1) * m.weight;
 }
 
-const upstream::PoolMember* ConsistentHashPicker::walk(const HashRing& ring,
+const upstream::PoolMember* ConsistentHashPicker::walk(const MaglevTable& table,
                                                        const std::vector<uint32_t>& tier,
                                                        uint64_t hash, const Eligibility& eligible,
                                                        bool bounded) {
-  if (ring.empty()) return nullptr;
+  if (table.empty()) return nullptr;
   if (++walk_ == 0) {  // wrapped: old marks could look current
     std::fill(visited_.begin(), visited_.end(), 0);
     walk_ = 1;
   }
+  const size_t members = std::min(tier.size(), MaglevTable::kMaxMembers);
   const upstream::PoolMember* fallback = nullptr;  // eligible but over capacity
   size_t checked = 0;
-  size_t point = ring.find(hash);
-  for (size_t step = 0; step < ring.size() && checked < tier.size(); ++step) {
-    const uint32_t owner = ring.owner(point);
-    point = ring.next(point);
+  uint32_t slot = table.slotOf(hash);
+  for (uint32_t step = 0; step < table.size() && checked < members; ++step) {
+    const uint32_t owner = table.owner(slot);
+    slot = table.next(slot);
     if (visited_[owner] == walk_) continue;
     visited_[owner] = walk_;
     ++checked;
     const upstream::PoolMember& m = pool_.members[owner];
-    if (!eligible(m)) continue;
-    if (!bounded || !overCapacity(m)) return &m;
-    if (fallback == nullptr) fallback = &m;
+    if (eligible(m)) {
+      if (!bounded || !overCapacity(m)) return &m;
+      if (fallback == nullptr) fallback = &m;
+    } else if (checked == kChecksBeforeScan && fallback == nullptr &&
+               !anyEligible(pool_, tier, eligible)) {
+      return nullptr;  // all down: do not walk the whole table to find out
+    }
   }
   return fallback;
 }
@@ -108,10 +125,10 @@ PolicySharedPtr ConsistentHashFactory::build(const upstream::Pool& pool) const {
 
 PickerPtr ConsistentHashFactory::createPicker(const upstream::Pool& pool, PolicySharedPtr shared,
                                               const Picker* previous, uint64_t seed) const {
-  auto ring = std::dynamic_pointer_cast<const ConsistentHashShared>(shared);
-  if (!ring) ring = std::make_shared<ConsistentHashShared>(pool);
+  auto table = std::dynamic_pointer_cast<const ConsistentHashShared>(shared);
+  if (!table) table = std::make_shared<ConsistentHashShared>(pool);
   return std::make_unique<ConsistentHashPicker>(
-      pool, std::move(ring), dynamic_cast<const ConsistentHashPicker*>(previous), seed);
+      pool, std::move(table), dynamic_cast<const ConsistentHashPicker*>(previous), seed);
 }
 
 }  // namespace fulcrum::balancer

@@ -61,12 +61,11 @@ TEST(BalancerConsistentHash, RemovingOneOfTenMovesAtMostTwelvePercent) {
   const int n = moved(before, after);
   RecordProperty("moved", n);
   EXPECT_LE(n, kKeys * 12 / 100);
-  // Only the removed backend's keys move.
-  for (int i = 0; i < kKeys; ++i) {
-    if (before[i] != after[i]) {
-      ASSERT_EQ(before[i], testing::addressOf(4));
-    }
-  }
+  // Almost only the removed backend's keys move (Maglev reshuffles a few others).
+  int others = 0;
+  for (int i = 0; i < kKeys; ++i)
+    others += before[i] != after[i] && before[i] != testing::addressOf(4);
+  EXPECT_LT(others, kKeys / 200);
 }
 
 TEST(BalancerConsistentHash, AddingAnEleventhMovesAtMostElevenPercent) {
@@ -77,11 +76,10 @@ TEST(BalancerConsistentHash, AddingAnEleventhMovesAtMostElevenPercent) {
   const int n = moved(before, after);
   RecordProperty("moved", n);
   EXPECT_LE(n, kKeys * 11 / 100);
-  for (int i = 0; i < kKeys; ++i) {
-    if (before[i] != after[i]) {
-      ASSERT_EQ(after[i], testing::addressOf(10));
-    }
-  }
+  int others = 0;
+  for (int i = 0; i < kKeys; ++i)
+    others += before[i] != after[i] && after[i] != testing::addressOf(10);
+  EXPECT_LT(others, kKeys / 200);
 }
 
 TEST(BalancerConsistentHash, SameKeySameBackendWhateverTheOrder) {
@@ -133,30 +131,30 @@ TEST(BalancerConsistentHash, NoHashFallsBackToRoundRobin) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(counts[i], 100);
 }
 
-TEST(BalancerConsistentHash, RingPointsFollowWeights) {
+TEST(BalancerConsistentHash, TableSlotsFollowWeights) {
   TestPool tp({5, 3, 2}, "consistent_hash");
-  HashRing ring(tp.pool(), tp.pool().primaries);
-  EXPECT_EQ(ring.size(), 10u * HashRing::kPointsPerWeight);
+  MaglevTable table(tp.pool(), tp.pool().primaries);
+  std::vector<uint32_t> slots(3, 0);
+  for (uint32_t s = 0; s < table.size(); ++s) ++slots[table.owner(s)];
+  EXPECT_NEAR(slots[0] * 100.0 / table.size(), 50.0, 0.1);
+  EXPECT_NEAR(slots[1] * 100.0 / table.size(), 30.0, 0.1);
+  EXPECT_NEAR(slots[2] * 100.0 / table.size(), 20.0, 0.1);
 }
 
-// Each backend's share of the ring (the keys a removal would move) for several address sets.
-TEST(BalancerConsistentHash, RingSharesStayCloseToWeights) {
-  for (int set = 0; set < 20; ++set) {
+// Each backend's share of the table (the keys a removal would move) for several address sets.
+TEST(BalancerConsistentHash, SharesStayCloseToWeights) {
+  for (int set = 0; set < 5; ++set) {
     std::vector<config::BackendConfig> list;
     for (int i = 0; i < 10; ++i) {
       list.push_back(backend("172.16." + std::to_string(set) + "." + std::to_string(i * 7 + 3) +
                              ":" + std::to_string(8000 + set)));
     }
     TestPool tp(list, "consistent_hash");
-    HashRing ring(tp.pool(), tp.pool().primaries);
-    std::vector<long double> share(10, 0);
-    for (size_t p = 0; p < ring.size(); ++p) {
-      const uint64_t prev = ring.pointHash(p == 0 ? ring.size() - 1 : p - 1);
-      share[ring.owner(p)] += static_cast<long double>(ring.pointHash(p) - prev);  // wraps mod 2^64
-    }
+    MaglevTable table(tp.pool(), tp.pool().primaries);
+    std::vector<uint32_t> slots(10, 0);
+    for (uint32_t s = 0; s < table.size(); ++s) ++slots[table.owner(s)];
     for (int i = 0; i < 10; ++i) {
-      EXPECT_NEAR(static_cast<double>(share[i] / 18446744073709551616.0L) * 100, 10.0, 1.5)
-          << "set " << set << " backend " << i;
+      EXPECT_NEAR(slots[i] * 100.0 / table.size(), 10.0, 0.1) << "set " << set << " backend " << i;
     }
   }
 }

@@ -169,7 +169,7 @@ TEST_P(BalancerPolicyCommon, WeightedSharesWithinTwoPoints) {
   expectShares(GetParam(), {1, 2, 3, 4}, 13);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPolicies, BalancerPolicyCommon,
+INSTANTIATE_TEST_SUITE_P(BalancerAllPolicies, BalancerPolicyCommon,
                          ::testing::Values("round_robin", "least_connections",
                                            "weighted_response_time", "consistent_hash", "random",
                                            "power_of_two"),

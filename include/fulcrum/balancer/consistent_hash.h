@@ -1,9 +1,9 @@
 #pragma once
-// consistent_hash: the request's hash (ctx.hash, from the pool's hash_key) goes to the first
-// eligible backend clockwise on a HashRing shared by every worker. An ineligible backend's
-// keys go to the next one on the ring and come back when it recovers; backups have a ring
-// of their own, used when no primary is eligible. Requests without a hash fall back to
-// smooth weighted round robin.
+// consistent_hash: the request's hash (ctx.hash, from the pool's hash_key) selects a slot of
+// a MaglevTable shared by every worker; its owner gets the request. When the owner is
+// ineligible the following slots are tried in order, so its keys spread over the others
+// and come back when it recovers; backups have a table of their own, used when no primary
+// is eligible. Requests without a hash fall back to smooth weighted round robin.
 //
 // hash_balance_factor (bounded loads, Mirrokni et al.): with factor F, a backend already at
 // ceil(F% x (active + 1) x its weight share) connections is passed over for the next one.
@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "fulcrum/balancer/hash_ring.h"
+#include "fulcrum/balancer/maglev_table.h"
 #include "fulcrum/balancer/policy.h"
 #include "fulcrum/balancer/round_robin.h"
 
@@ -25,8 +25,8 @@ class ConsistentHashShared : public PolicyShared {
       : primaries(pool, pool.primaries),
         backups(pool, pool.backups),
         round_robin(std::make_shared<RoundRobinShared>(pool)) {}
-  HashRing primaries;
-  HashRing backups;
+  MaglevTable primaries;
+  MaglevTable backups;
   RoundRobinSharedConstSharedPtr round_robin;
 };
 using ConsistentHashSharedConstSharedPtr = std::shared_ptr<const ConsistentHashShared>;
@@ -40,7 +40,7 @@ class ConsistentHashPicker : public Picker {
   const RoundRobinPicker& roundRobin() const { return round_robin_; }
 
  private:
-  const upstream::PoolMember* walk(const HashRing& ring, const std::vector<uint32_t>& tier,
+  const upstream::PoolMember* walk(const MaglevTable& table, const std::vector<uint32_t>& tier,
                                    uint64_t hash, const Eligibility& eligible, bool bounded);
   bool overCapacity(const upstream::PoolMember& m) const;
   void refreshLoad();
