@@ -171,6 +171,12 @@ void ClientSession::releaseMember(bool failure, uint64_t latency_us) {
   ex_.member->state->recordResponse(latency_us, failure);
 }
 
+void ClientSession::abandonMember() {
+  if (!ex_.acquired) return;
+  ex_.acquired = false;
+  ex_.member->state->release();
+}
+
 void ClientSession::dropUpstream(bool reusable) {
   UpstreamConnection* c = upstream_;
   if (c == nullptr) return;

@@ -162,18 +162,23 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     attempt_ = nullptr;
   }
   if (ex_.head_sent) {
-    releaseMember(true, 0);
+    // Too late for an answer of our own: cutting the connection is the only honest end.
+    if (status >= 500) {
+      releaseMember(true, 0);
+    } else {
+      abandonMember();
+    }
     closeNow();
     return;
   }
-  // 5xx produced for a backend count against it (timeout, reset, bad response).
-  releaseMember(status >= 500, micros(ex_.upstream_sent_ms, uv_now(worker().loop())));
-  dropUpstream(false);
-  if (status == 504 || status == 502) {
-    if (ex_.member != nullptr && ex_.response_started == false && ex_.upstream_sent_ms != 0) {
-      ex_.pool->backend_stats[ex_.member->index]->cell(worker().id()).upstream_requests.add(status);
-    }
+  // 5xx produced for a backend count against it (timeout, reset, bad response); a 4xx is
+  // the client's doing.
+  if (status >= 500) {
+    releaseMember(true, micros(ex_.upstream_sent_ms, uv_now(worker().loop())));
+  } else {
+    abandonMember();
   }
+  dropUpstream(false);
   sendError(status, why);
 }
 

@@ -229,7 +229,6 @@ void ClientSession::closeAfterFlush() {
 
 void ClientSession::closeNow() {
   if (phase_ == Phase::kClosing) return;
-  Phase was = phase_;
   phase_ = Phase::kClosing;
   wait_ = Wait::kNone;
   if (attempt_ != nullptr) {
@@ -237,7 +236,7 @@ void ClientSession::closeNow() {
     attempt_ = nullptr;
   }
   dropUpstream(false);
-  if (ex_.acquired) releaseMember(was == Phase::kExchange, 0);
+  abandonMember();
   if (held_ != nullptr) {
     worker().buffers().release(held_);
     held_ = nullptr;
@@ -295,8 +294,7 @@ void ClientSession::onWriterDrained(StreamWriter&) {
 
 void ClientSession::onWriterError(StreamWriter&, int) {
   if (phase_ == Phase::kTunnel || phase_ == Phase::kClosing) return;
-  if (ex_.acquired && ex_.response_started && !ex_.response_done) releaseMember(false, 0);
-  closeNow();
+  closeNow();  // the client went away: no sample for the backend
 }
 
 void ClientSession::drain() {

@@ -105,6 +105,8 @@ class ClientSession final : public core::Session,
   void onBodyBytes(const char* data, size_t length) override;
   void onRequestDone();
   void releaseMember(bool failure, uint64_t latency_us);
+  // Lets go of the backend without a sample (the client, not the backend, ended it).
+  void abandonMember();
   void dropUpstream(bool reusable);
   void onUpstreamDrained(UpstreamConnection& c) override;
   void onUpstreamWriteError(UpstreamConnection& c, int status) override;

@@ -1,0 +1,185 @@
+// StreamWriter watermarks and the per-worker upstream keep-alive pool, over socketpairs on
+// a real worker loop (run by hand, no thread).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include "fulcrum/core/uv_util.h"
+#include "fulcrum/core/worker.h"
+#include "fulcrum/http/stream_writer.h"
+#include "fulcrum/http/upstream_connection.h"
+
+namespace fulcrum::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+class HttpLoop : public ::testing::Test {
+ protected:
+  // Writing to a closed peer must fail with EPIPE, not kill the test (fulcrum ignores it too).
+  void SetUp() override { signal(SIGPIPE, SIG_IGN); }
+  void TearDown() override {
+    worker_.stop();
+    uv_run(worker_.loop(), UV_RUN_DEFAULT);
+  }
+  // Runs the loop until `done()` or ~2 s of iterations.
+  template <class F>
+  bool runUntil(F done) {
+    for (int i = 0; i < 2000 && !done(); ++i) {
+      uv_run(worker_.loop(), UV_RUN_NOWAIT);
+      usleep(1000);
+    }
+    return done();
+  }
+  // A connected pair: a heap uv_tcp_t on one end (for the code under test), a plain fd on
+  // the other (the "peer").
+  uv_tcp_t* pair(int* peer) {
+    int fds[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    auto* h = new uv_tcp_t{};
+    uv_tcp_init(worker_.loop(), h);
+    EXPECT_EQ(uv_tcp_open(h, fds[0]), 0);
+    *peer = fds[1];
+    return h;
+  }
+  core::Worker worker_{0};
+};
+
+struct Observer : WriterObserver {
+  int drained = 0, errors = 0;
+  void onWriterDrained(StreamWriter&) override { ++drained; }
+  void onWriterError(StreamWriter&, int) override { ++errors; }
+};
+
+std::string readAll(int fd, size_t want) {
+  std::string out;
+  char buf[65536];
+  while (out.size() < want) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
+  int peer;
+  uv_tcp_t* h = pair(&peer);
+  Observer obs;
+  {
+    StreamWriter w(worker_.buffers(), &obs);
+    w.attach(reinterpret_cast<uv_stream_t*>(h));
+    std::string expected;
+    for (int i = 0; i < 100; ++i) {
+      std::string piece = "piece " + std::to_string(i) + ";";
+      w.append(piece.data(), piece.size());
+      expected += piece;
+    }
+    EXPECT_EQ(w.queued(), expected.size());
+    w.flush();
+    EXPECT_TRUE(runUntil([&] { return w.queued() == 0; }));
+    EXPECT_EQ(readAll(peer, expected.size()), expected);
+    EXPECT_EQ(w.bytesWritten(), expected.size());
+    core::closeAndDelete(h);
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  }
+  close(peer);
+  EXPECT_EQ(obs.errors, 0);
+}
+
+TEST_F(HttpLoop, StreamWriterWatermarks) {
+  int peer;
+  uv_tcp_t* h = pair(&peer);
+  Observer obs;
+  StreamWriter w(worker_.buffers(), &obs);
+  w.attach(reinterpret_cast<uv_stream_t*>(h));
+  std::string chunk(64 * 1024, 'x');
+  // The peer does not read: the queue grows past the high watermark.
+  for (int i = 0; i < 40; ++i) w.append(chunk.data(), chunk.size());
+  w.flush();
+  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  EXPECT_TRUE(w.aboveHighWatermark());
+  EXPECT_EQ(obs.drained, 0);
+  // The peer reads everything: drained is reported once the queue is low again.
+  size_t total = 40 * chunk.size(), got = 0;
+  char buf[65536];
+  EXPECT_TRUE(runUntil([&] {
+    ssize_t n = recv(peer, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got += static_cast<size_t>(n);
+    return got == total && w.queued() == 0;
+  }));
+  EXPECT_GE(obs.drained, 1);
+  EXPECT_EQ(obs.errors, 0);
+  core::closeAndDelete(h);
+  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  close(peer);
+}
+
+TEST_F(HttpLoop, StreamWriterReportsErrorOnce) {
+  int peer;
+  uv_tcp_t* h = pair(&peer);
+  close(peer);
+  Observer obs;
+  StreamWriter w(worker_.buffers(), &obs);
+  w.attach(reinterpret_cast<uv_stream_t*>(h));
+  for (int i = 0; i < 3; ++i) {
+    w.append("data", 4);
+    w.flush();
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  }
+  EXPECT_TRUE(runUntil([&] { return obs.errors > 0; }));
+  EXPECT_EQ(obs.errors, 1);
+  EXPECT_TRUE(w.failed());
+  core::closeAndDelete(h);
+  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+}
+
+TEST_F(HttpLoop, UpstreamPoolReuseAndLimits) {
+  const std::string key = "pool-a|127.0.0.1:1";
+  int peers[3];
+  UpstreamConnection* c[3];
+  for (int i = 0; i < 3; ++i) c[i] = new UpstreamConnection(worker_, pair(&peers[i]));
+  EXPECT_EQ(UpstreamPool::take(key), nullptr);
+  UpstreamPool::put(key, c[0], 2, 60s);
+  UpstreamPool::put(key, c[1], 2, 60s);
+  UpstreamPool::put(key, c[2], 2, 60s);  // over max_idle_per_backend: closed
+  EXPECT_EQ(UpstreamPool::idleCount(key), 2u);
+  // Most recently parked first.
+  EXPECT_EQ(UpstreamPool::take(key), c[1]);
+  EXPECT_EQ(UpstreamPool::idleCount(key), 1u);
+  UpstreamPool::put(key, c[1], 2, 60s);
+  // The backend closes an idle connection: it leaves the pool and is never handed out.
+  close(peers[1]);
+  EXPECT_TRUE(runUntil([&] { return UpstreamPool::idleCount(key) == 1; }));
+  EXPECT_EQ(UpstreamPool::take(key), c[0]);
+  EXPECT_EQ(UpstreamPool::take(key), nullptr);
+  c[0]->close();
+  close(peers[0]);
+  close(peers[2]);
+  runUntil([&] { return worker_.sessionCount() == 0; });
+  EXPECT_EQ(worker_.sessionCount(), 0u);
+}
+
+TEST_F(HttpLoop, UpstreamPoolIdleTimeoutAndStrayBytes) {
+  const std::string key = "pool-b|127.0.0.1:2";
+  int p1, p2;
+  auto* a = new UpstreamConnection(worker_, pair(&p1));
+  auto* b = new UpstreamConnection(worker_, pair(&p2));
+  UpstreamPool::put(key, a, 8, 50ms);
+  UpstreamPool::put(key, b, 8, 60s);
+  // Bytes nobody asked for on an idle connection: it is broken, drop it.
+  ASSERT_EQ(write(p2, "junk", 4), 4);
+  EXPECT_TRUE(runUntil([&] { return UpstreamPool::idleCount(key) == 1; }));
+  // The other one times out.
+  EXPECT_TRUE(runUntil([&] { return UpstreamPool::idleCount(key) == 0; }));
+  EXPECT_TRUE(runUntil([&] { return worker_.sessionCount() == 0; }));
+  close(p1);
+  close(p2);
+}
+
+}  // namespace
+}  // namespace fulcrum::http
