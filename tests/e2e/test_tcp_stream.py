@@ -6,7 +6,9 @@ reading slowly: the proxy's RSS stays under 64 MiB throughout.
 The backend sends 64 MiB as fast as the proxy lets it while reading the client's 64 MiB
 at a limited rate; the client reads at a limited rate too. Without backpressure the proxy
 would buffer tens of MiB in one direction or the other. RSS is sampled every 100 ms
-(the bound is skipped under ASan, whose shadow memory and quarantine inflate RSS)."""
+(the bound is skipped under ASan, whose shadow memory and quarantine inflate RSS).
+
+ctest-label: asan  (the byte pump's write/read-stop paths under real backpressure, ~10 s)"""
 
 import hashlib
 import socket
