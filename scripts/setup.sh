@@ -10,7 +10,7 @@ packages=(
   build-essential cmake pkg-config git
   libuv1-dev node-llhttp libssl-dev libyaml-cpp-dev prometheus-cpp-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 curl ca-certificates
+  python3 curl ca-certificates netcat-openbsd  # curl and nc: the demo's instructions
   clang libclang-rt-14-dev  # the libFuzzer target
 )
 
