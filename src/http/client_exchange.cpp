@@ -24,9 +24,7 @@ bool hasBody(const RequestHead& h) {
          (h.framing == BodyFraming::kContentLength && h.content_length > 0);
 }
 
-uint64_t micros(uint64_t from_ms, uint64_t to_ms) {
-  return to_ms > from_ms ? (to_ms - from_ms) * 1000 : 0;
-}
+uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 
 }  // namespace
 
@@ -35,7 +33,7 @@ void ClientSession::beginExchange() {
   ex_ = Exchange{};
   const RequestHead& head = parser_.head();
   ex_.has_head = true;
-  ex_.started_ms = uv_now(worker().loop());
+  ex_.started_us = nowUs();
   ex_.wall_start = std::chrono::system_clock::now();
   ex_.bytes_out_start = client_writer_.bytesAppended();
   ex_.route = &selectRoute(*listener_, head.host, head.target);
@@ -139,7 +137,7 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   // Not flushed yet: processInput() below checks the body bytes already read first.
   c->writer().append(scratch_.data(), scratch_.size());
   phase_ = Phase::kExchange;
-  ex_.upstream_sent_ms = uv_now(worker().loop());
+  ex_.upstream_sent_us = nowUs();
   c->startReading();
   // Expect: 100-continue is answered by the proxy once a backend is there to take the body
   // (the Expect header itself is not forwarded).
@@ -201,7 +199,7 @@ void ClientSession::onUpstreamWriteError(UpstreamConnection& c, int status) {
 void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   upstream_ = nullptr;  // it is closing itself
   if (phase_ != Phase::kExchange) return;
-  uint64_t now = uv_now(worker().loop());
+  uint64_t now = nowUs();
   if (ex_.response_started) {
     // A response delimited by the close ends here; any other is truncated, and the client
     // connection is cut so that it cannot look complete.
@@ -213,7 +211,7 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
     }
     log::debug("http {}: {} closed mid-response: {}", listener_->config->name,
                ex_.member->address(), uv_strerror(status));
-    releaseMember(true, micros(ex_.upstream_sent_ms, now));
+    releaseMember(true, micros(ex_.upstream_sent_us, now));
     closeNow();
     return;
   }

@@ -9,9 +9,7 @@
 namespace fulcrum::http {
 
 namespace {
-uint64_t micros(uint64_t from_ms, uint64_t to_ms) {
-  return to_ms > from_ms ? (to_ms - from_ms) * 1000 : 0;
-}
+uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 }  // namespace
 
 void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {
@@ -65,12 +63,12 @@ void ClientSession::onInformational(const ResponseHead& head) {
 }
 
 void ClientSession::onResponseHead(const ResponseHead& head) {
-  uint64_t now = uv_now(worker().loop());
+  uint64_t now = nowUs();
   ex_.status = head.status;
-  ex_.first_byte_ms = now;
+  ex_.first_byte_us = now;
   metrics::BackendCell& bc = ex_.pool->backend_stats[ex_.member->index]->cell(worker().id());
   bc.upstream_requests.add(head.status);
-  bc.response.observe(static_cast<double>(micros(ex_.upstream_sent_ms, now)) / 1e6);
+  bc.response.observe(static_cast<double>(micros(ex_.upstream_sent_us, now)) / 1e6);
   const RequestHead& req = parser_.head();
   if (!head.keep_alive) ex_.upstream_reusable = false;
 
@@ -129,7 +127,7 @@ void ClientSession::onResponseDone() {
   if (ex_.out_framing == BodyFraming::kChunked) client_writer_.append("0\r\n\r\n", 5);
   client_writer_.flush();
   ex_.response_done = true;
-  releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_ms, ex_.first_byte_ms));
+  releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us));
   // Reused only after a complete response that allows it, with the request fully sent.
   dropUpstream(ex_.upstream_reusable && ex_.request_done);
   finishExchange();
@@ -174,7 +172,7 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
   // 5xx produced for a backend count against it (timeout, reset, bad response); a 4xx is
   // the client's doing.
   if (status >= 500) {
-    releaseMember(true, micros(ex_.upstream_sent_ms, uv_now(worker().loop())));
+    releaseMember(true, micros(ex_.upstream_sent_us, nowUs()));
   } else {
     abandonMember();
   }
@@ -187,7 +185,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   if (!ex_.has_head || phase_ == Phase::kHead) {
     // A parse error or a timeout before any head: no route yet.
     ex_ = Exchange{};
-    ex_.started_ms = uv_now(worker().loop());
+    ex_.started_us = nowUs();
     ex_.wall_start = std::chrono::system_clock::now();
     ex_.bytes_out_start = client_writer_.bytesAppended();
   }
@@ -210,7 +208,7 @@ void ClientSession::recordRequest(uint16_t status) {
   if (!route->stats) return;
   metrics::RouteCell& cell = route->stats->cell(worker().id());
   cell.requests.add(status);
-  cell.duration.observe(static_cast<double>(micros(ex_.started_ms, uv_now(worker().loop()))) / 1e6);
+  cell.duration.observe(static_cast<double>(micros(ex_.started_us, nowUs())) / 1e6);
 }
 
 void ClientSession::writeAccessLog(uint16_t status) {
@@ -234,8 +232,8 @@ void ClientSession::writeAccessLog(uint16_t status) {
   e.pool = pool->pool().name();
   if (ex_.member != nullptr) e.backend = ex_.member->address();
   e.request_id = ex_.request_id;
-  if (ex_.first_byte_ms != 0)
-    e.upstream_time = std::chrono::microseconds(micros(ex_.upstream_sent_ms, ex_.first_byte_ms));
+  if (ex_.first_byte_us != 0)
+    e.upstream_time = std::chrono::microseconds(micros(ex_.upstream_sent_us, ex_.first_byte_us));
   log.write(e);
 }
 
@@ -245,7 +243,7 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   phase_ = Phase::kTunnel;
   arm(Wait::kNone, {});
   ex_.response_done = true;
-  ex_.member->state->recordResponse(micros(ex_.upstream_sent_ms, ex_.first_byte_ms), false);
+  ex_.member->state->recordResponse(micros(ex_.upstream_sent_us, ex_.first_byte_us), false);
   recordRequest(101);
   writeAccessLog(101);
   if (reading_) {

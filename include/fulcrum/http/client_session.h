@@ -71,9 +71,11 @@ class ClientSession final : public core::Session,
     BodyFraming out_framing = BodyFraming::kNone;
     uint16_t status = 0;
     std::string_view request_id;
-    uint64_t started_ms = 0;        // uv_now at head complete
-    uint64_t upstream_sent_ms = 0;  // request head written upstream
-    uint64_t first_byte_ms = 0;     // response head received
+    // Monotonic microseconds (uv_hrtime): backends on a LAN answer in well under the
+    // millisecond of uv_now.
+    uint64_t started_us = 0;        // head complete
+    uint64_t upstream_sent_us = 0;  // request head written upstream
+    uint64_t first_byte_us = 0;     // response head received
     std::chrono::system_clock::time_point wall_start;
     uint64_t bytes_out_start = 0;
   };
@@ -85,6 +87,7 @@ class ClientSession final : public core::Session,
   void consumeHeld(size_t n);
   void arm(Wait wait, std::chrono::milliseconds timeout);
   void progress() { last_progress_ = uv_now(worker().loop()); }
+  static uint64_t nowUs() { return uv_hrtime() / 1000; }
   static void onTimer(uv_timer_t* timer);
   void onTimeout(Wait wait);
   void closeAfterFlush();
