@@ -229,6 +229,11 @@ void ClientSession::closeAfterFlush() {
 
 void ClientSession::closeNow() {
   if (phase_ == Phase::kClosing) return;
+  if (phase_ == Phase::kTunnel) {
+    // The pump owns both sockets and calls back into this session until it has closed them.
+    if (pump_) pump_->close(l4::CloseReason::kClosed);
+    return;
+  }
   phase_ = Phase::kClosing;
   wait_ = Wait::kNone;
   if (attempt_ != nullptr) {
