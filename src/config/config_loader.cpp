@@ -2,6 +2,8 @@
 // listeners or pools (workers, admin, shutdown, log).
 #include "fulcrum/config/config_loader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -130,6 +132,10 @@ LoadResult loadConfigString(const std::string& yaml, const std::string& name, bo
   YAML::Node root;
   try {
     root = YAML::Load(yaml);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this one is a misleading "bad file".
+    diag.error(e.mark, "", "invalid YAML: nested too deeply");
+    return finish(diag, nullptr);
   } catch (const YAML::Exception& e) {
     diag.error(e.mark, "", "invalid YAML: " + e.msg);
     return finish(diag, nullptr);

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <thread>
 
 #include "config_test_util.h"
@@ -215,6 +217,57 @@ TEST(ConfigLoader, FullExampleOfConfigMdLoads) {
   EXPECT_TRUE(hash_key_warning) << ::testing::PrintToString(r.warnings);
 }
 
+// Randomly damaged files (seeded, bounded): always errors or a config, never an exception
+// or an "internal error".
+TEST(ConfigLoader, DamagedFilesNeverThrow) {
+  std::mt19937 rng(7);
+  const std::string base = kFullExample;
+  const char* pieces[] = {":",
+                          "- ",
+                          "[",
+                          "]",
+                          "{",
+                          "}",
+                          "\n",
+                          "  ",
+                          "\"",
+                          "*a",
+                          "&a ",
+                          "-1",
+                          "99999999999999999999",
+                          "1.5",
+                          "~",
+                          "!!str ",
+                          "? ",
+                          "|",
+                          ",",
+                          "KiB"};
+  for (int i = 0; i < 300; ++i) {
+    std::string text = base;
+    for (int edit = 0; edit < 3; ++edit) {
+      size_t pos = rng() % (text.size() + 1);
+      switch (rng() % 3) {
+        case 0:
+          text.insert(pos, pieces[rng() % std::size(pieces)]);
+          break;
+        case 1:
+          text.erase(pos, rng() % 8);
+          break;
+        default:
+          text.insert(pos, text.substr(rng() % text.size(), rng() % 40));
+          break;
+      }
+    }
+    LoadResult r;
+    ASSERT_NO_THROW(r = load(text)) << text;
+    EXPECT_NE(r.ok(), !r.errors.empty()) << text;
+    for (const auto& e : r.errors) {
+      EXPECT_EQ(e.message.find("internal error"), std::string::npos) << e.toString() << "\n"
+                                                                     << text;
+    }
+  }
+}
+
 TEST(ConfigLoader, WorkersAutoOrANumber) {
   auto withWorkers = [](const std::string& value) {
     return load("workers: " + value + "\n" + kMinimal);
@@ -312,6 +365,11 @@ TEST(ConfigLoader, YamlSyntaxErrorHasItsPosition) {
   r = load("a: b\n c: d\n");
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].toString(), "t.yaml:2:3: invalid YAML: illegal map value");
+  // yaml-cpp stops deep nesting (no stack overflow); the message says what happened.
+  r = load("workers: " + std::string(5000, '[') + std::string(5000, ']') + "\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].message, "invalid YAML: nested too deeply");
+  EXPECT_EQ(r.errors[0].line, 1);
 }
 
 TEST(ConfigLoader, WrongTypesAreErrorsNotExceptions) {
