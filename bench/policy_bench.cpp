@@ -62,7 +62,8 @@ struct Setup {
       a.sin_addr.s_addr = htonl(0xC6120000u + static_cast<uint32_t>(i));  // 198.18.x.x
       clients.push_back(a);
     }
-    for (const auto& m : balancer->pool->members) tokens.emplace_back(balancer->cookieFor(m));
+    const auto& members = balancer->pool->members;
+    for (size_t i = 0; i < kKeys; ++i) tokens.emplace_back(balancer->cookieFor(members[i % n]));
   }
 };
 
@@ -77,8 +78,10 @@ void runPick(benchmark::State& state, const std::string& policy, config::StickyM
     ctx.hash = s.hashes[k];
     if (sticky == config::StickyMode::kSourceIp) {
       ctx.client_addr = reinterpret_cast<const sockaddr*>(&s.clients[k]);
+      // A new millisecond every pick: each hit refreshes its entry's place in the LRU list.
+      ctx.now += std::chrono::milliseconds(1);
     } else if (sticky == config::StickyMode::kCookie) {
-      ctx.affinity_token = s.tokens[k % s.tokens.size()];
+      ctx.affinity_token = s.tokens[k];
     }
     benchmark::DoNotOptimize(s.picker->pick(ctx));
   }

@@ -1,6 +1,7 @@
 #include "fulcrum/balancer/pool_balancer.h"
 
-#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "fulcrum/balancer/sticky_picker.h"
 #include "fulcrum/core/log.h"
@@ -31,12 +32,6 @@ bool cookiePrefix(std::string_view id, uint64_t& out) {
   return true;
 }
 
-const std::pair<uint64_t, uint32_t>* lowerBound(
-    const std::vector<std::pair<uint64_t, uint32_t>>& index, uint64_t key) {
-  auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(key, uint32_t{0}));
-  return it == index.end() ? nullptr : &*it;
-}
-
 }  // namespace
 
 std::string_view PoolBalancer::cookieFor(const upstream::PoolMember& member) const {
@@ -46,19 +41,16 @@ std::string_view PoolBalancer::cookieFor(const upstream::PoolMember& member) con
 
 const upstream::PoolMember* PoolBalancer::findByCookie(std::string_view token) const {
   uint64_t key;
-  if (cookie_index.empty() || !cookiePrefix(token, key)) return nullptr;
-  auto it =
-      std::lower_bound(cookie_index.begin(), cookie_index.end(), std::make_pair(key, uint32_t{0}));
-  for (; it != cookie_index.end() && it->first == key; ++it) {
-    if (cookie_ids[it->second] == token) return &pool->members[it->second];
-  }
-  return nullptr;
+  if (cookie_ids.empty() || !cookiePrefix(token, key)) return nullptr;
+  const auto index = cookie_index.find(key);
+  // The full id must match: 64 bits of prefix are not the whole secret-keyed id.
+  if (!index || cookie_ids[*index] != token) return nullptr;
+  return &pool->members[*index];
 }
 
 const upstream::PoolMember* PoolBalancer::findByAddressHash(uint64_t hash) const {
-  const auto* entry = lowerBound(address_index, hash);
-  if (entry == nullptr || entry->first != hash) return nullptr;
-  return &pool->members[entry->second];
+  const auto index = address_index.find(hash);
+  return index ? &pool->members[*index] : nullptr;
 }
 
 PoolBalancerConstSharedPtr buildPoolBalancer(const config::PoolConfig& config, uint32_t id,
@@ -75,23 +67,23 @@ PoolBalancerConstSharedPtr buildPoolBalancer(const config::PoolConfig& config, u
   const upstream::Pool& pool = *balancer->pool;
   balancer->shared = balancer->factory->build(pool);
 
+  std::vector<std::pair<uint64_t, uint32_t>> entries;
   balancer->address_hashes.reserve(pool.members.size());
   for (const auto& m : pool.members) {
     balancer->address_hashes.push_back(hashKey(m.address()));
-    balancer->address_index.emplace_back(balancer->address_hashes.back(), m.index);
+    entries.emplace_back(balancer->address_hashes.back(), m.index);
   }
-  std::sort(balancer->address_index.begin(), balancer->address_index.end());
+  balancer->address_index = IndexMap(entries);
 
   if (config.sticky.mode == config::StickyMode::kCookie) {
+    entries.clear();
     for (const auto& m : pool.members) {
       balancer->cookie_ids.push_back(
           sticky::cookieId(config.sticky.secret, config.name, m.address()));
       uint64_t key;
-      if (cookiePrefix(balancer->cookie_ids.back(), key)) {
-        balancer->cookie_index.emplace_back(key, m.index);
-      }
+      if (cookiePrefix(balancer->cookie_ids.back(), key)) entries.emplace_back(key, m.index);
     }
-    std::sort(balancer->cookie_index.begin(), balancer->cookie_index.end());
+    balancer->cookie_index = IndexMap(entries);
   }
   balancer->source_ip_table = tables.get(config);
   return balancer;

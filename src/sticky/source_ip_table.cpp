@@ -156,11 +156,12 @@ std::optional<uint64_t> SourceIpTable::lookup(const IpKey& key, int64_t now_ms) 
     shard.remove(n);
     return std::nullopt;
   }
-  shard.nodes[n].last_used_ms = now_ms;
-  if (shard.head != n) {
+  // Touched already this millisecond: its place in the LRU order cannot change.
+  if (shard.nodes[n].last_used_ms != now_ms && shard.head != n) {
     shard.unlink(n);
     shard.pushFront(n);
   }
+  shard.nodes[n].last_used_ms = now_ms;
   return shard.nodes[n].backend;
 }
 

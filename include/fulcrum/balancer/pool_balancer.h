@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fulcrum/balancer/index_map.h"
 #include "fulcrum/balancer/policy.h"
 #include "fulcrum/upstream/pool.h"
 
@@ -29,9 +30,9 @@ struct PoolBalancer {
   // address_hashes[i] = hashKey(members[i].address()): the backend identity a source-IP table
   // stores, stable across reloads that reorder or reweight the pool.
   std::vector<uint64_t> address_hashes;
-  // Sorted (key, member index) lookups: a cookie id's first 64 bits, an address hash.
-  std::vector<std::pair<uint64_t, uint32_t>> cookie_index;
-  std::vector<std::pair<uint64_t, uint32_t>> address_index;
+  // Member index by a cookie id's first 64 bits, and by address hash.
+  IndexMap cookie_index;
+  IndexMap address_index;
 
   // The cookie value that routes to `member` (empty unless sticky.mode is cookie).
   std::string_view cookieFor(const upstream::PoolMember& member) const;
