@@ -41,10 +41,11 @@ Control::Control(std::string config_path, config::ConfigConstSharedPtr config)
 Control::~Control() { uv_loop_close(&loop_); }
 
 void Control::post(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(mailbox_mutex_);
-    mailbox_.push_back(std::move(fn));
-  }
+  // The send happens under the lock so it cannot race finishShutdown() closing the handle: a
+  // worker may still be inside post() when the control thread has already run its message.
+  std::lock_guard<std::mutex> lock(mailbox_mutex_);
+  if (async_ == nullptr) return;  // shutting down: nobody is listening any more
+  mailbox_.push_back(std::move(fn));
   uv_async_send(async_);
 }
 
@@ -108,10 +109,27 @@ void Control::publish(core::SnapshotConstSharedPtr snapshot,
 }
 
 int Control::run() {
+  // Signal handlers first: a SIGHUP/SIGTERM that arrives while sockets open must not kill us
+  // (it is handled once the loop runs).
+  for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) {
+    auto* sig = new uv_signal_t{};
+    uv_signal_init(&loop_, sig);
+    sig->data = this;
+    uv_signal_start(sig, &Control::onSignal, signum);
+    signals_.push_back(sig);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  auto close_signals = [this] {
+    for (auto* s : signals_) core::closeAndDelete(s);
+    signals_.clear();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  };
+
   std::map<std::string, std::vector<int>> fds;
   std::string error;
   if (!openListenSockets(*config_, fds, error)) {
     std::fprintf(stderr, "fulcrum: %s\n", error.c_str());
+    close_signals();
     return 1;
   }
   async_ = new uv_async_t{};
@@ -127,22 +145,14 @@ int Control::run() {
       for (auto& [address, list] : fds)
         for (int f : list) ::close(f);
       admin_->close();
-      admin_.reset();
       core::closeAndDelete(async_);
-      uv_run(&loop_, UV_RUN_DEFAULT);
+      async_ = nullptr;
+      close_signals();
+      admin_.reset();
       return 1;
     }
     admin_address_ = config_->admin.listen.text;
   }
-
-  for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) {
-    auto* sig = new uv_signal_t{};
-    uv_signal_init(&loop_, sig);
-    sig->data = this;
-    uv_signal_start(sig, &Control::onSignal, signum);
-    signals_.push_back(sig);
-  }
-  std::signal(SIGPIPE, SIG_IGN);
 
   for (size_t w = 0; w < worker_count_; ++w) {
     workers_.push_back(std::make_unique<core::Worker>(w));
@@ -274,8 +284,12 @@ void Control::finishShutdown() {
   for (auto* s : signals_) core::closeAndDelete(s);
   signals_.clear();
   if (admin_) admin_->close();
-  core::closeAndDelete(async_);
-  async_ = nullptr;
+  uv_async_t* async = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mutex_);
+    std::swap(async, async_);
+  }
+  core::closeAndDelete(async);
 }
 
 }  // namespace fulcrum::control

@@ -37,10 +37,10 @@ void Worker::run() {
 }
 
 void Worker::post(Message message) {
-  {
-    std::lock_guard<std::mutex> lock(mailbox_mutex_);
-    mailbox_.push_back(std::move(message));
-  }
+  // Send under the lock so it cannot race stop() closing the handle.
+  std::lock_guard<std::mutex> lock(mailbox_mutex_);
+  if (async_ == nullptr) return;  // stopped
+  mailbox_.push_back(std::move(message));
   uv_async_send(async_);
 }
 
@@ -139,8 +139,12 @@ void Worker::forceCloseAll() {
 void Worker::stop() {
   listeners_.clear();
   current_.reset();
-  closeAndDelete(async_);
-  async_ = nullptr;
+  uv_async_t* async = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mutex_);
+    std::swap(async, async_);
+  }
+  closeAndDelete(async);
 }
 
 void Worker::addSession(Session* s) {
