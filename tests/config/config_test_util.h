@@ -13,6 +13,17 @@ namespace fulcrum::config::testing {
 // Loads without touching certificate files, as "t.yaml".
 inline LoadResult load(const std::string& yaml) { return loadConfigString(yaml, "t.yaml", false); }
 
+// One http listener "web" and one pool "web": the smallest valid file.
+inline const char* kMinimal = R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    pool: web
+pools:
+  - name: web
+    backends:
+      - address: 127.0.0.1:9001
+)";
+
 inline std::vector<std::string> errorsOf(const LoadResult& r) {
   std::vector<std::string> out;
   for (const auto& e : r.errors) out.push_back(e.toString());
