@@ -30,9 +30,14 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
         client_(client),
         slot_(std::move(slot)) {
     client_->data = this;
-    int len = sizeof client_addr_;
-    if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
-      client_addr_.ss_family = AF_UNSPEC;
+    // The peer address costs a syscall: fetch it only for source-IP affinity or the access log.
+    const config::PoolConfig& pc = pool_.config();
+    if (pc.sticky.mode == config::StickyMode::kSourceIp ||
+        pc.hash_key.kind == config::HashKeyKind::kSourceIp || worker.accessLog().enabled()) {
+      int len = sizeof client_addr_;
+      if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
+        client_addr_.ss_family = AF_UNSPEC;
+    }
   }
 
   void begin() { connectNext(); }
