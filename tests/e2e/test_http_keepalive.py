@@ -51,6 +51,15 @@ class KeepAlive(h.FulcrumTestCase):
         self.assertEqual(b.requests[1].body, b"abc")
         self.assertEqual(b.requests[3].body, b"hi")
 
+    def test_hundred_pipelined_requests_in_one_write(self):
+        b, port = self.start(lambda req: Response(200, body=req.target.encode() * 50))
+        raw = b"".join(b"GET /r%03d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(100))
+        with h.HttpClient(port, timeout=h.scaled(10)) as c:
+            c.send(raw)
+            for i in range(100):
+                self.assertEqual(c.read_response().body, b"/r%03d" % i * 50)
+        self.assertEqual(b.connections, 1)
+
     def test_backend_closing_an_idle_pooled_connection(self):
         # The backend answers keep-alive but closes right after: the pooled connection dies
         # while idle. The proxy notices (EOF while idle) and the next request still works.

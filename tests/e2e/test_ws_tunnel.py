@@ -99,6 +99,23 @@ class Tunnel(h.FulcrumTestCase):
         self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
                                           code=101), 3)
 
+    def test_sticky_cookie_applies_to_upgrades(self):
+        backends = [self.backend(h.WebSocketBackend(f"ws{i}")) for i in range(3)]
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool(
+            "p", backends, sticky="{ mode: cookie, cookie: STICKY, secret: s }")]))
+        first = h.WsClient.connect(port)
+        cookie = first.response.header("Set-Cookie")
+        self.assertRegex(cookie or "", r"^STICKY=[^;]+; Path=/; HttpOnly$")
+        landed = first.response.header("X-Backend")
+        first.close()
+        for _ in range(6):
+            with h.WsClient.connect(port, headers=[("Cookie", cookie.split(";")[0])]) as ws:
+                self.assertEqual(ws.response.header("X-Backend"), landed)
+                self.assertIsNone(ws.response.header("Set-Cookie"))
+                ws.send_text("hi")
+                self.assertEqual(ws.recv_message(), (WS_TEXT, b"hi"))
+
     def test_idle_timeout_closes_tunnel(self):
         b, port, admin = self.start({"websocket": "{ idle_timeout: 500ms }"})
         ws = h.WsClient.connect(port)
