@@ -189,6 +189,7 @@ void ClientSession::dropUpstream(bool reusable) {
 }
 
 void ClientSession::onUpstreamDrained(UpstreamConnection&) {
+  progress();
   if (phase_ == Phase::kExchange) processInput();
 }
 

@@ -289,6 +289,7 @@ void ClientSession::refreshSnapshot() {
 }
 
 void ClientSession::onWriterDrained(StreamWriter&) {
+  progress();  // a slow but reading client is not idle
   if (phase_ == Phase::kFlushing) {
     if (client_writer_.queued() == 0) closeNow();
     return;
