@@ -109,6 +109,15 @@ void BM_StickySourceIp(benchmark::State& st) {
   runPick(st, "round_robin", config::StickyMode::kSourceIp);
 }
 
+// Control-thread cost of building a pool's balancer (a reload): the Maglev table dominates.
+void BM_BuildConsistentHash(benchmark::State& st) {
+  for (auto _ : st) {
+    Setup s("consistent_hash", static_cast<size_t>(st.range(0)), config::StickyMode::kNone, 0);
+    benchmark::DoNotOptimize(s.balancer.get());
+  }
+}
+BENCHMARK(BM_BuildConsistentHash)->Arg(10)->Arg(1000)->Unit(benchmark::kMillisecond);
+
 #define POLICY_BENCH(fn) BENCHMARK(fn)->Arg(10)->Arg(100)->Arg(1000)
 POLICY_BENCH(BM_RoundRobin);
 POLICY_BENCH(BM_LeastConnections);
