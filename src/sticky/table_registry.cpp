@@ -29,6 +29,12 @@ void TableRegistry::retainOnly(const config::Config& config) {
   }
 }
 
+size_t TableRegistry::expireAll(int64_t now_ms) {
+  size_t removed = 0;
+  for (auto& [name, table] : tables_) removed += table->expire(now_ms);
+  return removed;
+}
+
 std::vector<std::pair<std::string, SourceIpTableSharedPtr>> TableRegistry::tables() const {
   return {tables_.begin(), tables_.end()};
 }

@@ -154,5 +154,14 @@ TEST(StickyTableRegistry, KeepsTableWhileSettingsAreUnchanged) {
   EXPECT_EQ(registry.tables()[0].first, "web");
 }
 
+TEST(StickyTableRegistry, ExpireAllDropsQuietClients) {
+  TableRegistry registry;
+  auto table = registry.get(stickyPool("web", 100, 1000));
+  table->remember(key(1), 1, 0);
+  table->remember(key(2), 2, 800);
+  EXPECT_EQ(registry.expireAll(1500), 1u);
+  EXPECT_EQ(table->size(), 1u);
+}
+
 }  // namespace
 }  // namespace fulcrum::sticky

@@ -20,7 +20,11 @@ class TableRegistry {
   SourceIpTableSharedPtr get(const config::PoolConfig& pool);
   // Drops the tables of pools that are gone or no longer use source_ip stickiness.
   void retainOnly(const config::Config& config);
-  // Every table by pool name (metrics: fulcrum_sticky_entries; periodic expire()).
+  // Drops expired entries from every table (steady ms); returns how many. Call it from a
+  // control-thread timer or before a scrape, so fulcrum_sticky_entries does not count entries
+  // of clients that went quiet (the data path only drops expired entries it meets).
+  size_t expireAll(int64_t now_ms);
+  // Every table by pool name (metrics: fulcrum_sticky_entries).
   std::vector<std::pair<std::string, SourceIpTableSharedPtr>> tables() const;
   size_t size() const { return tables_.size(); }
 
