@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "fulcrum/balancer/eligibility.h"
 #include "fulcrum/config/config_loader.h"
 #include "fulcrum/control/admin_context.h"
 #include "fulcrum/control/admin_server.h"
@@ -158,6 +159,19 @@ int Control::run() {
     workers_.push_back(std::make_unique<core::Worker>(w));
     workers_.back()->start();
   }
+  // Sweep expired source-IP sticky entries so fulcrum_sticky_entries counts live clients only.
+  sticky_timer_ = new uv_timer_t{};
+  uv_timer_init(&loop_, sticky_timer_);
+  sticky_timer_->data = this;
+  uv_timer_start(
+      sticky_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Control*>(t->data);
+        if (self == nullptr) return;
+        self->builder_.expireSticky(balancer::steadyMs(std::chrono::steady_clock::now()));
+      },
+      kStickySweepMs, kStickySweepMs);
+
   generation_ = 1;
   publish(builder_.build(config_, generation_), std::move(fds), [this] {
     ready_ = true;
@@ -281,6 +295,8 @@ void Control::finishShutdown() {
   for (auto& w : workers_) w->post([](core::Worker& wk) { wk.stop(); });
   core::closeAndDelete(drain_timer_);
   drain_timer_ = nullptr;
+  core::closeAndDelete(sticky_timer_);
+  sticky_timer_ = nullptr;
   for (auto* s : signals_) core::closeAndDelete(s);
   signals_.clear();
   if (admin_) admin_->close();

@@ -69,6 +69,8 @@ class Control {
   std::vector<uv_signal_t*> signals_;
   uv_async_t* async_ = nullptr;
   uv_timer_t* drain_timer_ = nullptr;
+  uv_timer_t* sticky_timer_ = nullptr;
+  static constexpr uint64_t kStickySweepMs = 5000;
   std::mutex mailbox_mutex_;
   std::vector<std::function<void()>> mailbox_;
   std::unique_ptr<ControlAdminContext> admin_context_;

@@ -19,6 +19,8 @@ class SnapshotBuilder {
   explicit SnapshotBuilder(metrics::StatsRegistry& stats) : stats_(stats) {}
 
   core::SnapshotConstSharedPtr build(config::ConfigConstSharedPtr config, uint64_t generation);
+  // Drops source-IP sticky entries past their ttl (the data path only drops those it meets).
+  size_t expireSticky(int64_t now_ms) { return tables_.expireAll(now_ms); }
 
  private:
   metrics::StatsRegistry& stats_;
