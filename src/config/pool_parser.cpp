@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "fulcrum/balancer/policy.h"
 #include "fulcrum/config/did_you_mean.h"
 #include "fulcrum/config/section_parsers.h"
 #include "fulcrum/config/value_parsers.h"
@@ -17,9 +18,13 @@ constexpr int64_t kMaxBalanceFactor = 100000;
 constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 constexpr std::string_view kConsistentHash = "consistent_hash";
 
-const std::vector<std::string_view> kPolicies{
-    "round_robin", "least_connections", "weighted_response_time", "consistent_hash",
-    "random",      "power_of_two"};
+// The names come from the policy registry (builtin_policies.cpp), so adding a policy there is
+// all it takes for the config to accept it.
+// A function-local static: no dependence on the order of static initialisation across files.
+const std::vector<std::string_view>& policies() {
+  static const std::vector<std::string_view> names = balancer::policyNames();
+  return names;
+}
 
 // "source_ip" | "path" | "header:NAME" | "cookie:NAME" | "query:NAME".
 void readHashKey(Diagnostics& diag, const Field& field, HashKey& out) {
@@ -152,8 +157,8 @@ void parsePool(Diagnostics& diag, const Field& field, PoolConfig& out) {
   if (!m.valid()) return;
   if (auto f = m.require("name")) readName(diag, *f, out.name);
   size_t index = 0;
-  if (auto f = m.get("policy"); f && readChoice(diag, *f, kPolicies, index)) {
-    out.policy = std::string(kPolicies[index]);
+  if (auto f = m.get("policy"); f && readChoice(diag, *f, policies(), index)) {
+    out.policy = std::string(policies()[index]);
   }
   const bool hashing = out.policy == kConsistentHash;
   if (auto f = m.get("hash_key")) {
