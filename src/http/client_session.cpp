@@ -47,11 +47,15 @@ void ClientSession::start() {
 void ClientSession::updateClientRead() {
   bool want = false;
   if (client_ != nullptr && held_ == nullptr && !client_writer_.failed()) {
+    // Reading stays armed across requests (each stop/start costs epoll_ctl calls): bytes
+    // that cannot be parsed yet are held, and holding stops reading. So a pipelining client
+    // that does not read its responses stops being read after one buffer.
     if (phase_ == Phase::kHead) {
-      // A pipelining client that does not read its responses stops being read too.
-      want = !client_writer_.aboveHighWatermark();
+      want = true;
     } else if (phase_ == Phase::kExchange) {
-      want = !ex_.request_done && upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
+      // Once the request is in, an EOF is remembered (onClientRead) and ends reading.
+      want = ex_.request_done ? !client_eof_
+                              : upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
     }
   }
   if (want == reading_) return;
@@ -82,6 +86,14 @@ void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
     }
     // EOF or error from the client. A request cut short aborts its exchange; otherwise what
     // is already being written still goes out (a half-closing client gets its response).
+    if (phase_ == Phase::kExchange && ex_.request_done && !ex_.response_done) {
+      // Reading was left armed while the response is awaited: finish it, then close.
+      client_eof_ = true;
+      ex_.close_after = true;
+      reading_ = false;
+      uv_read_stop(stream(client_));
+      return;
+    }
     if (phase_ == Phase::kExchange && !ex_.request_done) {
       closeNow();
     } else {

@@ -178,8 +178,8 @@ UpstreamConnection* UpstreamPool::take(const std::string& key) {
   if (it == t_pools.end()) return nullptr;
   UpstreamConnection* c = it->second->head;
   if (c == nullptr) return nullptr;
+  // Reading stays armed for the borrower: stopping and restarting it costs epoll_ctl calls.
   c->unparkIdle();
-  c->stopReading();
   return c;
 }
 

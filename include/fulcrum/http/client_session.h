@@ -151,6 +151,7 @@ class ClientSession final : public core::Session,
   size_t held_off_ = 0;
   size_t held_len_ = 0;
   bool reading_ = false;
+  bool client_eof_ = false;  // EOF read while a response was awaited
   bool in_process_ = false;
   bool draining_ = false;
   Phase phase_ = Phase::kHead;
