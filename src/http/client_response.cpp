@@ -146,8 +146,15 @@ void ClientSession::finishExchange() {
 
 void ClientSession::nextRequest() {
   parser_.nextMessage();
-  parser_.shrink();
-  response_.shrink();
+  if (held_ == nullptr) {
+    // Going idle: an idle keep-alive client keeps no head memory (there may be many).
+    parser_.release();
+    response_.release();
+    std::string().swap(scratch_);
+  } else {
+    parser_.shrink();
+    response_.shrink();
+  }
   phase_ = Phase::kHead;
   // A pipelined request already held starts its client_header clock in processInput.
   arm(Wait::kIdle, listener_->config->timeouts.client_idle);

@@ -2,6 +2,11 @@
 
 namespace fulcrum::http {
 
+namespace {
+// One allocation covers the headers of a typical head.
+constexpr size_t kInitialSpans = 16;
+}  // namespace
+
 void HeadBuffer::reset() {
   buf_.clear();
   first_ = Span{};
@@ -17,6 +22,7 @@ void HeadBuffer::append(Span& span, const char* at, size_t length) {
 
 void HeadBuffer::appendField(const char* at, size_t length) {
   if (spans_.empty() || value_open_) {
+    if (spans_.capacity() == 0) spans_.reserve(kInitialSpans);
     spans_.emplace_back();
     value_open_ = false;
   }
@@ -24,7 +30,10 @@ void HeadBuffer::appendField(const char* at, size_t length) {
 }
 
 void HeadBuffer::appendValue(const char* at, size_t length) {
-  if (spans_.empty()) spans_.emplace_back();
+  if (spans_.empty()) {
+    spans_.reserve(kInitialSpans);
+    spans_.emplace_back();
+  }
   value_open_ = true;
   append(spans_.back().value, at, length);
 }
@@ -37,12 +46,20 @@ HeadBuffer::Span HeadBuffer::appendExtra(std::string_view bytes) {
 
 void HeadBuffer::build(std::vector<Header>& out) const {
   out.clear();
+  out.reserve(spans_.size());
   for (const HeaderSpan& s : spans_) out.push_back({view(s.name), trimOws(view(s.value))});
 }
 
 void HeadBuffer::shrink() {
   if (buf_.capacity() > 4096) std::string().swap(buf_);
   if (spans_.capacity() > 64) std::vector<HeaderSpan>().swap(spans_);
+}
+
+void HeadBuffer::release() {
+  std::string().swap(buf_);
+  std::vector<HeaderSpan>().swap(spans_);
+  first_ = Span{};
+  value_open_ = false;
 }
 
 }  // namespace fulcrum::http

@@ -39,12 +39,17 @@ const llhttp_settings_t& RequestParser::settings() {
 RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
   llhttp_init(&parser_, HTTP_REQUEST, &settings());
   parser_.data = this;
-  head_.headers.reserve(16);
 }
 
 void RequestParser::shrink() {
   buf_.shrink();
   if (head_.headers.capacity() > 64) std::vector<Header>().swap(head_.headers);
+}
+
+void RequestParser::release() {
+  if (state_ != State::kHead || head_bytes_ != 0) return;  // a head is being parsed
+  buf_.release();
+  std::vector<Header>().swap(head_.headers);
 }
 
 void RequestParser::nextMessage() {

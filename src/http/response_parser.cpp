@@ -36,7 +36,11 @@ const llhttp_settings_t& ResponseParser::settings() {
 ResponseParser::ResponseParser() {
   llhttp_init(&parser_, HTTP_RESPONSE, &settings());
   parser_.data = this;
-  head_.headers.reserve(16);
+}
+
+void ResponseParser::release() {
+  buf_.release();
+  std::vector<Header>().swap(head_.headers);
 }
 
 void ResponseParser::expect(bool head_request, bool upgrade_requested) {

@@ -21,7 +21,7 @@ class HeadBuffer {
     uint32_t length = 0;
   };
 
-  HeadBuffer() { spans_.reserve(16); }
+  HeadBuffer() = default;  // no memory until a head arrives (idle connections are many)
   void reset();
   void appendFirst(const char* at, size_t length) { append(first_, at, length); }
   void appendField(const char* at, size_t length);
@@ -37,6 +37,8 @@ class HeadBuffer {
   void build(std::vector<Header>& out) const;
   // Gives memory back after an unusually large head.
   void shrink();
+  // Gives all memory back (an idle connection); the next head allocates again.
+  void release();
 
  private:
   struct HeaderSpan {

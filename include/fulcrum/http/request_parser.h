@@ -62,6 +62,8 @@ class RequestParser {
   uint64_t bodyBytes() const { return body_bytes_; }
   // Gives back head-buffer memory after a large head (idle connections stay small).
   void shrink();
+  // Between requests, before any byte of the next head: gives all head memory back.
+  void release();
 
  private:
   enum class State : uint8_t { kHead, kBody, kComplete, kError };

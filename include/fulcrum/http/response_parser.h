@@ -60,6 +60,8 @@ class ResponseParser {
   bool headDone() const { return head_done_; }
   const char* error() const { return error_; }
   void shrink() { buf_.shrink(); }
+  // Between exchanges: gives all head memory back (the next expect() starts afresh).
+  void release();
 
  private:
   Result fail(const char* why, size_t consumed);
