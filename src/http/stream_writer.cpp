@@ -59,6 +59,24 @@ void StreamWriter::submit(core::Buffer* buffer) {
   }
   buffer->owner = this;
   uv_buf_t buf = uv_buf_init(buffer->data, static_cast<unsigned>(buffer->length));
+  if (!above_ && !wait_empty_) {
+    // Written at once when the socket takes it: no write request, no callback, and no
+    // epoll_ctl (libuv re-registers the fd after every completed uv_write). Errors and
+    // drain reports stay asynchronous: they go through uv_write below, which sees the same
+    // error, so the owner is never called back from inside append()/flush().
+    int n = uv_try_write(stream_, &buf, 1);
+    if (n > 0) {
+      size_t written = static_cast<size_t>(n);
+      queued_ -= written;
+      bytes_written_ += written;
+      if (written == buffer->length) {
+        pool_.release(buffer);
+        return;
+      }
+      buffer->length -= written;
+      buf = uv_buf_init(buffer->data + written, static_cast<unsigned>(buffer->length));
+    }
+  }
   int rc = uv_write(&buffer->write_req, stream_, &buf, 1, &StreamWriter::onWrite);
   if (rc != 0) {
     queued_ -= buffer->length;
