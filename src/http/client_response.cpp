@@ -303,8 +303,7 @@ void ClientSession::onPumpClosed(l4::CloseReason reason) {
   if (timer_ != nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
       auto* self = static_cast<ClientSession*>(h->data);
-      delete reinterpret_cast<uv_timer_t*>(h);
-      self->timer_ = nullptr;
+      self->timer_ = nullptr;  // embedded in the session
       self->onHandleClosed();
     });
   }

@@ -25,7 +25,7 @@ ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr
   if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
     client_addr_.ss_family = AF_UNSPEC;
   client_ip_ = formatClientIp(clientAddr());
-  timer_ = new uv_timer_t{};
+  timer_ = &timer_storage_;
   uv_timer_init(worker.loop(), timer_);
   timer_->data = this;
   open_handles_ = 2;
@@ -165,21 +165,26 @@ void ClientSession::processInput() {
 void ClientSession::arm(Wait wait, std::chrono::milliseconds timeout) {
   if (timer_ == nullptr) return;
   wait_ = wait;
-  if (wait == Wait::kNone) {
-    uv_timer_stop(timer_);
-    return;
-  }
+  // The libuv timer is only restarted when it would fire too late: a session changes waits
+  // several times per request, and each restart is a timer-heap removal and insertion.
+  // A timer that fires early (or with kNone) finds the current deadline in onTimer.
+  if (wait == Wait::kNone) return;
   wait_ms_ = static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 1));
-  last_progress_ = uv_now(worker().loop());
-  uv_timer_start(timer_, &ClientSession::onTimer, wait_ms_, 0);
+  armed_at_ = uv_now(worker().loop());
+  last_progress_ = armed_at_;
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) ||
+      uv_timer_get_due_in(timer_) > wait_ms_)
+    uv_timer_start(timer_, &ClientSession::onTimer, wait_ms_, 0);
 }
 
 void ClientSession::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<ClientSession*>(timer->data);
   if (self == nullptr || self->wait_ == Wait::kNone) return;
-  // kStream is an inactivity timeout: progress() moved last_progress_ forward.
-  uint64_t elapsed = uv_now(self->worker().loop()) - self->last_progress_;
-  if (self->wait_ == Wait::kStream && elapsed < self->wait_ms_) {
+  // kStream is an inactivity timeout: progress() moved last_progress_ forward. The others
+  // run from when they were armed (the timer may be left over from an earlier wait).
+  uint64_t since = self->wait_ == Wait::kStream ? self->last_progress_ : self->armed_at_;
+  uint64_t elapsed = uv_now(self->worker().loop()) - since;
+  if (elapsed < self->wait_ms_) {
     uv_timer_start(timer, &ClientSession::onTimer, self->wait_ms_ - elapsed, 0);
     return;
   }
@@ -265,8 +270,7 @@ void ClientSession::closeNow() {
   auto on_close = [](uv_handle_t* h) {
     auto* self = static_cast<ClientSession*>(h->data);
     if (h == reinterpret_cast<uv_handle_t*>(self->timer_)) {
-      delete reinterpret_cast<uv_timer_t*>(h);
-      self->timer_ = nullptr;
+      self->timer_ = nullptr;  // embedded in the session
     } else {
       delete reinterpret_cast<uv_tcp_t*>(h);
     }

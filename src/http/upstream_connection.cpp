@@ -17,7 +17,7 @@ UpstreamConnection::UpstreamConnection(core::Worker& worker, uv_tcp_t* handle)
   handle_->data = this;
   // The timer always exists: it serves the idle pool, and its close callback is where a
   // released connection frees itself (never inside the caller's callback).
-  timer_ = new uv_timer_t{};
+  timer_ = &timer_storage_;
   uv_timer_init(worker.loop(), timer_);
   timer_->data = this;
   open_handles_ = 2;
@@ -92,8 +92,7 @@ uv_tcp_t* UpstreamConnection::release() {
   unparkIdle();
   uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* t) {
     auto* self = static_cast<UpstreamConnection*>(t->data);
-    delete reinterpret_cast<uv_timer_t*>(t);
-    self->timer_ = nullptr;
+    self->timer_ = nullptr;  // embedded
     --self->open_handles_;
     self->maybeDelete();
   });
@@ -110,8 +109,7 @@ void UpstreamConnection::close() {
   auto on_close = [](uv_handle_t* h) {
     auto* self = static_cast<UpstreamConnection*>(h->data);
     if (h == reinterpret_cast<uv_handle_t*>(self->timer_)) {
-      self->timer_ = nullptr;
-      delete reinterpret_cast<uv_timer_t*>(h);
+      self->timer_ = nullptr;  // embedded
     } else {
       self->handle_ = nullptr;
       delete reinterpret_cast<uv_tcp_t*>(h);
@@ -146,8 +144,13 @@ void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle
   list->head = this;
   ++list->count;
   user_ = nullptr;
-  uv_timer_start(timer_, &UpstreamConnection::onIdleTimer,
-                 static_cast<uint64_t>(std::max<int64_t>(idle_timeout.count(), 1)), 0);
+  // Not stopped by unparkIdle (a restart per exchange costs timer-heap work): restarted only
+  // when it would fire too late; onIdleTimer checks the deadline.
+  idle_ms_ = static_cast<uint64_t>(std::max<int64_t>(idle_timeout.count(), 1));
+  parked_at_ = uv_now(worker().loop());
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) ||
+      uv_timer_get_due_in(timer_) > idle_ms_)
+    uv_timer_start(timer_, &UpstreamConnection::onIdleTimer, idle_ms_, 0);
   startReading();
 }
 
@@ -159,12 +162,17 @@ void UpstreamConnection::unparkIdle() {
   --idle_list_->count;
   idle_list_ = nullptr;
   idle_prev = idle_next = nullptr;
-  if (timer_ != nullptr && !closing_) uv_timer_stop(timer_);
 }
 
 void UpstreamConnection::onIdleTimer(uv_timer_t* timer) {
   auto* self = static_cast<UpstreamConnection*>(timer->data);
-  if (self != nullptr && self->idle_list_ != nullptr) self->close();
+  if (self == nullptr || self->idle_list_ == nullptr || self->closing_) return;
+  uint64_t elapsed = uv_now(self->worker().loop()) - self->parked_at_;
+  if (elapsed < self->idle_ms_) {
+    uv_timer_start(timer, &UpstreamConnection::onIdleTimer, self->idle_ms_ - elapsed, 0);
+    return;
+  }
+  self->close();
 }
 
 namespace {

@@ -138,9 +138,11 @@ class ClientSession final : public core::Session,
   core::ConnectionSlot slot_;
   sockaddr_storage client_addr_{};
   std::string client_ip_;
-  uv_timer_t* timer_ = nullptr;
+  uv_timer_t timer_storage_{};   // embedded: no allocation per connection
+  uv_timer_t* timer_ = nullptr;  // &timer_storage_ until it is closed
   Wait wait_ = Wait::kNone;
   uint64_t wait_ms_ = 0;
+  uint64_t armed_at_ = 0;  // uv_now when wait_ was armed
   uint64_t last_progress_ = 0;
   int open_handles_ = 0;
 

@@ -71,7 +71,10 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   static void onIdleTimer(uv_timer_t* timer);
 
   uv_tcp_t* handle_;
-  uv_timer_t* timer_ = nullptr;
+  uv_timer_t timer_storage_{};   // embedded: no allocation per connection
+  uv_timer_t* timer_ = nullptr;  // &timer_storage_ until it is closed
+  uint64_t parked_at_ = 0;       // uv_now when parked
+  uint64_t idle_ms_ = 0;
   StreamWriter writer_;
   UpstreamUser* user_ = nullptr;
   IdleList* idle_list_ = nullptr;  // non-null while parked
