@@ -135,9 +135,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     int v = std::atoi(argv[i + 1]);
-    if (k == "--echo") echo_port = v;
-    else if (k == "--sink") sink_port = v;
-    else if (k == "--max-seconds") max_seconds = v;
+    if (k == "--echo")
+      echo_port = v;
+    else if (k == "--sink")
+      sink_port = v;
+    else if (k == "--max-seconds")
+      max_seconds = v;
     else {
       std::fprintf(stderr, "usage: l4_backend --echo PORT [--sink PORT] [--max-seconds N]\n");
       return 2;
@@ -157,8 +160,12 @@ int main(int argc, char** argv) {
       int fd = evs[i].data.fd;
       Conn& c = slot(fd);
       switch (c.kind) {
-        case kListenEcho: acceptAll(fd, kEcho); break;
-        case kListenSink: acceptAll(fd, kSink); break;
+        case kListenEcho:
+          acceptAll(fd, kEcho);
+          break;
+        case kListenSink:
+          acceptAll(fd, kSink);
+          break;
         case kEcho:
         case kSink:
           if (evs[i].events & EPOLLOUT) {
@@ -167,7 +174,8 @@ int main(int argc, char** argv) {
             onReadable(fd, c);
           }
           break;
-        case kFree: break;
+        case kFree:
+          break;
       }
     }
   }

@@ -230,8 +230,10 @@ int connrate(const Args& a) {
         }
       }
       if (!ok || finished) {
-        if (finished) ++done;
-        else ++errors;
+        if (finished)
+          ++done;
+        else
+          ++errors;
         loops.erase(it);
         close(fd);
         start();
@@ -242,10 +244,10 @@ int connrate(const Args& a) {
   double cpu = cpuMicros(a.pid) - cpu_start;
   double conns = static_cast<double>(done - done_at_start);
   for (auto& [fd, l] : loops) close(fd);
-  std::printf("conns=%.0f seconds=%.2f conn_per_s=%.0f cpu_us=%.0f cpu_us_per_conn=%.2f "
-              "errors=%llu\n",
-              conns, window, window > 0 ? conns / window : 0, cpu, conns > 0 ? cpu / conns : 0,
-              errors);
+  std::printf(
+      "conns=%.0f seconds=%.2f conn_per_s=%.0f cpu_us=%.0f cpu_us_per_conn=%.2f "
+      "errors=%llu\n",
+      conns, window, window > 0 ? conns / window : 0, cpu, conns > 0 ? cpu / conns : 0, errors);
   return conns > 0 ? 0 : 1;
 }
 
@@ -263,8 +265,8 @@ bool httpComplete(const std::string& buf) {
 
 int idle(const Args& a) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  std::string msg = a.http ? "GET " + a.path + " HTTP/1.1\r\nHost: bench\r\n\r\n"
-                           : std::string(64, 'i');
+  std::string msg =
+      a.http ? "GET " + a.path + " HTTP/1.1\r\nHost: bench\r\n\r\n" : std::string(64, 'i');
   std::vector<char> buf(65536);
   struct Session {
     bool connecting = true;
@@ -332,10 +334,11 @@ int idle(const Args& a) {
   long rss_hold = rssKib(a.pid);
   if (rss_hold > rss_after) rss_after = rss_hold;
   size_t ok = idle_fds.size();
-  std::printf("sessions=%zu errors=%d open_seconds=%.1f rss_before_kib=%ld rss_after_kib=%ld "
-              "kib_per_session=%.2f\n",
-              ok, errors + static_cast<int>(pending.size()), open_seconds, rss_before, rss_after,
-              ok > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(ok) : 0);
+  std::printf(
+      "sessions=%zu errors=%d open_seconds=%.1f rss_before_kib=%ld rss_after_kib=%ld "
+      "kib_per_session=%.2f\n",
+      ok, errors + static_cast<int>(pending.size()), open_seconds, rss_before, rss_after,
+      ok > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(ok) : 0);
   for (int fd : idle_fds) close(fd);
   for (auto& [fd, s] : pending) close(fd);
   return ok > 0 ? 0 : 1;
@@ -360,17 +363,28 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (k == "--port") a.port = std::atoi(next());
-    else if (k == "--pid") a.pid = std::atoi(next());
-    else if (k == "--conns") a.conns = std::atoi(next());
-    else if (k == "--seconds") a.seconds = std::atof(next());
-    else if (k == "--warmup") a.warmup = std::atof(next());
-    else if (k == "--chunk") a.chunk = std::atoi(next());
-    else if (k == "--size") a.size = std::atoi(next());
-    else if (k == "--count") a.count = std::atoi(next());
-    else if (k == "--hold") a.hold = std::atof(next());
-    else if (k == "--http") a.http = true;
-    else if (k == "--path") a.path = next();
+    if (k == "--port")
+      a.port = std::atoi(next());
+    else if (k == "--pid")
+      a.pid = std::atoi(next());
+    else if (k == "--conns")
+      a.conns = std::atoi(next());
+    else if (k == "--seconds")
+      a.seconds = std::atof(next());
+    else if (k == "--warmup")
+      a.warmup = std::atof(next());
+    else if (k == "--chunk")
+      a.chunk = std::atoi(next());
+    else if (k == "--size")
+      a.size = std::atoi(next());
+    else if (k == "--count")
+      a.count = std::atoi(next());
+    else if (k == "--hold")
+      a.hold = std::atof(next());
+    else if (k == "--http")
+      a.http = true;
+    else if (k == "--path")
+      a.path = next();
     else {
       std::fprintf(stderr, "l4_load: unknown option %s\n", k.c_str());
       return 2;

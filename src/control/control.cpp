@@ -100,12 +100,13 @@ void Control::publish(core::SnapshotConstSharedPtr snapshot,
     for (auto& [address, list] : fds) mine.push_back({address, list[w]});
     // The closure captures only the immutable snapshot and shared counters, never `this`
     // beyond post(), which outlives every worker.
-    workers_[w]->post([this, snapshot, mine = std::move(mine), remaining, done](core::Worker& wk) mutable {
-      wk.applySnapshot(snapshot, std::move(mine));
-      post([remaining, done] {
-        if (--*remaining == 0 && *done) (*done)();
-      });
-    });
+    workers_[w]->post(
+        [this, snapshot, mine = std::move(mine), remaining, done](core::Worker& wk) mutable {
+          wk.applySnapshot(snapshot, std::move(mine));
+          post([remaining, done] {
+            if (--*remaining == 0 && *done) (*done)();
+          });
+        });
   }
 }
 
@@ -188,9 +189,9 @@ int Control::run() {
 void Control::logStartup() const {
   std::string listeners, pools;
   for (const auto& l : config_->listeners)
-    listeners += fmt::format("{}{} {} {} -> {}", listeners.empty() ? "" : ", ", l.name,
-                             l.protocol == config::Protocol::kTcp ? "tcp" : "http", l.listen.text,
-                             l.pool);
+    listeners +=
+        fmt::format("{}{} {} {} -> {}", listeners.empty() ? "" : ", ", l.name,
+                    l.protocol == config::Protocol::kTcp ? "tcp" : "http", l.listen.text, l.pool);
   for (const auto& p : config_->pools)
     pools += fmt::format("{}{} ({}, {} backends)", pools.empty() ? "" : ", ", p.name, p.policy,
                          p.backends.size());
@@ -203,14 +204,21 @@ void Control::onSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Control*>(handle->data);
   if (self == nullptr) return;
   switch (signum) {
-    case SIGHUP: self->reload(); break;
-    case SIGTERM: self->beginShutdown("SIGTERM"); break;
-    case SIGINT: self->beginShutdown("SIGINT"); break;
+    case SIGHUP:
+      self->reload();
+      break;
+    case SIGTERM:
+      self->beginShutdown("SIGTERM");
+      break;
+    case SIGINT:
+      self->beginShutdown("SIGINT");
+      break;
     case SIGUSR1:
       log::info("SIGUSR1: reopening access logs");
       core::AccessLog::requestReopen();
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -281,9 +289,8 @@ void Control::beginShutdown(const char* why) {
       },
       static_cast<uint64_t>(config_->shutdown.drain_timeout.count()), 0);
   for (auto& w : workers_) {
-    w->post([this](core::Worker& wk) {
-      wk.startDrain([this] { post([this] { onWorkerIdle(); }); });
-    });
+    w->post(
+        [this](core::Worker& wk) { wk.startDrain([this] { post([this] { onWorkerIdle(); }); }); });
   }
 }
 

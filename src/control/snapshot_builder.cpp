@@ -15,7 +15,8 @@ core::SnapshotConstSharedPtr SnapshotBuilder::build(config::ConfigConstSharedPtr
     core::PoolRuntime pr;
     pr.balancer = balancer::buildPoolBalancer(pc, i, backends_, tables_);
     pr.stats = stats_.pool(pc.name);
-    for (const auto& b : pc.backends) pr.backend_stats.push_back(stats_.backend(pc.name, b.address.text));
+    for (const auto& b : pc.backends)
+      pr.backend_stats.push_back(stats_.backend(pc.name, b.address.text));
     snap->pools.push_back(std::move(pr));
   }
   auto pool_index = [&](const std::string& name) -> uint32_t {
@@ -41,7 +42,8 @@ core::SnapshotConstSharedPtr SnapshotBuilder::build(config::ConfigConstSharedPtr
     }
     lr.default_route.pool = pool_index(lc.pool);
     // Only http listeners count requests; a tcp listener would show an empty histogram.
-    if (lc.protocol == config::Protocol::kHttp) lr.default_route.stats = stats_.route(lc.name, lc.pool);
+    if (lc.protocol == config::Protocol::kHttp)
+      lr.default_route.stats = stats_.route(lc.name, lc.pool);
     auto& counter = connection_counters_[lc.listen.text];
     if (!counter) counter = std::make_shared<std::atomic<int64_t>>(0);
     counters[lc.listen.text] = counter;

@@ -11,10 +11,14 @@ std::atomic<int> g_level{static_cast<int>(config::LogLevel::kInfo)};
 
 const char* levelName(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::kError: return "error";
-    case config::LogLevel::kWarn: return "warn";
-    case config::LogLevel::kInfo: return "info";
-    case config::LogLevel::kDebug: return "debug";
+    case config::LogLevel::kError:
+      return "error";
+    case config::LogLevel::kWarn:
+      return "warn";
+    case config::LogLevel::kInfo:
+      return "info";
+    case config::LogLevel::kDebug:
+      return "debug";
   }
   return "?";
 }

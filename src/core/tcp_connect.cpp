@@ -82,8 +82,6 @@ void cancelConnect(ConnectAttempt* attempt) {
   if (!connect_pending) delete attempt;
 }
 
-void tuneSocket(uv_tcp_t* handle) {
-  uv_tcp_nodelay(handle, 1);
-}
+void tuneSocket(uv_tcp_t* handle) { uv_tcp_nodelay(handle, 1); }
 
 }  // namespace fulcrum::core

@@ -105,7 +105,8 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
 }
 
 void Worker::openAccessLog(const config::LogConfig& config) {
-  std::string key = config.access_log + (config.format == config::LogFormat::kJson ? "|json" : "|text");
+  std::string key =
+      config.access_log + (config.format == config::LogFormat::kJson ? "|json" : "|text");
   if (access_log_ && key == access_log_key_) return;
   std::string error;
   AccessLogPtr log = AccessLog::open(config, &error);

@@ -11,11 +11,16 @@ namespace fulcrum::l4 {
 
 const char* closeReasonName(CloseReason reason) {
   switch (reason) {
-    case CloseReason::kDone: return "done";
-    case CloseReason::kDownstreamError: return "downstream_error";
-    case CloseReason::kUpstreamError: return "upstream_error";
-    case CloseReason::kIdleTimeout: return "idle_timeout";
-    case CloseReason::kClosed: return "closed";
+    case CloseReason::kDone:
+      return "done";
+    case CloseReason::kDownstreamError:
+      return "downstream_error";
+    case CloseReason::kUpstreamError:
+      return "upstream_error";
+    case CloseReason::kIdleTimeout:
+      return "idle_timeout";
+    case CloseReason::kClosed:
+      return "closed";
   }
   return "?";
 }

@@ -86,8 +86,8 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     attempt_ = nullptr;
     core::tuneSocket(upstream);
     member_->state->recordResponse((uv_now(worker().loop()) - connect_started_) * 1000, false);
-    pump_ = std::make_unique<BytePump>(worker(), client_, upstream, pool_.config().timeouts.idle,
-                                       this);
+    pump_ =
+        std::make_unique<BytePump>(worker(), client_, upstream, pool_.config().timeouts.idle, this);
     client_ = nullptr;  // owned by the pump now
     pump_->start();
   }
@@ -128,8 +128,9 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     core::AccessLogEntry e;
     e.time = started_;
     e.listener = listener_.config->name;
-    e.client = client_addr_.ss_family == AF_UNSPEC ? nullptr
-                                                   : reinterpret_cast<const sockaddr*>(&client_addr_);
+    e.client = client_addr_.ss_family == AF_UNSPEC
+                   ? nullptr
+                   : reinterpret_cast<const sockaddr*>(&client_addr_);
     if (pump_) {
       e.bytes_in = pump_->bytesToUpstream();
       e.bytes_out = pump_->bytesToDownstream();

@@ -171,7 +171,7 @@ struct UpstreamTls {
 struct PoolConfig {
   std::string name;
   std::string policy = "round_robin";
-  HashKey hash_key;              // consistent_hash only
+  HashKey hash_key;  // consistent_hash only
   uint32_t hash_balance_factor = 0;
   Duration slow_start{0};
   std::vector<BackendConfig> backends;

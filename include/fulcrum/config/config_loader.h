@@ -11,8 +11,8 @@ namespace fulcrum::config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when the error has no position (file unreadable)
-  int column = 0;  // 1-based
+  int line = 0;         // 1-based; 0 when the error has no position (file unreadable)
+  int column = 0;       // 1-based
   std::string path;     // "pools[1].backends[0].weight"
   std::string message;  // "must be between 0 and 1000, got 5000"
 
@@ -21,8 +21,8 @@ struct ConfigError {
 };
 
 struct LoadResult {
-  ConfigConstSharedPtr config;      // null when errors is not empty
-  std::vector<ConfigError> errors;  // every error, in file order
+  ConfigConstSharedPtr config;        // null when errors is not empty
+  std::vector<ConfigError> errors;    // every error, in file order
   std::vector<std::string> warnings;  // e.g. a feature that is parsed but not implemented yet
   bool ok() const { return config != nullptr; }
 };

@@ -2,8 +2,9 @@
 // Process log to stderr: one line per event, "2026-11-23T10:00:00.123Z level message".
 // Thread-safe (one write(2) per line); the level is set once at start and on reload.
 
-#include <atomic>
 #include <fmt/format.h>
+
+#include <atomic>
 #include <string>
 #include <string_view>
 

@@ -20,11 +20,11 @@ class Worker;
 namespace fulcrum::l4 {
 
 enum class CloseReason {
-  kDone,           // both directions finished cleanly
+  kDone,  // both directions finished cleanly
   kDownstreamError,
   kUpstreamError,
   kIdleTimeout,
-  kClosed,         // close() was called (drain deadline, shutdown)
+  kClosed,  // close() was called (drain deadline, shutdown)
 };
 const char* closeReasonName(CloseReason reason);
 
@@ -64,11 +64,11 @@ class BytePump {
     uv_tcp_t* from = nullptr;
     uv_tcp_t* to = nullptr;
     bool reading = false;
-    bool eof = false;         // `from` sent EOF
-    bool shut = false;        // shutdown(to) issued/done
+    bool eof = false;   // `from` sent EOF
+    bool shut = false;  // shutdown(to) issued/done
     bool shut_done = false;
     uint64_t bytes = 0;
-    size_t queued = 0;        // bytes written to `to` and not yet completed
+    size_t queued = 0;  // bytes written to `to` and not yet completed
   };
   static constexpr size_t kHighWatermark = 256 * 1024;
   static constexpr size_t kLowWatermark = 64 * 1024;
