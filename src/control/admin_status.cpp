@@ -7,26 +7,14 @@
 #include <string_view>
 
 #include "fulcrum/core/access_log.h"
+#include "fulcrum/core/json_string.h"
 
 namespace fulcrum::control {
 namespace {
 
 using Out = std::back_insert_iterator<std::string>;
 
-void jsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (const unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      fmt::format_to(Out(out), "\\u{:04x}", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-}
+void jsonString(std::string& out, std::string_view s) { core::appendJsonString(out, s); }
 
 void key(std::string& out, std::string_view name) {
   jsonString(out, name);

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iterator>
 
+#include "fulcrum/core/json_string.h"
 #include "fulcrum/core/log.h"
 
 namespace fulcrum::core {
@@ -40,22 +41,7 @@ std::string_view sockAddrText(const sockaddr* addr, char* buf) {
 
 using Out = std::back_insert_iterator<std::string>;
 
-// JSON string body. Bytes >= 0x80 are escaped as \u00XX so that the line stays valid JSON
-// whatever a client put in its request target.
-void jsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (const unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      fmt::format_to(Out(out), "\\u{:04x}", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-}
+void jsonString(std::string& out, std::string_view s) { core::appendJsonString(out, s); }
 
 // Text values: bare when safe, otherwise quoted with \" \\ and \xHH escapes; empty is "-".
 void textValue(std::string& out, std::string_view s, bool always_quote = false) {
