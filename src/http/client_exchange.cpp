@@ -150,6 +150,12 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   // Forwards held body bytes (or completes a request without a body) and flushes. When this
   // runs inside processInput (a pooled connection), the outer loop does it.
   processInput();
+  // A retry on a fresh connection after a stale pooled one: the request was complete already,
+  // so processInput() had nothing left to feed. Send the re-written head and await the answer.
+  if (ex_.request_done && upstream_ == c && phase_ == Phase::kExchange) {
+    c->writer().flush();
+    if (!ex_.response_started) arm(Wait::kResponse, ex_.pool->config().timeouts.response);
+  }
 }
 
 void ClientSession::onBodyBytes(const char* data, size_t length) {
