@@ -178,9 +178,8 @@ void BytePump::maybeShutdown(Direction& dir) {
   // Propagate the half-close once everything read before the EOF has been written.
   if (!dir.eof || dir.shut || dir.queued > 0 || closing_) return;
   dir.shut = true;
-  dir.shut_done = true;
   Direction& other = &dir == &dirs_[0] ? dirs_[1] : dirs_[0];
-  if (other.shut_done) {
+  if (other.shut) {
     // Both peers have sent EOF and everything is delivered: closing sends the last FIN, no
     // shutdown needed (and nothing unread is left, so the close is clean, not a reset).
     maybeFinish();
@@ -196,7 +195,7 @@ void BytePump::maybeShutdown(Direction& dir) {
 }
 
 void BytePump::maybeFinish() {
-  if (dirs_[0].shut_done && dirs_[1].shut_done) fail(CloseReason::kDone);
+  if (dirs_[0].shut && dirs_[1].shut) fail(CloseReason::kDone);
 }
 
 void BytePump::close(CloseReason reason) { fail(reason); }

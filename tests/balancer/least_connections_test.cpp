@@ -9,11 +9,7 @@ namespace {
 
 using testing::TestPool;
 
-PickContext now() {
-  PickContext ctx;
-  ctx.now = testing::testTime(0);
-  return ctx;
-}
+PickContext now() { return testing::contextAtStart(); }
 
 TEST(BalancerLeastConnections, AvoidsTheBusierBackend) {
   TestPool tp({1, 1, 1}, "least_connections");

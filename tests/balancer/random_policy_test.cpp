@@ -10,11 +10,7 @@ namespace {
 
 using testing::TestPool;
 
-PickContext now() {
-  PickContext ctx;
-  ctx.now = testing::testTime(0);
-  return ctx;
-}
+PickContext now() { return testing::contextAtStart(); }
 
 TEST(BalancerRandom, SameSeedSameSequence) {
   TestPool tp({1, 2, 3, 4}, "random");

@@ -12,11 +12,7 @@ namespace {
 
 using testing::TestPool;
 
-PickContext now() {
-  PickContext ctx;
-  ctx.now = testing::testTime(0);
-  return ctx;
-}
+PickContext now() { return testing::contextAtStart(); }
 
 std::string sequence(Picker& picker, int n) {
   std::string s;

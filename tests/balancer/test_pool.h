@@ -35,6 +35,13 @@ inline MonotonicTime testTime(int64_t ms) {
   return MonotonicTime(std::chrono::milliseconds(1'000'000'000 + ms));
 }
 
+// A pick context at time 0 with nothing tried.
+inline PickContext contextAtStart() {
+  PickContext ctx;
+  ctx.now = testTime(0);
+  return ctx;
+}
+
 inline int64_t steadyMsForTest(int64_t ms) { return 1'000'000'000 + ms; }
 
 // A well-spread 64-bit key hash for key number i (stands in for hashKey of a header).

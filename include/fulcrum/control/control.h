@@ -41,10 +41,6 @@ class Control {
   metrics::StatsRegistry& stats() { return stats_; }
 
  private:
-  struct OpenListener {
-    std::vector<int> pending_fds;  // made for the workers, not yet handed over
-  };
-
   bool openListenSockets(const config::Config& config, std::map<std::string, std::vector<int>>& fds,
                          std::string& error);
   void publish(core::SnapshotConstSharedPtr snapshot, std::map<std::string, std::vector<int>> fds,
