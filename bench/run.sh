@@ -228,10 +228,17 @@ listeners:
     protocol: http
     pool: web
     limits: { max_connections: 100000 }
+  - name: bytes
+    listen: 127.0.0.1:$((f + 81))
+    protocol: tcp
+    pool: bytes
+    limits: { max_connections: 100000 }
 pools:
   - name: web
     backends: [{ address: 127.0.0.1:$HTTP_BACKEND_PORT }]
     keepalive: { max_idle_per_backend: 512 }
+  - name: bytes
+    backends: [{ address: 127.0.0.1:$HTTP_BACKEND_PORT }]
 EOF
   # Upstream keep-alive on for all three; X-Forwarded-For on for all three (Fulcrum's default).
   cat >"$WORK/haproxy-http.cfg" <<EOF
@@ -252,8 +259,16 @@ frontend web
 backend web
   http-reuse always
   server s1 127.0.0.1:$HTTP_BACKEND_PORT
+frontend bytes
+  mode tcp
+  bind 127.0.0.1:$((h + 81))
+  default_backend bytes
+backend bytes
+  mode tcp
+  server s1 127.0.0.1:$HTTP_BACKEND_PORT
 EOF
   cat >"$WORK/nginx-http.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1;
 worker_rlimit_nofile $HARD_NOFILE;
 daemon off;
@@ -281,6 +296,9 @@ http {
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
   }
+}
+stream {
+  server { listen 127.0.0.1:$((n + 81)) backlog=4096; proxy_pass 127.0.0.1:$HTTP_BACKEND_PORT; }
 }
 EOF
 }
@@ -410,7 +428,7 @@ profile_wrk() {
 }
 
 # ---- HTTP --------------------------------------------------------------------------------
-# wrk_phase NAME CONNS PATH [wrk args...]
+# wrk_phase NAME CONNS PATH [wrk args...]; PORT_OFF=81 aims it at each proxy's TCP listener.
 wrk_phase() {
   local name="$1" conns="$2" path="$3" px pid before after round out
   shift 3
@@ -421,7 +439,7 @@ wrk_phase() {
       out="$WORK/wrk-$name-$px-$round.txt"
       before="$("$LOAD" stat --pid "$pid")"
       bounded $(( ${PHASE_S%.*} + 30 )) wrk -t1 -c"$conns" -d"${PHASE_S}s" --timeout 5s \
-        --latency "$@" "http://127.0.0.1:$((BASE[$px] + 80))$path" >"$out" 2>&1 || true
+        --latency "$@" "http://127.0.0.1:$((BASE[$px] + ${PORT_OFF:-80}))$path" >"$out" 2>&1 || true
       after="$("$LOAD" stat --pid "$pid")"
       local cpu0="${before#cpu_us=}" cpu1="${after#cpu_us=}"
       cpu0="${cpu0%% *}" cpu1="${cpu1%% *}"
@@ -451,6 +469,9 @@ run_http() {
   wrk_phase keepalive-256 256 /hello
   wrk_phase close-64 64 /hello -H "Connection: close"
   wrk_phase 64KiB-64 64 /64k
+  # The floor: the same keep-alive load through each proxy's TCP mode, which forwards bytes
+  # with no HTTP work (one client connection = one backend connection, same syscalls).
+  PORT_OFF=81 wrk_phase bytes-64 64 /hello
   if [[ -n "${PROFILE:-}" ]]; then
     for px in "${PROXIES[@]}"; do
       pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
