@@ -41,7 +41,7 @@ void ClientSession::beginExchange() {
   if (listener_->config->headers.request_id) {
     idGenerator(worker()).next(generated_id_);
     ex_.request_id = effectiveRequestId(head, {generated_id_, sizeof generated_id_});
-  } else if (const Header* id = head.find("x-request-id")) {
+  } else if (const Header* id = head.find(HeaderId::kXRequestId)) {
     ex_.request_id = id->value;
   }
   ex_.close_after = !head.keep_alive || draining_ || worker().draining();

@@ -1,10 +1,9 @@
 // ClientSession: the backend's response, the proxy's own errors, logging and the tunnel.
-#include <fmt/format.h>
-
 #include "fulcrum/core/access_log.h"
 #include "fulcrum/core/log.h"
 #include "fulcrum/http/client_session.h"
 #include "fulcrum/http/error_response.h"
+#include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
 
@@ -113,9 +112,11 @@ void ClientSession::onResponseHead(const ResponseHead& head) {
 void ClientSession::onResponseBody(const char* data, size_t length) {
   if (length == 0) return;
   if (ex_.out_framing == BodyFraming::kChunked) {
-    char line[24];
-    auto end = fmt::format_to_n(line, sizeof line, "{:x}\r\n", length);
-    client_writer_.append(line, end.size);
+    char line[kMaxHexDigits + 2];
+    char* end = writeHex(line, length);
+    *end++ = '\r';
+    *end++ = '\n';
+    client_writer_.append(line, static_cast<size_t>(end - line));
     client_writer_.append(data, length);
     client_writer_.append("\r\n", 2);
   } else {
@@ -150,7 +151,6 @@ void ClientSession::nextRequest() {
     // Going idle: an idle keep-alive client keeps no head memory (there may be many).
     parser_.release();
     response_.release();
-    std::string().swap(scratch_);
   } else {
     parser_.shrink();
     response_.shrink();

@@ -19,7 +19,8 @@ ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr
       slot_(std::move(slot)),
       parser_(
           {listener_->config->limits.max_header_bytes, listener_->config->limits.max_body_bytes}),
-      client_writer_(worker.buffers(), this) {
+      client_writer_(worker.buffers(), this),
+      scratch_(workerScratch()) {
   client_->data = this;
   int len = sizeof client_addr_;
   if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
@@ -30,6 +31,11 @@ ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr
   timer_->data = this;
   open_handles_ = 2;
   client_writer_.attach(stream(client_));
+}
+
+std::string& ClientSession::workerScratch() {
+  static thread_local std::string scratch;
+  return scratch;
 }
 
 const sockaddr* ClientSession::clientAddr() const {

@@ -5,9 +5,14 @@ namespace fulcrum::http {
 namespace {
 // One allocation covers the headers of a typical head.
 constexpr size_t kInitialSpans = 16;
+// And one the bytes of a typical head.
+constexpr size_t kInitialBytes = 512;
 }  // namespace
 
 void HeadBuffer::reset() {
+  SpareStorage<std::string>::take(buf_);
+  SpareStorage<std::vector<HeaderSpan>>::take(spans_);
+  if (buf_.capacity() < kInitialBytes) buf_.reserve(kInitialBytes);
   buf_.clear();
   first_ = Span{};
   spans_.clear();
@@ -45,6 +50,7 @@ HeadBuffer::Span HeadBuffer::appendExtra(std::string_view bytes) {
 }
 
 void HeadBuffer::build(std::vector<Header>& out) const {
+  SpareStorage<std::vector<Header>>::take(out);
   out.clear();
   out.reserve(spans_.size());
   for (const HeaderSpan& s : spans_) out.push_back({view(s.name), trimOws(view(s.value))});
@@ -56,8 +62,8 @@ void HeadBuffer::shrink() {
 }
 
 void HeadBuffer::release() {
-  std::string().swap(buf_);
-  std::vector<HeaderSpan>().swap(spans_);
+  SpareStorage<std::string>::give(buf_);
+  SpareStorage<std::vector<HeaderSpan>>::give(spans_);
   first_ = Span{};
   value_open_ = false;
 }

@@ -1,17 +1,13 @@
 #include "fulcrum/http/header_rules.h"
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
 #include <netinet/in.h>
+
+#include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
 
 namespace {
-
-constexpr std::string_view kAlwaysHopByHop[] = {
-    "connection", "keep-alive",        "proxy-connection", "te",
-    "trailer",    "transfer-encoding", "content-length",
-};
 
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -20,13 +16,6 @@ uint64_t splitmix(uint64_t& x) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
-}
-
-void appendHeader(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ");
-  out.append(value);
-  out.append("\r\n");
 }
 
 }  // namespace
@@ -58,13 +47,13 @@ void RequestIdGenerator::next(char out[kLength]) {
 ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
   ConnectionOptions o;
   for (const Header& h : headers) {
-    if (!equalsIgnoreCase(h.name, "connection")) continue;
+    if (h.id != HeaderId::kConnection) continue;
     forEachListElement(h.value, [&](std::string_view token) {
       if (o.count == kMax) {
         o.overflow = true;
         return false;
       }
-      o.tokens[o.count++] = token;
+      o.tokens_[o.count++] = Token{token.data(), token.size()};
       if (equalsIgnoreCase(token, "close")) o.close = true;
       if (equalsIgnoreCase(token, "keep-alive")) o.keep_alive = true;
       if (equalsIgnoreCase(token, "upgrade")) o.upgrade = true;
@@ -76,112 +65,188 @@ ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
 
 bool ConnectionOptions::names(std::string_view header) const {
   for (size_t i = 0; i < count; ++i) {
-    if (equalsIgnoreCase(tokens[i], header)) return true;
+    if (equalsIgnoreCase(token(i), header)) return true;
   }
   return false;
 }
 
-bool isHopByHop(std::string_view name, const ConnectionOptions& options, bool keep_upgrade) {
-  for (std::string_view h : kAlwaysHopByHop) {
-    if (equalsIgnoreCase(name, h)) return true;
+bool isHopByHop(const Header& header, const ConnectionOptions& options, bool keep_upgrade) {
+  switch (header.id) {
+    case HeaderId::kConnection:
+    case HeaderId::kKeepAlive:
+    case HeaderId::kProxyConnection:
+    case HeaderId::kTe:
+    case HeaderId::kTrailer:
+    case HeaderId::kTransferEncoding:
+    case HeaderId::kContentLength:
+      return true;
+    case HeaderId::kUpgrade:
+      return !keep_upgrade;
+    default:
+      return options.count != 0 && options.names(header.name);
   }
-  if (equalsIgnoreCase(name, "upgrade")) return !keep_upgrade;
-  return options.names(name);
 }
 
 std::string_view effectiveRequestId(const RequestHead& head, std::string_view generated) {
   // A request id the client sent but also named in Connection is dropped (hop-by-hop), so
   // it is replaced like a missing one.
-  const Header* id = head.find("x-request-id");
+  const Header* id = head.find(HeaderId::kXRequestId);
   if (id == nullptr || id->value.empty()) return generated;
   return ConnectionOptions::from(head.headers).names("x-request-id") ? generated : id->value;
 }
 
+namespace {
+
+// Heads are written with memcpy into room reserved up front (an upper bound of the head's
+// size), so a head costs one resize of a buffer whose capacity is reused, and no
+// format-string parsing.
+constexpr size_t kFixedBound = 256;  // every line the writers add, without their variable parts
+
+size_t headersBound(const std::vector<Header>& headers) {
+  size_t n = 0;
+  for (const Header& h : headers) n += h.name.size() + h.value.size() + 4;
+  return n;
+}
+
+char* beginWrite(std::string& out, size_t bound) {
+  size_t old = out.size();
+  out.resize(old + bound);
+  return out.data() + old;
+}
+
+void endWrite(std::string& out, const char* end) {
+  out.resize(static_cast<size_t>(end - out.data()));
+}
+
+char* writeLine(char* p, std::string_view line) { return writeBytes(p, line); }
+
+char* writeHeader(char* p, std::string_view name, std::string_view value) {
+  p = writeBytes(p, name);
+  *p++ = ':';
+  *p++ = ' ';
+  p = writeBytes(p, value);
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+char* writeContentLength(char* p, uint64_t n) {
+  p = writeBytes(p, "Content-Length: ");
+  p = writeDecimal(p, n);
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+}  // namespace
+
 void writeRequestHead(const RequestHead& head, const RequestForwarding& fwd, std::string& out) {
-  out.append(head.method);
-  out.push_back(' ');
-  out.append(head.target);
-  out.append(" HTTP/1.1\r\n");
-  appendHeader(out, "Host", head.host.empty() ? fwd.fallback_host : head.host);
+  size_t bound = kFixedBound + head.method.size() + head.target.size() + 2 * head.host.size() +
+                 fwd.fallback_host.size() + fwd.client_ip.size() + fwd.new_request_id.size() +
+                 headersBound(head.headers);
+  char* p = beginWrite(out, bound);
+  p = writeBytes(p, head.method);
+  *p++ = ' ';
+  p = writeBytes(p, head.target);
+  p = writeLine(p, " HTTP/1.1\r\n");
+  p = writeHeader(p, "Host", head.host.empty() ? fwd.fallback_host : head.host);
 
   ConnectionOptions options = ConnectionOptions::from(head.headers);
   bool has_request_id = false;
   for (const Header& h : head.headers) {
-    if (isHopByHop(h.name, options, head.upgrade)) continue;
-    if (equalsIgnoreCase(h.name, "host") || equalsIgnoreCase(h.name, "expect")) continue;
-    if (fwd.forwarded && (equalsIgnoreCase(h.name, "x-forwarded-for") ||
-                          equalsIgnoreCase(h.name, "x-forwarded-proto") ||
-                          equalsIgnoreCase(h.name, "x-forwarded-host")))
-      continue;  // rewritten below
-    if (equalsIgnoreCase(h.name, "x-request-id")) has_request_id = true;
-    appendHeader(out, h.name, h.value);
+    if (isHopByHop(h, options, head.upgrade)) continue;
+    switch (h.id) {
+      case HeaderId::kHost:
+      case HeaderId::kExpect:
+        continue;
+      case HeaderId::kXForwardedFor:
+      case HeaderId::kXForwardedProto:
+      case HeaderId::kXForwardedHost:
+        if (fwd.forwarded) continue;  // rewritten below
+        break;
+      case HeaderId::kXRequestId:
+        has_request_id = true;
+        break;
+      default:
+        break;
+    }
+    p = writeHeader(p, h.name, h.value);
   }
   if (fwd.forwarded) {
     // Several X-Forwarded-For headers form one list (RFC 9110 5.3): keep their order and
     // append the client.
-    out.append("X-Forwarded-For: ");
+    p = writeLine(p, "X-Forwarded-For: ");
     for (const Header& h : head.headers) {
-      if (!equalsIgnoreCase(h.name, "x-forwarded-for") || h.value.empty() ||
-          isHopByHop(h.name, options, head.upgrade))
+      if (h.id != HeaderId::kXForwardedFor || h.value.empty() ||
+          isHopByHop(h, options, head.upgrade))
         continue;
-      out.append(h.value);
-      out.append(", ");
+      p = writeBytes(p, h.value);
+      *p++ = ',';
+      *p++ = ' ';
     }
-    out.append(fwd.client_ip);
-    out.append("\r\n");
-    appendHeader(out, "X-Forwarded-Proto", fwd.tls ? "https" : "http");
-    if (!head.host.empty()) appendHeader(out, "X-Forwarded-Host", head.host);
+    p = writeBytes(p, fwd.client_ip);
+    p = writeLine(p, "\r\n");
+    p = writeLine(p, fwd.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
+    if (!head.host.empty()) p = writeHeader(p, "X-Forwarded-Host", head.host);
   }
   if (fwd.add_request_id && !has_request_id && !fwd.new_request_id.empty())
-    appendHeader(out, "X-Request-Id", fwd.new_request_id);
-  if (head.upgrade) out.append("Connection: upgrade\r\n");
+    p = writeHeader(p, "X-Request-Id", fwd.new_request_id);
+  if (head.upgrade) p = writeLine(p, "Connection: upgrade\r\n");
   if (head.framing == BodyFraming::kChunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    p = writeLine(p, "Transfer-Encoding: chunked\r\n");
   } else if (head.framing == BodyFraming::kContentLength) {
-    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", head.content_length);
+    p = writeContentLength(p, head.content_length);
   }
-  out.append("\r\n");
+  p = writeLine(p, "\r\n");
+  endWrite(out, p);
 }
 
 void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, std::string& out) {
   bool upgrade = head.status == 101;
-  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", head.status);
-  out.append(head.reason);
-  out.append("\r\n");
+  size_t bound = kFixedBound + head.reason.size() + fwd.request_id.size() + fwd.set_cookie.size() +
+                 headersBound(head.headers);
+  char* p = beginWrite(out, bound);
+  p = writeLine(p, "HTTP/1.1 ");
+  p = writeDecimal(p, head.status);
+  *p++ = ' ';
+  p = writeBytes(p, head.reason);
+  p = writeLine(p, "\r\n");
   ConnectionOptions options = ConnectionOptions::from(head.headers);
   bool has_request_id = false;
   const Header* content_length = nullptr;
   for (const Header& h : head.headers) {
-    if (equalsIgnoreCase(h.name, "content-length")) content_length = &h;
-    if (isHopByHop(h.name, options, upgrade)) continue;
-    if (equalsIgnoreCase(h.name, "x-request-id")) has_request_id = true;
-    appendHeader(out, h.name, h.value);
+    if (h.id == HeaderId::kContentLength) content_length = &h;
+    if (isHopByHop(h, options, upgrade)) continue;
+    if (h.id == HeaderId::kXRequestId) has_request_id = true;
+    p = writeHeader(p, h.name, h.value);
   }
-  if (!fwd.request_id.empty() && !has_request_id) appendHeader(out, "X-Request-Id", fwd.request_id);
-  if (!fwd.set_cookie.empty()) appendHeader(out, "Set-Cookie", fwd.set_cookie);
+  if (!fwd.request_id.empty() && !has_request_id)
+    p = writeHeader(p, "X-Request-Id", fwd.request_id);
+  if (!fwd.set_cookie.empty()) p = writeHeader(p, "Set-Cookie", fwd.set_cookie);
   switch (fwd.framing) {
     case BodyFraming::kContentLength:
-      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", fwd.content_length);
+      p = writeContentLength(p, fwd.content_length);
       break;
     case BodyFraming::kChunked:
-      out.append("Transfer-Encoding: chunked\r\n");
+      p = writeLine(p, "Transfer-Encoding: chunked\r\n");
       break;
     case BodyFraming::kNone:
       // The length a GET would have had: metadata, not framing (RFC 9110 8.6).
       if (content_length != nullptr && (fwd.head_request || head.status == 304))
-        appendHeader(out, "Content-Length", content_length->value);
+        p = writeHeader(p, "Content-Length", content_length->value);
       break;
     case BodyFraming::kUntilClose:
       break;
   }
   if (upgrade) {
-    out.append("Connection: upgrade\r\n");
+    p = writeLine(p, "Connection: upgrade\r\n");
   } else if (!fwd.keep_alive) {
-    out.append("Connection: close\r\n");
+    p = writeLine(p, "Connection: close\r\n");
   } else if (fwd.client_minor == 0) {
-    out.append("Connection: keep-alive\r\n");
+    p = writeLine(p, "Connection: keep-alive\r\n");
   }
-  out.append("\r\n");
+  p = writeLine(p, "\r\n");
+  endWrite(out, p);
 }
 
 std::string formatClientIp(const sockaddr* addr) {

@@ -1,18 +1,89 @@
 #include "fulcrum/http/message.h"
 
+#include <array>
+
 namespace fulcrum::http {
 
 namespace {
-constexpr unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+constexpr std::array<unsigned char, 256> kLower = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[c] = static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return t;
+}();
+
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  }
+  for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) t[c] = true;
+  return t;
+}();
+
+// `name` equals the lower-case literal `lower` (same length, checked by the caller).
+inline bool sameLower(std::string_view name, std::string_view lower) {
+  for (size_t i = 0; i < lower.size(); ++i) {
+    if (kLower[static_cast<unsigned char>(name[i])] != static_cast<unsigned char>(lower[i]))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i])))
+    if (kLower[static_cast<unsigned char>(a[i])] != kLower[static_cast<unsigned char>(b[i])])
       return false;
   }
   return true;
+}
+
+HeaderId classifyHeader(std::string_view n) {
+  // By length first: most names are rejected by one switch and at most two comparisons.
+  switch (n.size()) {
+    case 2:
+      if (sameLower(n, "te")) return HeaderId::kTe;
+      break;
+    case 4:
+      if (sameLower(n, "host")) return HeaderId::kHost;
+      break;
+    case 6:
+      if (sameLower(n, "cookie")) return HeaderId::kCookie;
+      if (sameLower(n, "expect")) return HeaderId::kExpect;
+      break;
+    case 7:
+      if (sameLower(n, "upgrade")) return HeaderId::kUpgrade;
+      if (sameLower(n, "trailer")) return HeaderId::kTrailer;
+      break;
+    case 10:
+      if (sameLower(n, "connection")) return HeaderId::kConnection;
+      if (sameLower(n, "keep-alive")) return HeaderId::kKeepAlive;
+      break;
+    case 12:
+      if (sameLower(n, "x-request-id")) return HeaderId::kXRequestId;
+      break;
+    case 14:
+      if (sameLower(n, "content-length")) return HeaderId::kContentLength;
+      break;
+    case 15:
+      if (sameLower(n, "x-forwarded-for")) return HeaderId::kXForwardedFor;
+      break;
+    case 16:
+      if (sameLower(n, "x-forwarded-host")) return HeaderId::kXForwardedHost;
+      if (sameLower(n, "proxy-connection")) return HeaderId::kProxyConnection;
+      break;
+    case 17:
+      if (sameLower(n, "transfer-encoding")) return HeaderId::kTransferEncoding;
+      if (sameLower(n, "x-forwarded-proto")) return HeaderId::kXForwardedProto;
+      break;
+    default:
+      break;
+  }
+  return HeaderId::kOther;
 }
 
 std::string_view trimOws(std::string_view s) {
@@ -22,40 +93,19 @@ std::string_view trimOws(std::string_view s) {
 }
 
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name) {
+  if (HeaderId id = classifyHeader(name); id != HeaderId::kOther) return findHeader(headers, id);
   for (const Header& h : headers) {
     if (equalsIgnoreCase(h.name, name)) return &h;
   }
   return nullptr;
 }
 
-bool isTokenChar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+bool isTokenChar(unsigned char c) { return kTokenChar[c]; }
 
 bool isToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (!isTokenChar(static_cast<unsigned char>(c))) return false;
+    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

@@ -89,7 +89,7 @@ HttpError RequestParser::finishHead() {
 
   const Header* host = nullptr;
   for (const Header& h : head_.headers) {
-    if (!equalsIgnoreCase(h.name, "host")) continue;
+    if (h.id != HeaderId::kHost) continue;
     if (host != nullptr) return {400, "several Host headers"};
     host = &h;
   }
@@ -108,9 +108,9 @@ HttpError RequestParser::finishHead() {
   ConnectionOptions options = ConnectionOptions::from(head_.headers);
   if (options.overflow) return {400, "too many Connection options"};
   head_.keep_alive = !options.close && (minor == 1 || options.keep_alive);
-  head_.upgrade = minor == 1 && options.upgrade && head_.find("upgrade") != nullptr;
+  head_.upgrade = minor == 1 && options.upgrade && head_.find(HeaderId::kUpgrade) != nullptr;
 
-  if (const Header* expect = head_.find("expect"); expect != nullptr && minor == 1) {
+  if (const Header* expect = head_.find(HeaderId::kExpect); expect != nullptr && minor == 1) {
     if (!equalsIgnoreCase(expect->value, "100-continue")) return {417, "unsupported Expect"};
     head_.expect_continue = true;
   }
@@ -124,11 +124,11 @@ HttpError RequestParser::checkFraming() {
   size_t codings = 0, chunked_count = 0;
   bool last_is_chunked = false, bad_coding = false;
   for (const Header& h : head_.headers) {
-    if (equalsIgnoreCase(h.name, "content-length")) {
+    if (h.id == HeaderId::kContentLength) {
       if (content_length != nullptr) return {400, "several Content-Length headers"};
       if (!allDigits(h.value) || h.value.size() > 18) return {400, "invalid Content-Length"};
       content_length = &h;
-    } else if (equalsIgnoreCase(h.name, "transfer-encoding")) {
+    } else if (h.id == HeaderId::kTransferEncoding) {
       has_te = true;
       if (h.value.empty()) bad_coding = true;
       forEachListElement(h.value, [&](std::string_view coding) {

@@ -7,7 +7,7 @@ namespace fulcrum::http {
 
 std::optional<std::string_view> findCookie(const RequestHead& head, std::string_view name) {
   for (const Header& h : head.headers) {
-    if (!equalsIgnoreCase(h.name, "cookie")) continue;
+    if (h.id != HeaderId::kCookie) continue;
     std::string_view rest = h.value;
     while (!rest.empty()) {
       size_t semi = rest.find(';');

@@ -1,8 +1,8 @@
 #include "fulcrum/http/request_parser.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
 
@@ -49,7 +49,7 @@ void RequestParser::shrink() {
 void RequestParser::release() {
   if (state_ != State::kHead || head_bytes_ != 0) return;  // a head is being parsed
   buf_.release();
-  std::vector<Header>().swap(head_.headers);
+  SpareStorage<std::vector<Header>>::give(head_.headers);
 }
 
 void RequestParser::nextMessage() {
@@ -205,9 +205,11 @@ int RequestParser::onChunkHeader(llhttp_t* p) {
     r->error_ = HttpError{413, "request body too large"};
     return HPE_USER;
   }
-  char line[24];
-  auto end = fmt::format_to_n(line, sizeof(line), "{:x}\r\n", r->chunk_size_);
-  r->emit(line, end.size);
+  char line[kMaxHexDigits + 2];
+  char* end = writeHex(line, r->chunk_size_);
+  *end++ = '\r';
+  *end++ = '\n';
+  r->emit(line, static_cast<size_t>(end - line));
   return 0;
 }
 

@@ -40,7 +40,7 @@ ResponseParser::ResponseParser() {
 
 void ResponseParser::release() {
   buf_.release();
-  std::vector<Header>().swap(head_.headers);
+  SpareStorage<std::vector<Header>>::give(head_.headers);
 }
 
 void ResponseParser::expect(bool head_request, bool upgrade_requested) {
@@ -155,10 +155,10 @@ bool ResponseParser::finishHead() {
   size_t codings = 0;
   bool chunked_last = false, bad = false;
   for (const Header& h : head_.headers) {
-    if (equalsIgnoreCase(h.name, "content-length")) {
+    if (h.id == HeaderId::kContentLength) {
       if (content_length != nullptr || !allDigits(h.value) || h.value.size() > 18) bad = true;
       content_length = &h;
-    } else if (equalsIgnoreCase(h.name, "transfer-encoding")) {
+    } else if (h.id == HeaderId::kTransferEncoding) {
       if (h.value.empty()) bad = true;
       forEachListElement(h.value, [&](std::string_view c) {
         ++codings;

@@ -97,6 +97,7 @@ class ClientSession final : public core::Session,
   void onWriterDrained(StreamWriter& writer) override;
   void onWriterError(StreamWriter& writer, int status) override;
   const sockaddr* clientAddr() const;
+  static std::string& workerScratch();
 
   // ---- client_exchange.cpp ----
   void beginExchange();
@@ -162,7 +163,11 @@ class ClientSession final : public core::Session,
   core::ConnectAttempt* attempt_ = nullptr;
   UpstreamConnection* upstream_ = nullptr;
   std::string upstream_key_;  // pool name + "|" + address: the keep-alive pool's key
-  std::string scratch_;       // heads being serialized (capacity reused)
+  // Heads being serialized: one buffer per worker thread (workerScratch()), since a head is
+  // written and copied out within one callback (a 101's head: onResponseHead, then
+  // startTunnel from the same onUpstreamData). Its capacity is reused by every session, and an
+  // idle session holds none.
+  std::string& scratch_;
   std::string set_cookie_;
   char generated_id_[RequestIdGenerator::kLength] = {};
   std::unique_ptr<l4::BytePump> pump_;

@@ -14,6 +14,44 @@
 
 namespace fulcrum::http {
 
+// Spare head storage of this worker thread. An idle connection gives its head memory back
+// (there may be many idle ones), but into this list rather than to malloc, and the next head
+// of any connection takes it again: a keep-alive request allocates nothing in steady state.
+// Bounded in count and in the size of what it keeps.
+template <class T>
+class SpareStorage {
+ public:
+  static constexpr size_t kMaxSpares = 512;
+  static constexpr size_t kMaxBytes = 4096;
+
+  // Leaves `v` empty without capacity; its storage is kept for reuse when small enough.
+  static void give(T& v) {
+    if (v.capacity() > T().capacity() && v.capacity() * sizeof(v[0]) <= kMaxBytes) {
+      std::vector<T>& l = list();
+      if (l.size() < kMaxSpares) {
+        if (l.capacity() == 0) l.reserve(kMaxSpares);
+        v.clear();
+        l.push_back(std::move(v));
+      }
+    }
+    T().swap(v);
+  }
+  // Gives `v` spare storage if it has none.
+  static void take(T& v) {
+    if (v.capacity() > T().capacity()) return;
+    std::vector<T>& l = list();
+    if (l.empty()) return;
+    v.swap(l.back());
+    l.pop_back();
+  }
+
+ private:
+  static std::vector<T>& list() {
+    static thread_local std::vector<T> spares;
+    return spares;
+  }
+};
+
 class HeadBuffer {
  public:
   struct Span {

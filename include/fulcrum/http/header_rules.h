@@ -32,19 +32,30 @@ class RequestIdGenerator {
 // refuse the message (no real client sends that many).
 struct ConnectionOptions {
   static constexpr size_t kMax = 32;
-  std::string_view tokens[kMax];
   size_t count = 0;
   bool overflow = false;
   bool close = false, keep_alive = false, upgrade = false;
 
   static ConnectionOptions from(const std::vector<Header>& headers);
   bool names(std::string_view header) const;
+  std::string_view token(size_t i) const { return {tokens_[i].data, tokens_[i].size}; }
+
+ private:
+  // Trivial, so that the unused slots are not zeroed on every head.
+  struct Token {
+    const char* data;
+    size_t size;
+  };
+  Token tokens_[kMax];
 };
 
 // Headers that describe one connection and are never forwarded (RFC 9110 7.6.1): the fixed
 // list, every header the Connection options name, Upgrade unless `keep_upgrade`, plus the
 // framing headers the proxy always writes itself.
-bool isHopByHop(std::string_view name, const ConnectionOptions& options, bool keep_upgrade);
+bool isHopByHop(const Header& header, const ConnectionOptions& options, bool keep_upgrade);
+inline bool isHopByHop(std::string_view name, const ConnectionOptions& options, bool keep_upgrade) {
+  return isHopByHop(Header(name, {}), options, keep_upgrade);
+}
 
 struct RequestForwarding {
   std::string_view client_ip = {};       // for X-Forwarded-For

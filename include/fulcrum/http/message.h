@@ -9,9 +9,39 @@
 
 namespace fulcrum::http {
 
+// The header names the proxy acts on, recognised once per header when a head is parsed so
+// that the checks and writers compare a byte instead of strings. kOther: any other name.
+enum class HeaderId : uint8_t {
+  kOther,
+  // Always hop-by-hop (never forwarded as received).
+  kConnection,
+  kKeepAlive,
+  kProxyConnection,
+  kTe,
+  kTrailer,
+  kTransferEncoding,
+  kContentLength,
+  // Acted on by the proxy.
+  kUpgrade,
+  kHost,
+  kExpect,
+  kCookie,
+  kXForwardedFor,
+  kXForwardedProto,
+  kXForwardedHost,
+  kXRequestId,
+};
+
+// The HeaderId of a header name (ASCII case-insensitive).
+HeaderId classifyHeader(std::string_view name);
+
 struct Header {
   std::string_view name;
   std::string_view value;  // leading and trailing whitespace trimmed
+  HeaderId id = HeaderId::kOther;
+
+  Header() = default;
+  Header(std::string_view n, std::string_view v) : name(n), value(v), id(classifyHeader(n)) {}
 };
 
 // How a message body is delimited on the wire.
@@ -35,6 +65,12 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b);
 std::string_view trimOws(std::string_view s);
 // First header named `name` (case-insensitive), or null.
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name);
+inline const Header* findHeader(const std::vector<Header>& headers, HeaderId id) {
+  for (const Header& h : headers) {
+    if (h.id == id) return &h;
+  }
+  return nullptr;
+}
 // Calls `fn(token)` for every non-empty comma-separated element of a list header value,
 // trimmed. Returns false if `fn` returned false.
 template <class Fn>
@@ -66,6 +102,7 @@ struct RequestHead {
   bool expect_continue = false;
 
   const Header* find(std::string_view name) const { return findHeader(headers, name); }
+  const Header* find(HeaderId id) const { return findHeader(headers, id); }
 };
 
 struct ResponseHead {
@@ -78,6 +115,7 @@ struct ResponseHead {
   bool keep_alive = true;  // the backend allows the connection to be reused
 
   const Header* find(std::string_view name) const { return findHeader(headers, name); }
+  const Header* find(HeaderId id) const { return findHeader(headers, id); }
 };
 
 }  // namespace fulcrum::http
