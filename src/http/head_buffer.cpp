@@ -1,5 +1,7 @@
 #include "fulcrum/http/head_buffer.h"
 
+#include <cstdint>
+
 namespace fulcrum::http {
 
 namespace {
@@ -14,13 +16,49 @@ void HeadBuffer::reset() {
   SpareStorage<std::vector<HeaderSpan>>::take(spans_);
   if (buf_.capacity() < kInitialBytes) buf_.reserve(kInitialBytes);
   buf_.clear();
+  raw_data_ = nullptr;
+  raw_length_ = 0;
   first_ = Span{};
   spans_.clear();
   value_open_ = false;
 }
 
+void HeadBuffer::addRaw(const char* data, size_t length) {
+  raw_offset_ = buf_.size();
+  buf_.append(data, length);
+  raw_data_ = data;
+  raw_length_ = length;
+}
+
 void HeadBuffer::append(Span& span, const char* at, size_t length) {
-  if (span.length == 0) span.offset = static_cast<uint32_t>(buf_.size());
+  // Integers, not pointer comparisons: `at` need not point into the raw input.
+  auto at_addr = reinterpret_cast<uintptr_t>(at);
+  auto raw_addr = reinterpret_cast<uintptr_t>(raw_data_);
+  if (raw_data_ == nullptr || at_addr < raw_addr || at_addr - raw_addr > raw_length_ ||
+      length > raw_length_ - (at_addr - raw_addr)) {
+    appendCopy(span, at, length);  // not from addRaw's input
+    return;
+  }
+  auto offset = static_cast<uint32_t>(raw_offset_ + (at_addr - raw_addr));
+  if (span.length == 0) {
+    span.offset = offset;
+  } else if (span.offset + span.length != offset) {
+    // A continuation that does not follow on in the copy (llhttp reports the pieces of one
+    // span back to back, so this is not expected): the span moves to the end of the buffer.
+    appendCopy(span, at, length);
+    return;
+  }
+  span.length += static_cast<uint32_t>(length);
+}
+
+void HeadBuffer::appendCopy(Span& span, const char* at, size_t length) {
+  auto end = static_cast<uint32_t>(buf_.size());
+  if (span.length != 0 && span.offset + span.length != end) {
+    buf_.append(buf_, span.offset, span.length);  // self-append is well defined
+    span.offset = end;
+  } else if (span.length == 0) {
+    span.offset = end;
+  }
   buf_.append(at, length);
   span.length += static_cast<uint32_t>(length);
 }
@@ -45,7 +83,7 @@ void HeadBuffer::appendValue(const char* at, size_t length) {
 
 HeadBuffer::Span HeadBuffer::appendExtra(std::string_view bytes) {
   Span span;
-  append(span, bytes.data(), bytes.size());
+  appendCopy(span, bytes.data(), bytes.size());
   return span;
 }
 
@@ -62,6 +100,8 @@ void HeadBuffer::shrink() {
 }
 
 void HeadBuffer::release() {
+  raw_data_ = nullptr;
+  raw_length_ = 0;
   SpareStorage<std::string>::give(buf_);
   SpareStorage<std::vector<HeaderSpan>>::give(spans_);
   first_ = Span{};

@@ -1,23 +1,84 @@
 #include "fulcrum/http/head_scanner.h"
 
-#include "fulcrum/http/message.h"
+#include <array>
+#include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace fulcrum::http {
 
 namespace {
 
-// Request line: visible ASCII and SP only (method, target and version are all tokens or
-// URI characters). Status line: the reason phrase may also hold HTAB and obs-text.
-bool firstLineByteOk(unsigned char c, HeadScanner::Kind kind) {
-  if (c >= 0x21 && c <= 0x7e) return true;
-  if (c == ' ') return true;
-  if (kind == HeadScanner::Kind::kResponse) return c == '\t' || c >= 0x80;
+// Byte classes, one table lookup per byte (most bytes of a head go through the tight runs in
+// scan(); the per-state rules are unchanged).
+enum : uint8_t {
+  kTok = 1,          // tchar (header name byte)
+  kValue = 2,        // field-value: VCHAR, SP, HTAB, obs-text (not NUL, CR, LF, controls, DEL)
+  kRequestByte = 4,  // request line, other than its SP separators: visible ASCII only
+  kStatusByte = 8,   // status line: visible ASCII, SP, and in the reason phrase HTAB, obs-text
+};
+
+constexpr bool tchar(int c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  for (char t : std::string_view("!#$%&'*+-.^_`|~")) {
+    if (c == t) return true;
+  }
   return false;
 }
 
-// field-value: VCHAR, SP, HTAB, obs-text. Everything else (NUL, CR, LF, other controls,
-// DEL) is refused.
-bool valueByteOk(unsigned char c) { return c >= 0x20 ? c != 0x7f : c == '\t'; }
+constexpr std::array<uint8_t, 256> kClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t v = 0;
+    if (tchar(c)) v |= kTok;
+    if (c >= 0x20 ? c != 0x7f : c == '\t') v |= kValue;
+    if (c >= 0x21 && c <= 0x7e) v |= kRequestByte | kStatusByte;
+    if (c == ' ' || c == '\t' || c >= 0x80) v |= kStatusByte;
+    t[c] = v;
+  }
+  return t;
+}();
+
+// The first index in [i, length) whose byte is not a field-value byte (kValue; the same set
+// as kStatusByte), or `length`. Whole 16-byte blocks are checked at once where SSE2 is there:
+// header values are most of a head's bytes.
+size_t skipValueBytes(const unsigned char* p, size_t i, size_t length) {
+#if defined(__SSE2__)
+  const __m128i minus1 = _mm_set1_epi8(-1), space = _mm_set1_epi8(0x20);
+  const __m128i tab = _mm_set1_epi8('\t'), del = _mm_set1_epi8(0x7f);
+  while (length - i >= 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed compares: obs-text (>= 0x80) is negative, so "0 <= x < 0x20" is a control byte.
+    __m128i control = _mm_and_si128(_mm_cmpgt_epi8(x, minus1), _mm_cmplt_epi8(x, space));
+    __m128i bad =
+        _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(x, tab), control), _mm_cmpeq_epi8(x, del));
+    if (int mask = _mm_movemask_epi8(bad); mask != 0)
+      return i + static_cast<size_t>(__builtin_ctz(mask));
+    i += 16;
+  }
+#endif
+  while (i < length && (kClass[p[i]] & kValue)) ++i;
+  return i;
+}
+
+// The same for request-line bytes other than SP (kRequestByte: 0x21..0x7e).
+size_t skipRequestLineBytes(const unsigned char* p, size_t i, size_t length) {
+#if defined(__SSE2__)
+  const __m128i bang = _mm_set1_epi8(0x21), del = _mm_set1_epi8(0x7f);
+  while (length - i >= 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed: bytes >= 0x80 are negative, so below 0x21 too.
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, bang), _mm_cmpeq_epi8(x, del));
+    if (int mask = _mm_movemask_epi8(bad); mask != 0)
+      return i + static_cast<size_t>(__builtin_ctz(mask));
+    i += 16;
+  }
+#endif
+  while (i < length && (kClass[p[i]] & kRequestByte)) ++i;
+  return i;
+}
 
 }  // namespace
 
@@ -53,7 +114,16 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
         }
         state_ = State::kFirstLine;
         [[fallthrough]];
-      case State::kFirstLine:
+      case State::kFirstLine: {
+        uint8_t ordinary = kind_ == Kind::kRequest ? kRequestByte : kStatusByte;
+        if (kClass[c] & ordinary) {
+          size_t end = kind_ == Kind::kRequest ? skipRequestLineBytes(p, i, length)
+                                               : skipValueBytes(p, i, length);
+          prev_space_ = false;
+          first_line_bytes_ += end - i;
+          i = end - 1;  // the loop steps to the byte that ended the run
+          break;
+        }
         if (c == '\r') {
           // method SP request-target SP HTTP-version: exactly two single spaces.
           if (kind_ == Kind::kRequest && (spaces_ != 2 || prev_space_))
@@ -66,13 +136,11 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
           ++first_line_bytes_;
         } else if (c == '\n') {
           return stop(fail("bare LF in the first line"));
-        } else if (!firstLineByteOk(c, kind_)) {
-          return stop(fail("invalid byte in the first line"));
         } else {
-          prev_space_ = false;
-          ++first_line_bytes_;
+          return stop(fail("invalid byte in the first line"));
         }
         break;
+      }
       case State::kLeadingCr:
         if (c != '\n') return stop(fail("bare CR before the request line"));
         state_ = State::kLeading;
@@ -89,8 +157,9 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
           return stop(fail("obs-fold or whitespace before a header name"));
         } else if (c == ':') {
           return stop(fail("empty header name"));
-        } else if (isTokenChar(c)) {
+        } else if (kClass[c] & kTok) {
           state_ = State::kName;
+          while (i + 1 < length && (kClass[p[i + 1]] & kTok)) ++i;
         } else {
           return stop(fail(c == '\n' ? "bare LF in the head" : "invalid header name"));
         }
@@ -98,16 +167,17 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
       case State::kName:
         if (c == ':') {
           state_ = State::kValue;
-        } else if (!isTokenChar(c)) {
+        } else if (kClass[c] & kTok) {
+          while (i + 1 < length && (kClass[p[i + 1]] & kTok)) ++i;
+        } else {
           return stop(fail("invalid header name"));
         }
         break;
       case State::kValue:
         // Hot loop: most bytes of a head are header values.
-        while (valueByteOk(c)) {
-          if (++i == length) return stop(Result::kNeedMore);
-          c = p[i];
-        }
+        i = skipValueBytes(p, i, length);
+        if (i == length) return stop(Result::kNeedMore);
+        c = p[i];
         if (c == '\r') {
           state_ = State::kValueCr;
         } else if (c == '\n') {

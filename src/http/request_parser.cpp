@@ -98,6 +98,8 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
   if (scanned == HeadScanner::Result::kError) return fail(400, scanner_.error(), used);
 
+  if (head_bytes_ == 0) buf_.reset();
+  buf_.addRaw(data, used);
   llhttp_errno_t err = llhttp_execute(&parser_, data, used);
   head_bytes_ += used;
   if (scanned == HeadScanner::Result::kNeedMore) {
@@ -140,9 +142,7 @@ void RequestParser::emit(const char* data, size_t length) {
 }
 
 int RequestParser::onMessageBegin(llhttp_t* p) {
-  RequestParser* r = self(p);
-  r->in_head_ = true;
-  r->buf_.reset();
+  self(p)->in_head_ = true;  // the head buffer was reset by feedHead
   return 0;
 }
 

@@ -46,8 +46,7 @@ void ResponseParser::release() {
 void ResponseParser::expect(bool head_request, bool upgrade_requested) {
   llhttp_init(&parser_, HTTP_RESPONSE, &settings());
   parser_.data = this;
-  scanner_.reset();
-  buf_.reset();
+  scanner_.reset();  // the head buffer is reset by feed when the head starts
   head_request_ = head_request;
   upgrade_requested_ = upgrade_requested;
   in_head_ = true;
@@ -82,6 +81,8 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
         result = fail(scanner_.error(), pos + used);
         break;
       }
+      if (head_bytes_ == 0) buf_.reset();  // a new head (the first, or after a 1xx)
+      buf_.addRaw(at, used);
       llhttp_errno_t err = llhttp_execute(&parser_, at, used);
       head_bytes_ += used;
       if (failed_) {
@@ -197,9 +198,7 @@ bool ResponseParser::finishHead() {
 }
 
 int ResponseParser::onMessageBegin(llhttp_t* p) {
-  ResponseParser* r = self(p);
-  r->in_head_ = true;
-  r->buf_.reset();
+  self(p)->in_head_ = true;  // the head buffer was reset by feed
   return 0;
 }
 

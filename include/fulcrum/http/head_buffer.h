@@ -1,9 +1,10 @@
 #pragma once
-// The per-connection copy of one message head: llhttp hands out the first line's variable
-// part (URL or reason phrase) and header names and values as spans that may be split across
-// reads; they are appended here and turned into string_views once the head is complete (so
-// growing the buffer never leaves a dangling view). Only head bytes are copied, so the size
-// is bounded by the head limit. Worker-local.
+// The per-connection copy of one message head. The raw head bytes are copied here whole (one
+// memcpy per read, addRaw) before llhttp parses them; the first line's variable part (URL or
+// reason phrase) and the header names and values llhttp reports as spans of that input (a
+// span may be split across reads) are kept as offsets into the copy, and turned into
+// string_views once the head is complete (so growing the buffer never leaves a dangling
+// view). Only head bytes are copied, so the size is bounded by the head limit. Worker-local.
 
 #include <cstdint>
 #include <string>
@@ -60,7 +61,11 @@ class HeadBuffer {
   };
 
   HeadBuffer() = default;  // no memory until a head arrives (idle connections are many)
+  // Before the first byte of a head.
   void reset();
+  // Copies head bytes that are about to go through llhttp; the spans it reports from them
+  // (appendFirst/Field/Value) are recorded without another copy.
+  void addRaw(const char* data, size_t length);
   void appendFirst(const char* at, size_t length) { append(first_, at, length); }
   void appendField(const char* at, size_t length);
   void appendValue(const char* at, size_t length);
@@ -84,8 +89,12 @@ class HeadBuffer {
     Span value;
   };
   void append(Span& span, const char* at, size_t length);
+  void appendCopy(Span& span, const char* at, size_t length);
 
   std::string buf_;
+  const char* raw_data_ = nullptr;  // the input of the last addRaw, copied at raw_offset_
+  size_t raw_length_ = 0;
+  size_t raw_offset_ = 0;
   Span first_;
   std::vector<HeaderSpan> spans_;
   bool value_open_ = false;  // the last header has a value: the next field starts a new one
