@@ -150,46 +150,48 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
         if (first_line_bytes_ == 0) return stop(fail("empty first line"));
         state_ = State::kLineStart;
         break;
+      // A header line runs through these four states in order: each falls through to the
+      // next with the following byte, so a whole line costs no trip around the outer loop.
       case State::kLineStart:
+      line_start:
         if (c == '\r') {
           state_ = State::kFinalCr;
-        } else if (c == ' ' || c == '\t') {
-          return stop(fail("obs-fold or whitespace before a header name"));
-        } else if (c == ':') {
-          return stop(fail("empty header name"));
-        } else if (kClass[c] & kTok) {
-          state_ = State::kName;
-          while (i + 1 < length && (kClass[p[i + 1]] & kTok)) ++i;
-        } else {
+          break;
+        }
+        if (c == ' ' || c == '\t') return stop(fail("obs-fold or whitespace before a header name"));
+        if (c == ':') return stop(fail("empty header name"));
+        if (!(kClass[c] & kTok))
           return stop(fail(c == '\n' ? "bare LF in the head" : "invalid header name"));
-        }
-        break;
+        state_ = State::kName;
+        [[fallthrough]];
       case State::kName:
-        if (c == ':') {
-          state_ = State::kValue;
-        } else if (kClass[c] & kTok) {
-          while (i + 1 < length && (kClass[p[i + 1]] & kTok)) ++i;
-        } else {
-          return stop(fail("invalid header name"));
+        while (kClass[c] & kTok) {
+          if (++i == length) return stop(Result::kNeedMore);
+          c = p[i];
         }
-        break;
+        if (c != ':') return stop(fail("invalid header name"));
+        state_ = State::kValue;
+        if (++i == length) return stop(Result::kNeedMore);
+        c = p[i];
+        [[fallthrough]];
       case State::kValue:
-        // Hot loop: most bytes of a head are header values.
+        // Most bytes of a head are header values.
         i = skipValueBytes(p, i, length);
         if (i == length) return stop(Result::kNeedMore);
         c = p[i];
-        if (c == '\r') {
-          state_ = State::kValueCr;
-        } else if (c == '\n') {
-          return stop(fail("bare LF in a header value"));
-        } else {
+        if (c == '\n') return stop(fail("bare LF in a header value"));
+        if (c != '\r')
           return stop(fail(c == 0 ? "NUL in a header value" : "control byte in a header value"));
-        }
-        break;
+        state_ = State::kValueCr;
+        if (++i == length) return stop(Result::kNeedMore);
+        c = p[i];
+        [[fallthrough]];
       case State::kValueCr:
         if (c != '\n') return stop(fail("bare CR in a header value"));
         state_ = State::kLineStart;
-        break;
+        if (++i == length) return stop(Result::kNeedMore);
+        c = p[i];
+        goto line_start;
       case State::kFinalCr:
         if (c != '\n') return stop(fail("bare CR at the end of the head"));
         state_ = State::kDone;

@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <array>
+#include <cstring>
+
 #include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
@@ -37,10 +40,21 @@ uint64_t RequestIdGenerator::nextWord() {
 }
 
 void RequestIdGenerator::next(char out[kLength]) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  // Two hex digits per table load.
+  static constexpr auto kPairs = [] {
+    std::array<char, 512> t{};
+    constexpr char kHex[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      t[2 * b] = kHex[b >> 4];
+      t[2 * b + 1] = kHex[b & 0xf];
+    }
+    return t;
+  }();
   for (int w = 0; w < 2; ++w) {
     uint64_t v = nextWord();
-    for (int i = 0; i < 16; ++i) out[w * 16 + i] = kHex[(v >> (60 - 4 * i)) & 0xf];
+    for (int i = 0; i < 8; ++i) {
+      std::memcpy(out + w * 16 + 2 * i, &kPairs[2 * ((v >> (56 - 8 * i)) & 0xff)], 2);
+    }
   }
 }
 
@@ -49,14 +63,30 @@ ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
   for (const Header& h : headers) {
     if (h.id != HeaderId::kConnection) continue;
     forEachListElement(h.value, [&](std::string_view token) {
-      if (o.count == kMax) {
+      if (o.seen == kMax) {
         o.overflow = true;
         return false;
       }
-      o.tokens_[o.count++] = Token{token.data(), token.size()};
+      ++o.seen;
+      switch (classifyHeader(token)) {
+        case HeaderId::kKeepAlive:
+          o.keep_alive = true;
+          return true;
+        case HeaderId::kUpgrade:
+          o.upgrade = true;
+          return true;
+        case HeaderId::kConnection:
+        case HeaderId::kProxyConnection:
+        case HeaderId::kTe:
+        case HeaderId::kTrailer:
+        case HeaderId::kTransferEncoding:
+        case HeaderId::kContentLength:
+          return true;  // hop-by-hop whatever Connection says
+        default:
+          break;
+      }
       if (equalsIgnoreCase(token, "close")) o.close = true;
-      if (equalsIgnoreCase(token, "keep-alive")) o.keep_alive = true;
-      if (equalsIgnoreCase(token, "upgrade")) o.upgrade = true;
+      o.tokens_[o.count++] = Token{token.data(), token.size()};
       return true;
     });
   }

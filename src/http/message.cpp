@@ -33,9 +33,8 @@ inline bool sameLower(std::string_view name, std::string_view lower) {
 
 }  // namespace
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
+bool equalBytesIgnoreCase(const char* a, const char* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
     if (kLower[static_cast<unsigned char>(a[i])] != kLower[static_cast<unsigned char>(b[i])])
       return false;
   }
@@ -84,12 +83,6 @@ HeaderId classifyHeader(std::string_view n) {
       break;
   }
   return HeaderId::kOther;
-}
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name) {

@@ -1,7 +1,7 @@
 // RequestParser::finishHead: the request-smuggling and semantic checks run once the whole
 // head is in, before any body byte is parsed or anything is sent to a backend.
 #include <algorithm>
-#include <cstring>
+#include <array>
 #include <string>
 
 #include "fulcrum/http/header_rules.h"
@@ -18,11 +18,18 @@ bool allDigits(std::string_view s) {
 
 // uri-host [":" port]: reg-name / IPv4 / IP-literal characters only, so that routing and the
 // backend see the same name.
+constexpr std::array<bool, 256> kHostChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  }
+  for (unsigned char c : std::string_view("-._~!$&'()*+,;=:[]%")) t[c] = true;
+  return t;
+}();
+
 bool validHost(std::string_view host) {
   for (char ch : host) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
-    if (c == 0 || std::strchr("-._~!$&'()*+,;=:[]%", c) == nullptr) return false;
+    if (!kHostChar[static_cast<unsigned char>(ch)]) return false;
   }
   return true;
 }

@@ -29,10 +29,14 @@ class RequestIdGenerator {
 
 // The options of a message's Connection headers (RFC 9112 9.3), collected once per head so
 // that hop-by-hop checks stay linear. More than kMax options: `overflow`, and the parsers
-// refuse the message (no real client sends that many).
+// refuse the message (no real client sends that many). Options that name a header which is
+// hop-by-hop anyway (Keep-Alive, TE, ...) or Upgrade (decided by `upgrade`) set their flag
+// but are not kept: names() is never asked about them, and a typical "Connection:
+// keep-alive" leaves nothing to compare other headers against.
 struct ConnectionOptions {
   static constexpr size_t kMax = 32;
-  size_t count = 0;
+  size_t seen = 0;   // options in the headers
+  size_t count = 0;  // options kept for names()
   bool overflow = false;
   bool close = false, keep_alive = false, upgrade = false;
 

@@ -59,10 +59,18 @@ struct HttpError {
   explicit operator bool() const { return status != 0; }
 };
 
-// ASCII case-insensitive equality (header names, tokens).
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality of `n` bytes.
+bool equalBytesIgnoreCase(const char* a, const char* b, size_t n);
+// ASCII case-insensitive equality (header names, tokens). Inline: most calls differ in size.
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && equalBytesIgnoreCase(a.data(), b.data(), a.size());
+}
 // Trims spaces and tabs at both ends.
-std::string_view trimOws(std::string_view s);
+inline std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
 // First header named `name` (case-insensitive), or null.
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name);
 inline const Header* findHeader(const std::vector<Header>& headers, HeaderId id) {
