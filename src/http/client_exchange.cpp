@@ -33,8 +33,8 @@ void ClientSession::beginExchange() {
   ex_ = Exchange{};
   const RequestHead& head = parser_.head();
   ex_.has_head = true;
-  ex_.started_us = nowUs();
-  ex_.wall_start = std::chrono::system_clock::now();
+  EventTime event(event_us_);
+  ex_.started_us = event_us_;
   ex_.bytes_out_start = client_writer_.bytesAppended();
   ex_.route = &selectRoute(*listener_, head.host, head.target);
   ex_.pool = &ws_->snapshot->pools[ex_.route->pool];
@@ -137,7 +137,7 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   // Not flushed yet: processInput() below checks the body bytes already read first.
   c->writer().append(scratch_.data(), scratch_.size());
   phase_ = Phase::kExchange;
-  ex_.upstream_sent_us = nowUs();
+  ex_.upstream_sent_us = eventUs();
   c->startReading();
   // Expect: 100-continue is answered by the proxy once a backend is there to take the body
   // (the Expect header itself is not forwarded).

@@ -13,6 +13,7 @@ uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_
 
 void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {
   if (phase_ != Phase::kExchange) return;
+  EventTime event(event_us_);
   progress();
   if (!ex_.response_started) {
     ex_.response_started = true;
@@ -62,7 +63,7 @@ void ClientSession::onInformational(const ResponseHead& head) {
 }
 
 void ClientSession::onResponseHead(const ResponseHead& head) {
-  uint64_t now = nowUs();
+  uint64_t now = eventUs();
   ex_.status = head.status;
   ex_.first_byte_us = now;
   metrics::BackendCell& bc = ex_.pool->backend_stats[ex_.member->index]->cell(worker().id());
@@ -192,8 +193,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   if (!ex_.has_head || phase_ == Phase::kHead) {
     // A parse error or a timeout before any head: no route yet.
     ex_ = Exchange{};
-    ex_.started_us = nowUs();
-    ex_.wall_start = std::chrono::system_clock::now();
+    ex_.started_us = eventUs();
     ex_.bytes_out_start = client_writer_.bytesAppended();
   }
   ex_.status = status;
@@ -215,14 +215,18 @@ void ClientSession::recordRequest(uint16_t status) {
   if (!route->stats) return;
   metrics::RouteCell& cell = route->stats->cell(worker().id());
   cell.requests.add(status);
-  cell.duration.observe(static_cast<double>(micros(ex_.started_us, nowUs())) / 1e6);
+  cell.duration.observe(static_cast<double>(micros(ex_.started_us, eventUs())) / 1e6);
 }
 
 void ClientSession::writeAccessLog(uint16_t status) {
   core::AccessLog& log = worker().accessLog();
   if (!log.enabled()) return;
   core::AccessLogEntry e;
-  e.time = ex_.wall_start;
+  // The wall-clock start is derived at log time: no system clock read per request when the
+  // access log is off.
+  auto elapsed = std::chrono::microseconds(micros(ex_.started_us, eventUs()));
+  e.time = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+      std::chrono::system_clock::now() - elapsed);
   e.listener = listener_->config->name;
   e.client = clientAddr();
   if (ex_.has_head) {
@@ -232,8 +236,7 @@ void ClientSession::writeAccessLog(uint16_t status) {
   }
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
-  e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::system_clock::now() - ex_.wall_start);
+  e.duration = elapsed;
   const core::PoolRuntime* pool = ex_.pool;
   if (pool == nullptr) pool = &ws_->snapshot->pools[listener_->default_route.pool];
   e.pool = pool->pool().name();

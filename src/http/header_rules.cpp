@@ -283,7 +283,15 @@ std::string formatClientIp(const sockaddr* addr) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (addr == nullptr) return {};
   if (addr->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, buf, sizeof(buf));
+    // By hand: inet_ntop formats through sprintf, a noticeable cost per accepted connection.
+    const auto* b = reinterpret_cast<const unsigned char*>(
+        &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr.s_addr);
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      p = writeDecimal(p, b[i]);
+    }
+    return std::string(buf, static_cast<size_t>(p - buf));
   } else if (addr->sa_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, buf, sizeof(buf));
   }

@@ -169,6 +169,13 @@ TEST(HttpHeaderRules, ClientIpFormatting) {
   v4.sin_family = AF_INET;
   v4.sin_addr.s_addr = htonl(0x7f000001);
   EXPECT_EQ(formatClientIp(reinterpret_cast<sockaddr*>(&v4)), "127.0.0.1");
+  // The hand-written IPv4 formatter agrees with inet_ntop.
+  for (uint32_t ip : {0u, 0xffffffffu, 0x0a00ff09u, 0xc0a80064u, 0x01020304u, 0x64000a01u}) {
+    v4.sin_addr.s_addr = htonl(ip);
+    char want[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &v4.sin_addr, want, sizeof want);
+    EXPECT_EQ(formatClientIp(reinterpret_cast<sockaddr*>(&v4)), want);
+  }
   sockaddr_in6 v6{};
   v6.sin6_family = AF_INET6;
   v6.sin6_addr.s6_addr[15] = 1;

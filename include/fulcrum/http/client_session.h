@@ -76,7 +76,6 @@ class ClientSession final : public core::Session,
     uint64_t started_us = 0;        // head complete
     uint64_t upstream_sent_us = 0;  // request head written upstream
     uint64_t first_byte_us = 0;     // response head received
-    std::chrono::system_clock::time_point wall_start;
     uint64_t bytes_out_start = 0;
   };
 
@@ -88,6 +87,26 @@ class ClientSession final : public core::Session,
   void arm(Wait wait, std::chrono::milliseconds timeout);
   void progress() { last_progress_ = uv_now(worker().loop()); }
   static uint64_t nowUs() { return uv_hrtime() / 1000; }
+  // The clock is read once per event (a request head parsed, upstream bytes read): what
+  // happens in the same callback (forwarding from a pooled connection; a response head and
+  // its end) shares that reading. EventTime marks the event; eventUs() is its time, or now
+  // outside one.
+  uint64_t eventUs() const { return event_us_ != 0 ? event_us_ : nowUs(); }
+  class EventTime {
+   public:
+    explicit EventTime(uint64_t& slot) : slot_(slot), outer_(slot != 0) {
+      if (!outer_) slot_ = nowUs();
+    }
+    ~EventTime() {
+      if (!outer_) slot_ = 0;  // the session outlives its callbacks (freed by close callbacks)
+    }
+    EventTime(const EventTime&) = delete;
+    EventTime& operator=(const EventTime&) = delete;
+
+   private:
+    uint64_t& slot_;
+    bool outer_;
+  };
   static void onTimer(uv_timer_t* timer);
   void onTimeout(Wait wait);
   void closeAfterFlush();
@@ -172,6 +191,7 @@ class ClientSession final : public core::Session,
   char generated_id_[RequestIdGenerator::kLength] = {};
   std::unique_ptr<l4::BytePump> pump_;
   uint64_t bytes_sent_reported_ = 0;
+  uint64_t event_us_ = 0;  // see EventTime
 };
 
 }  // namespace fulcrum::http
