@@ -82,14 +82,19 @@ void ClientSession::pickAndConnect() {
       set_cookie_.append("; Path=/; HttpOnly");
     }
   }
-  upstream_key_.clear();
-  upstream_key_.append(pool.pool().name()).append("|").append(member->address());
+  if (member != key_member_ || ws_.get() != key_snapshot_) {
+    upstream_key_.clear();
+    upstream_key_.append(pool.pool().name()).append("|").append(member->address());
+    idle_list_ = UpstreamPool::list(upstream_key_);
+    key_member_ = member;
+    key_snapshot_ = ws_.get();
+  }
   connectTo(*member, true);
 }
 
 void ClientSession::connectTo(const upstream::PoolMember& member, bool allow_pooled) {
   if (allow_pooled) {
-    if (UpstreamConnection* c = UpstreamPool::take(upstream_key_)) {
+    if (UpstreamConnection* c = UpstreamPool::take(idle_list_)) {
       attachUpstream(c);
       return;
     }
@@ -188,7 +193,7 @@ void ClientSession::dropUpstream(bool reusable) {
   c->setUser(nullptr);
   if (reusable && !draining_ && ex_.pool != nullptr) {
     const config::PoolConfig& pc = ex_.pool->config();
-    UpstreamPool::put(upstream_key_, c, pc.max_idle_per_backend, pc.timeouts.idle);
+    UpstreamPool::put(idle_list_, c, pc.max_idle_per_backend, pc.timeouts.idle);
   } else {
     c->close();
   }

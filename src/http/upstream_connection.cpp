@@ -181,10 +181,19 @@ namespace {
 thread_local std::unordered_map<std::string, std::unique_ptr<IdleList>> t_pools;
 }  // namespace
 
+IdleList* UpstreamPool::list(const std::string& key) {
+  std::unique_ptr<IdleList>& list = t_pools[key];
+  if (!list) list = std::make_unique<IdleList>();
+  return list.get();
+}
+
 UpstreamConnection* UpstreamPool::take(const std::string& key) {
   auto it = t_pools.find(key);
-  if (it == t_pools.end()) return nullptr;
-  UpstreamConnection* c = it->second->head;
+  return it == t_pools.end() ? nullptr : take(it->second.get());
+}
+
+UpstreamConnection* UpstreamPool::take(IdleList* list) {
+  UpstreamConnection* c = list->head;
   if (c == nullptr) return nullptr;
   // Reading stays armed for the borrower: stopping and restarting it costs epoll_ctl calls.
   c->unparkIdle();
@@ -194,17 +203,17 @@ UpstreamConnection* UpstreamPool::take(const std::string& key) {
 void UpstreamPool::put(const std::string& key, UpstreamConnection* c, size_t max_idle,
                        std::chrono::milliseconds idle_timeout) {
   if (c->closing()) return;
-  if (max_idle == 0 || c->worker().draining()) {
+  put(list(key), c, max_idle, idle_timeout);
+}
+
+void UpstreamPool::put(IdleList* list, UpstreamConnection* c, size_t max_idle,
+                       std::chrono::milliseconds idle_timeout) {
+  if (c->closing()) return;
+  if (max_idle == 0 || c->worker().draining() || list->count >= max_idle) {
     c->close();
     return;
   }
-  std::unique_ptr<IdleList>& list = t_pools[key];
-  if (!list) list = std::make_unique<IdleList>();
-  if (list->count >= max_idle) {
-    c->close();
-    return;
-  }
-  c->parkIdle(list.get(), idle_timeout);
+  c->parkIdle(list, idle_timeout);
 }
 
 size_t UpstreamPool::idleCount(const std::string& key) {

@@ -182,6 +182,11 @@ class ClientSession final : public core::Session,
   core::ConnectAttempt* attempt_ = nullptr;
   UpstreamConnection* upstream_ = nullptr;
   std::string upstream_key_;  // pool name + "|" + address: the keep-alive pool's key
+  // upstream_key_'s idle list, and what the key was built from: a member of the snapshot
+  // ws_ holds (so neither pointer can be reused by another while they match).
+  IdleList* idle_list_ = nullptr;
+  const upstream::PoolMember* key_member_ = nullptr;
+  const core::WorkerSnapshot* key_snapshot_ = nullptr;
   // Heads being serialized: one buffer per worker thread (workerScratch()), since a head is
   // written and copied out within one callback (a 101's head: onResponseHead, then
   // startTunnel from the same onUpstreamData). Its capacity is reused by every session, and an

@@ -96,11 +96,17 @@ class IdleList {
 // one thread, so the table is thread_local: no lock, and no change to core::Worker.
 class UpstreamPool {
  public:
+  // The list of `key`, created on first use. Lists are never erased: a caller may keep the
+  // pointer instead of looking the key up per request.
+  static IdleList* list(const std::string& key);
   // An idle connection to `key`, unparked, or null.
   static UpstreamConnection* take(const std::string& key);
+  static UpstreamConnection* take(IdleList* list);
   // Parks `c` (reading for EOF, idle timer running) unless the list is full or the worker is
   // draining: then it is closed.
   static void put(const std::string& key, UpstreamConnection* c, size_t max_idle,
+                  std::chrono::milliseconds idle_timeout);
+  static void put(IdleList* list, UpstreamConnection* c, size_t max_idle,
                   std::chrono::milliseconds idle_timeout);
   static size_t idleCount(const std::string& key);
 };
