@@ -83,9 +83,12 @@ void ClientSession::pickAndConnect() {
     }
   }
   if (member != key_member_ || ws_.get() != key_snapshot_) {
-    upstream_key_.clear();
-    upstream_key_.append(pool.pool().name()).append("|").append(member->address());
-    idle_list_ = UpstreamPool::list(upstream_key_);
+    // The keep-alive pool's key: pool name + "|" + address. Built in a worker-local string
+    // (only the list pointer is kept), so a new connection does not allocate it.
+    static thread_local std::string key;
+    key.clear();
+    key.append(pool.pool().name()).append("|").append(member->address());
+    idle_list_ = UpstreamPool::list(key);
     key_member_ = member;
     key_snapshot_ = ws_.get();
   }

@@ -41,6 +41,8 @@ RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
   parser_.data = this;
 }
 
+RequestParser::~RequestParser() { SpareStorage<std::vector<Header>>::give(head_.headers); }
+
 void RequestParser::shrink() {
   buf_.shrink();
   if (head_.headers.capacity() > 64) std::vector<Header>().swap(head_.headers);

@@ -38,6 +38,8 @@ ResponseParser::ResponseParser() {
   parser_.data = this;
 }
 
+ResponseParser::~ResponseParser() { SpareStorage<std::vector<Header>>::give(head_.headers); }
+
 void ResponseParser::release() {
   buf_.release();
   SpareStorage<std::vector<Header>>::give(head_.headers);

@@ -181,9 +181,9 @@ class ClientSession final : public core::Session,
   Exchange ex_;
   core::ConnectAttempt* attempt_ = nullptr;
   UpstreamConnection* upstream_ = nullptr;
-  std::string upstream_key_;  // pool name + "|" + address: the keep-alive pool's key
-  // upstream_key_'s idle list, and what the key was built from: a member of the snapshot
-  // ws_ holds (so neither pointer can be reused by another while they match).
+  // The keep-alive idle list of the backend (pool name + address), and what its key was built
+  // from: a member of the snapshot ws_ holds (so neither pointer can be reused by another
+  // while they match).
   IdleList* idle_list_ = nullptr;
   const upstream::PoolMember* key_member_ = nullptr;
   const core::WorkerSnapshot* key_snapshot_ = nullptr;

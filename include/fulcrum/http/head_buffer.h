@@ -15,10 +15,10 @@
 
 namespace fulcrum::http {
 
-// Spare head storage of this worker thread. An idle connection gives its head memory back
-// (there may be many idle ones), but into this list rather than to malloc, and the next head
-// of any connection takes it again: a keep-alive request allocates nothing in steady state.
-// Bounded in count and in the size of what it keeps.
+// Spare head storage of this worker thread. An idle or closed connection gives its head
+// memory back, but into this list rather than to malloc, and the next head of any connection
+// takes it again: a keep-alive request (or a new connection's) allocates nothing in steady
+// state. Bounded in count and in the size of what it keeps.
 template <class T>
 class SpareStorage {
  public:
@@ -27,8 +27,8 @@ class SpareStorage {
 
   // Leaves `v` empty without capacity; its storage is kept for reuse when small enough.
   static void give(T& v) {
-    if (v.capacity() > T().capacity() && v.capacity() * sizeof(v[0]) <= kMaxBytes) {
-      std::vector<T>& l = list();
+    if (v.capacity() > T().capacity() && v.capacity() * sizeof(v[0]) <= kMaxBytes && !gone_) {
+      std::vector<T>& l = list_.spares;
       if (l.size() < kMaxSpares) {
         if (l.capacity() == 0) l.reserve(kMaxSpares);
         v.clear();
@@ -39,18 +39,21 @@ class SpareStorage {
   }
   // Gives `v` spare storage if it has none.
   static void take(T& v) {
-    if (v.capacity() > T().capacity()) return;
-    std::vector<T>& l = list();
+    if (v.capacity() > T().capacity() || gone_) return;
+    std::vector<T>& l = list_.spares;
     if (l.empty()) return;
     v.swap(l.back());
     l.pop_back();
   }
 
  private:
-  static std::vector<T>& list() {
-    static thread_local std::vector<T> spares;
-    return spares;
-  }
+  struct List {
+    std::vector<T> spares;
+    // After this thread's list is destroyed (thread exit), storage is simply freed.
+    ~List() { gone_ = true; }
+  };
+  static inline thread_local List list_;
+  static inline thread_local bool gone_ = false;  // trivially destructible: readable to the end
 };
 
 class HeadBuffer {
@@ -60,7 +63,10 @@ class HeadBuffer {
     uint32_t length = 0;
   };
 
-  HeadBuffer() = default;  // no memory until a head arrives (idle connections are many)
+  HeadBuffer() = default;       // no memory until a head arrives (idle connections are many)
+  ~HeadBuffer() { release(); }  // the storage goes to the worker's spares
+  HeadBuffer(const HeadBuffer&) = delete;
+  HeadBuffer& operator=(const HeadBuffer&) = delete;
   // Before the first byte of a head.
   void reset();
   // Copies head bytes that are about to go through llhttp; the spans it reports from them

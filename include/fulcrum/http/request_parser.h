@@ -45,6 +45,7 @@ class RequestParser {
   };
 
   explicit RequestParser(RequestLimits limits);
+  ~RequestParser();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
 

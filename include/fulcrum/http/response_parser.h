@@ -44,6 +44,7 @@ class ResponseParser {
   };
 
   ResponseParser();
+  ~ResponseParser();
   ResponseParser(const ResponseParser&) = delete;
   ResponseParser& operator=(const ResponseParser&) = delete;
 
