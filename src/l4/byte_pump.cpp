@@ -42,7 +42,11 @@ BytePump::BytePump(core::Worker& worker, uv_tcp_t* downstream, uv_tcp_t* upstrea
   open_handles_ = 2;
 }
 
-BytePump::~BytePump() = default;
+BytePump::~BytePump() {
+  // Normally fail() closed it; never leave an armed timer pointing at a freed pump (an armed
+  // handle also keeps the worker's loop, and so a draining process, alive).
+  core::closeAndDelete(idle_timer_);
+}
 
 BytePump::Direction& BytePump::dirFor(uv_stream_t* from) {
   return stream(dirs_[0].from) == from ? dirs_[0] : dirs_[1];
@@ -82,6 +86,9 @@ void BytePump::onWriteCb(uv_write_t* req, int status) {
 }
 
 void BytePump::start() {
+  // A push before start() can already have failed (the client went away while the 101 was
+  // being relayed): the handles are closing, so arm nothing.
+  if (closing_) return;
   if (idle_timeout_.count() > 0) {
     idle_timer_ = new uv_timer_t{};
     uv_timer_init(worker_.loop(), idle_timer_);
