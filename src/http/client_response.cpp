@@ -130,8 +130,10 @@ void ClientSession::onResponseDone() {
   client_writer_.flush();
   ex_.response_done = true;
   releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us));
-  // Reused only after a complete response that allows it, with the request fully sent.
-  dropUpstream(ex_.upstream_reusable && ex_.request_done);
+  // Reused only after a complete response that allows it, with the request fully sent. An
+  // upgrade request that was refused (no 101) may have left the backend expecting a tunnel
+  // (servers hand the socket to their upgrade handler before answering): never reused.
+  dropUpstream(ex_.upstream_reusable && ex_.request_done && !parser_.head().upgrade);
   finishExchange();
 }
 
@@ -140,7 +142,9 @@ void ClientSession::finishExchange() {
   writeAccessLog(ex_.status);
   arm(Wait::kNone, {});
   if (!ex_.request_done || ex_.close_after || draining_) {
-    closeAfterFlush();
+    // A backend that answered before the request body was all read (an early 413 or 401):
+    // the rest of the body is still coming, so linger.
+    closeAfterFlush(!ex_.request_done);
   } else {
     nextRequest();
   }
@@ -207,7 +211,9 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   ex_.head_sent = true;
   recordRequest(status);
   writeAccessLog(status);
-  closeAfterFlush();
+  // An error before the request was read whole: the client may still be sending (the body of
+  // a 413, the rest of a bad head). A timeout's client is not sending: no reason to linger.
+  closeAfterFlush(status != 408);
 }
 
 void ClientSession::recordRequest(uint16_t status) {

@@ -1,6 +1,8 @@
 // ClientSession: the client socket, its timer and the session's lifecycle.
 #include "fulcrum/http/client_session.h"
 
+#include <sys/socket.h>
+
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/uv_util.h"
 
@@ -8,6 +10,12 @@ namespace fulcrum::http {
 
 namespace {
 uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+
+// Lingering close (nginx's lingering_timeout / lingering_time): after an early answer, unread
+// client bytes are drained until the client goes quiet for kLingerQuiet or kLingerMax has
+// passed since the answer went out, whichever comes first.
+constexpr uint64_t kLingerQuietMs = 5'000;
+constexpr uint64_t kLingerMaxMs = 30'000;
 }  // namespace
 
 ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
@@ -51,6 +59,7 @@ void ClientSession::start() {
 }
 
 void ClientSession::updateClientRead() {
+  if (phase_ == Phase::kLingering) return;  // reads to discard, on its own callback
   bool want = false;
   if (client_ != nullptr && held_ == nullptr && !client_writer_.failed()) {
     // Reading stays armed across requests (each stop/start costs epoll_ctl calls): bytes
@@ -222,6 +231,9 @@ void ClientSession::onTimeout(Wait wait) {
     case Phase::kFlushing:
       closeNow();  // a client that does not read what is left
       return;
+    case Phase::kLingering:
+      closeNow();  // quiet for kLingerQuietMs
+      return;
     case Phase::kConnecting:
     case Phase::kTunnel:
     case Phase::kClosing:
@@ -229,25 +241,77 @@ void ClientSession::onTimeout(Wait wait) {
   }
 }
 
-void ClientSession::closeAfterFlush() {
-  if (phase_ == Phase::kClosing || phase_ == Phase::kFlushing) return;
+void ClientSession::closeAfterFlush(bool linger) {
+  if (phase_ == Phase::kClosing || phase_ == Phase::kFlushing || phase_ == Phase::kLingering)
+    return;
   if (attempt_ != nullptr) {
     core::cancelConnect(attempt_);
     attempt_ = nullptr;
   }
   dropUpstream(false);
   phase_ = Phase::kFlushing;
+  // Bytes the client sent that will never be parsed: closing with them unread would reset.
+  linger_ = (linger || held_ != nullptr) && !client_eof_;
   if (reading_) {
     reading_ = false;
     uv_read_stop(stream(client_));
   }
   client_writer_.flush();
-  if (client_writer_.queued() == 0 || client_writer_.failed()) {
+  if (client_writer_.failed()) {
     closeNow();
+    return;
+  }
+  if (client_writer_.queued() == 0) {
+    if (linger_) {
+      startLingering();
+    } else {
+      closeNow();
+    }
     return;
   }
   client_writer_.waitForEmpty();
   arm(Wait::kStream, listener_->config->timeouts.client_idle);
+}
+
+// The answer is written whole. A close() now, with client bytes unread in the kernel (the rest
+// of a refused upload, pipelined requests), would send a RST, and a RST makes the client's
+// kernel drop the answer it has not read yet: the client sees "connection reset" instead of
+// the 413. So: FIN first (the client reads the answer, then EOF), then read and discard until
+// the client closes too, goes quiet or the time is up.
+void ClientSession::startLingering() {
+  phase_ = Phase::kLingering;
+  if (held_ != nullptr) {
+    worker().buffers().release(held_);
+    held_ = nullptr;
+  }
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &fd) != 0 ||
+      ::shutdown(fd, SHUT_WR) != 0) {
+    closeNow();
+    return;
+  }
+  linger_since_ = uv_now(worker().loop());
+  arm(Wait::kStream, std::chrono::milliseconds(kLingerQuietMs));
+  reading_ = true;
+  uv_read_start(
+      stream(client_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        static_cast<ClientSession*>(h->data)->worker().buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ClientSession*>(s->data)->onLingerRead(nread, buf);
+      });
+}
+
+void ClientSession::onLingerRead(ssize_t nread, const uv_buf_t* buf) {
+  if (buf->base != nullptr) worker().buffers().release(core::BufferPool::fromBase(buf->base));
+  if (nread == 0 || phase_ != Phase::kLingering) return;
+  if (nread < 0) {  // the client closed (or reset): done
+    closeNow();
+    return;
+  }
+  progress();
+  if (uv_now(worker().loop()) - linger_since_ >= kLingerMaxMs) closeNow();
 }
 
 void ClientSession::closeNow() {
@@ -313,7 +377,12 @@ void ClientSession::refreshSnapshot() {
 void ClientSession::onWriterDrained(StreamWriter&) {
   progress();  // a slow but reading client is not idle
   if (phase_ == Phase::kFlushing) {
-    if (client_writer_.queued() == 0) closeNow();
+    if (client_writer_.queued() != 0) return;
+    if (linger_) {
+      startLingering();
+    } else {
+      closeNow();
+    }
     return;
   }
   if (phase_ == Phase::kExchange && upstream_ != nullptr) upstream_->startReading();
@@ -327,7 +396,9 @@ void ClientSession::onWriterError(StreamWriter&, int) {
 
 void ClientSession::drain() {
   draining_ = true;
-  if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) {
+  if (phase_ == Phase::kLingering) {
+    closeNow();  // its answer is out: nothing of value is left to wait for
+  } else if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) {
     closeAfterFlush();  // an idle keep-alive connection
   } else if (phase_ == Phase::kConnecting || phase_ == Phase::kExchange) {
     ex_.close_after = true;  // finish the request in flight, then close

@@ -100,6 +100,16 @@ bool ConnectionOptions::names(std::string_view header) const {
   return false;
 }
 
+bool isWebSocketUpgrade(const std::vector<Header>& headers) {
+  const Header* upgrade = nullptr;
+  for (const Header& h : headers) {
+    if (h.id != HeaderId::kUpgrade) continue;
+    if (upgrade != nullptr) return false;
+    upgrade = &h;
+  }
+  return upgrade != nullptr && equalsIgnoreCase(trimOws(upgrade->value), "websocket");
+}
+
 bool isHopByHop(const Header& header, const ConnectionOptions& options, bool keep_upgrade) {
   switch (header.id) {
     case HeaderId::kConnection:

@@ -115,7 +115,10 @@ HttpError RequestParser::finishHead() {
   ConnectionOptions options = ConnectionOptions::from(head_.headers);
   if (options.overflow) return {400, "too many Connection options"};
   head_.keep_alive = !options.close && (minor == 1 || options.keep_alive);
-  head_.upgrade = minor == 1 && options.upgrade && head_.find(HeaderId::kUpgrade) != nullptr;
+  // Only WebSocket is tunnelled. Any other Upgrade (h2c above all: a 101 to it would open a
+  // tunnel to the backend that bypasses routing and this parser) is dropped as hop-by-hop, and
+  // the request goes on as plain HTTP/1.1 (RFC 9110 7.8 lets a server ignore Upgrade).
+  head_.upgrade = minor == 1 && options.upgrade && isWebSocketUpgrade(head_.headers);
 
   if (const Header* expect = head_.find(HeaderId::kExpect); expect != nullptr && minor == 1) {
     if (!equalsIgnoreCase(expect->value, "100-continue")) return {417, "unsupported Expect"};

@@ -248,6 +248,13 @@ int ResponseParser::onHeadersComplete(llhttp_t* p) {
       r->error_ = "101 to a request that did not ask to upgrade";
       return HPE_USER;
     }
+    if (!isWebSocketUpgrade(r->head_.headers)) {
+      // A switch to some other protocol than the one asked for: the client would get a
+      // tunnel it cannot speak (or one that smuggles requests past the proxy).
+      r->failed_ = true;
+      r->error_ = "101 without Upgrade: websocket";
+      return HPE_USER;
+    }
     r->upgrade_ = true;
     r->head_done_ = true;
     if (r->sink_ != nullptr) r->sink_->onResponseHead(r->head_);

@@ -91,6 +91,24 @@ TEST(HttpHeaderRules, UpgradeKeepsUpgradeHeaders) {
             "Connection: upgrade\r\n\r\n");
 }
 
+TEST(HttpHeaderRules, OnlyWebSocketIsAnUpgrade) {
+  // h2c (the classic smuggling vector) and lists are not upgrades: Upgrade and the headers
+  // Connection names are dropped and the request goes on as plain HTTP.
+  for (const char* upgrade : {"h2c", "websocket, h2c", "WebSocket/13", "http/2.0"}) {
+    std::string out = forward(std::string("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: ") + upgrade +
+                                  "\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                                  "HTTP2-Settings: AAMA\r\n\r\n",
+                              {.forwarded = false, .add_request_id = false});
+    EXPECT_EQ(out, "GET /ws HTTP/1.1\r\nHost: h\r\n\r\n") << upgrade;
+  }
+  std::string out = forward(
+      "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\n"
+      "Connection: Upgrade\r\n\r\n",
+      {.forwarded = false, .add_request_id = false});
+  EXPECT_EQ(out,
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: upgrade\r\n\r\n");
+}
+
 TEST(HttpHeaderRules, RequestIdGeneratorIsHexAndUnique) {
   RequestIdGenerator gen(42);
   std::set<std::string> seen;

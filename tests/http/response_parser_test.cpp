@@ -139,6 +139,21 @@ TEST(HttpResponseParser, SwitchingProtocols) {
   EXPECT_EQ(o.status, S::kError);
 }
 
+TEST(HttpResponseParser, SwitchToAnythingButWebSocketIsAnError) {
+  // The proxy only ever asks for websocket: a 101 to h2c (or with no Upgrade at all) would
+  // hand the client a tunnel it did not ask for.
+  for (const char* upgrade : {"Upgrade: h2c\r\n", "", "Upgrade: websocket, h2c\r\n",
+                              "Upgrade: websocket\r\nUpgrade: h2c\r\n"}) {
+    std::string in = std::string("HTTP/1.1 101 Switching Protocols\r\n") + upgrade +
+                     "Connection: Upgrade\r\n\r\n";
+    EXPECT_EQ(run(in, 1000, false, /*upgrade=*/true).status, S::kError) << upgrade;
+  }
+  EXPECT_EQ(run("HTTP/1.1 101 OK\r\nUpgrade:  WebSocket \r\nConnection: Upgrade\r\n\r\n", 1000,
+                false, /*upgrade=*/true)
+                .status,
+            S::kUpgrade);
+}
+
 TEST(HttpResponseParser, MalformedIsError) {
   for (const char* in :
        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",

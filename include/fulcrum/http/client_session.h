@@ -47,7 +47,8 @@ class ClientSession final : public core::Session,
     kConnecting,  // head parsed, getting an upstream connection
     kExchange,    // request forwarded (body may still stream), response awaited or streaming
     kTunnel,      // upgraded: the byte pump owns both sockets
-    kFlushing,    // last bytes to the client, then close
+    kFlushing,    // last bytes to the client, then close (or linger)
+    kLingering,   // answer sent and FIN sent: unread client bytes are read and dropped
     kClosing,     // handles closing; deleted when they are
   };
   enum class Wait : uint8_t { kNone, kHeader, kIdle, kResponse, kStream };
@@ -109,7 +110,12 @@ class ClientSession final : public core::Session,
   };
   static void onTimer(uv_timer_t* timer);
   void onTimeout(Wait wait);
-  void closeAfterFlush();
+  // `linger`: the client may still be sending (an error before its request was read whole, or
+  // bytes after it): once the answer is out, half-close and read what comes for a bounded
+  // time before closing, so the close is not a reset that destroys the unread answer.
+  void closeAfterFlush(bool linger = false);
+  void startLingering();
+  void onLingerRead(ssize_t nread, const uv_buf_t* buf);
   void closeNow();
   void onHandleClosed();
   void refreshSnapshot();
@@ -176,6 +182,8 @@ class ClientSession final : public core::Session,
   bool client_eof_ = false;  // EOF read while a response was awaited
   bool in_process_ = false;
   bool draining_ = false;
+  bool linger_ = false;        // closeAfterFlush(true): linger once flushed
+  uint64_t linger_since_ = 0;  // uv_now when lingering began
   Phase phase_ = Phase::kHead;
 
   Exchange ex_;

@@ -53,6 +53,11 @@ struct ConnectionOptions {
   Token tokens_[kMax];
 };
 
+// The Upgrade header asks for WebSocket and nothing else: exactly one Upgrade header whose
+// value is the single token "websocket", any case (RFC 6455 4.1 and 4.2.2). Used for the request
+// (is this an upgrade we tunnel?) and for a 101 (did the backend switch to what was asked?).
+bool isWebSocketUpgrade(const std::vector<Header>& headers);
+
 // Headers that describe one connection and are never forwarded (RFC 9110 7.6.1): the fixed
 // list, every header the Connection options name, Upgrade unless `keep_upgrade`, plus the
 // framing headers the proxy always writes itself.
