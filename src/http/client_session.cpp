@@ -279,6 +279,10 @@ void ClientSession::closeAfterFlush(bool linger) {
 // the 413. So: FIN first (the client reads the answer, then EOF), then read and discard until
 // the client closes too, goes quiet or the time is up.
 void ClientSession::startLingering() {
+  if (draining_) {  // shutting down: the answer is out, do not hold the process up
+    closeNow();
+    return;
+  }
   phase_ = Phase::kLingering;
   if (held_ != nullptr) {
     worker().buffers().release(held_);
