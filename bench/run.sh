@@ -472,6 +472,8 @@ run_http() {
   # The floor: the same keep-alive load through each proxy's TCP mode, which forwards bytes
   # with no HTTP work (one client connection = one backend connection, same syscalls).
   PORT_OFF=81 wrk_phase bytes-64 64 /hello
+  PORT_OFF=81 wrk_phase bytes-256 256 /hello
+  PORT_OFF=81 wrk_phase bytes-64KiB 64 /64k
   if [[ -n "${PROFILE:-}" ]]; then
     for px in "${PROXIES[@]}"; do
       pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue

@@ -267,20 +267,25 @@ def http_section(args, res):
                 extra = f"; {failed} round(s) with over 1% failures left out" if failed else ""
                 notes.append(f"{px} {phase}: {d['errors']} wrk errors (socket errors + non-2xx, "
                              f"all rounds){extra}")
-    floor = [data.get(("bytes-64", px), {}).get("cpu_per_req") for px in PROXIES]
-    if any(x is not None for x in floor):
+    # The floors: the same load through each proxy's TCP mode (bytes only, no HTTP work).
+    for floor_phase, http_phase, what in [("bytes-64", "keepalive-64", "keep-alive 64"),
+                                          ("bytes-256", "keepalive-256", "keep-alive 256"),
+                                          ("bytes-64KiB", "64KiB-64", "64 KiB")]:
+        floor = [data.get((floor_phase, px), {}).get("cpu_per_req") for px in PROXIES]
+        if not any(x is not None for x in floor):
+            continue
         f, h, n = floor
-        lines.append(f"| the keep-alive 64 load through each proxy's TCP mode (bytes only, no HTTP "
+        lines.append(f"| the {what} load through each proxy's TCP mode (bytes only, no HTTP "
                      f"work) | proxy CPU per request (µs) | {fmt(f)} | {fmt(h)} | {fmt(n)} | "
                      f"{fmt_ratio(ratio(f, h))} | {fmt_ratio(ratio(f, n))} | reference: the floor |")
         lowest = min(x for x in floor if x is not None)
-        http = [data.get(("keepalive-64", px), {}).get("cpu_per_req") for px in PROXIES]
+        http = [data.get((http_phase, px), {}).get("cpu_per_req") for px in PROXIES]
         best_other = min([x for x in http[1:] if x is not None], default=None)
         if best_other is not None:
             notes.append(
-                f"the floor: forwarding the keep-alive 64 load as bytes, with no HTTP parsing at "
+                f"the {what} floor: forwarding that load as bytes, with no HTTP parsing at "
                 f"all, costs at least {fmt(lowest)} µs per request ({fmt_ratio(ratio(lowest, best_other))} "
-                f"of the best HTTP proxy's {fmt(best_other)} µs); 0.80× of that best is "
+                f"of the best other HTTP proxy's {fmt(best_other)} µs); 0.80× of that best is "
                 f"{fmt(0.8 * best_other)} µs, so the target leaves "
                 f"{fmt(0.8 * best_other - lowest)} µs per request for all HTTP work (Fulcrum's HTTP "
                 f"path costs {fmt(None if http[0] is None else http[0] - lowest)} µs above the floor)")

@@ -12,42 +12,14 @@
 #include "fulcrum/core/worker.h"
 #include "fulcrum/http/stream_writer.h"
 #include "fulcrum/http/upstream_connection.h"
+#include "worker_loop_fixture.h"
 
 namespace fulcrum::http {
 namespace {
 
 using namespace std::chrono_literals;
 
-class HttpLoop : public ::testing::Test {
- protected:
-  // Writing to a closed peer must fail with EPIPE, not kill the test (fulcrum ignores it too).
-  void SetUp() override { signal(SIGPIPE, SIG_IGN); }
-  void TearDown() override {
-    worker_.stop();
-    uv_run(worker_.loop(), UV_RUN_DEFAULT);
-  }
-  // Runs the loop until `done()` or ~2 s of iterations.
-  template <class F>
-  bool runUntil(F done) {
-    for (int i = 0; i < 2000 && !done(); ++i) {
-      uv_run(worker_.loop(), UV_RUN_NOWAIT);
-      usleep(1000);
-    }
-    return done();
-  }
-  // A connected pair: a heap uv_tcp_t on one end (for the code under test), a plain fd on
-  // the other (the "peer").
-  uv_tcp_t* pair(int* peer) {
-    int fds[2];
-    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    auto* h = new uv_tcp_t{};
-    uv_tcp_init(worker_.loop(), h);
-    EXPECT_EQ(uv_tcp_open(h, fds[0]), 0);
-    *peer = fds[1];
-    return h;
-  }
-  core::Worker worker_{0};
-};
+class HttpLoop : public fulcrum::testing::WorkerLoopTest {};
 
 struct Observer : WriterObserver {
   int drained = 0, errors = 0;

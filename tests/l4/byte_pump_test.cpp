@@ -11,6 +11,7 @@
 #include <string>
 
 #include "fulcrum/core/worker.h"
+#include "worker_loop_fixture.h"
 
 namespace fulcrum::l4 {
 namespace {
@@ -27,38 +28,8 @@ struct Observer : PumpObserver {
   }
 };
 
-class PumpLoop : public ::testing::Test {
+class PumpLoop : public fulcrum::testing::WorkerLoopTest {
  protected:
-  void SetUp() override { signal(SIGPIPE, SIG_IGN); }
-  void TearDown() override {
-    worker_.stop();
-    // A failed test can leave handles open: close them so the loop ends (no hang).
-    uv_walk(
-        worker_.loop(),
-        [](uv_handle_t* h, void*) {
-          if (!uv_is_closing(h)) uv_close(h, nullptr);
-        },
-        nullptr);
-    uv_run(worker_.loop(), UV_RUN_DEFAULT);
-  }
-  // Runs the loop until `done()` (called repeatedly: it must be idempotent once true).
-  template <class F>
-  bool runUntil(F done) {
-    for (int i = 0; i < 2000 && !done(); ++i) {
-      uv_run(worker_.loop(), UV_RUN_NOWAIT);
-      usleep(1000);
-    }
-    return done();
-  }
-  uv_tcp_t* pair(int* peer) {
-    int fds[2];
-    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    auto* h = new uv_tcp_t{};
-    uv_tcp_init(worker_.loop(), h);
-    EXPECT_EQ(uv_tcp_open(h, fds[0]), 0);
-    *peer = fds[1];
-    return h;
-  }
   // Active timers on the loop (the worker itself keeps none armed).
   int activeTimers() {
     int n = 0;
@@ -70,7 +41,6 @@ class PumpLoop : public ::testing::Test {
         &n);
     return n;
   }
-  core::Worker worker_{0};
 };
 
 // A tunnel whose first push fails (the client can no longer be written to) must not arm its
