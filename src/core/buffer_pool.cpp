@@ -19,6 +19,7 @@ Buffer* BufferPool::acquire() {
     b->next_free = nullptr;
     b->length = 0;
     b->owner = nullptr;
+    b->chained = nullptr;
     return b;
   }
   // Not value-initialised: the 32 KiB payload needs no zeroing.
@@ -26,6 +27,7 @@ Buffer* BufferPool::acquire() {
   b->next_free = nullptr;
   b->length = 0;
   b->owner = nullptr;
+  b->chained = nullptr;
   return b;
 }
 

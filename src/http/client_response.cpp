@@ -9,6 +9,10 @@ namespace fulcrum::http {
 
 namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
+
+// Response body pieces at least this large are written without a copy (appendAdopted); smaller
+// ones are cheaper to copy next to the head than to send as a writev piece of their own.
+constexpr size_t kAdoptMin = 8 * 1024;
 }  // namespace
 
 void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {
@@ -120,6 +124,16 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
     client_writer_.append(line, static_cast<size_t>(end - line));
     client_writer_.append(data, length);
     client_writer_.append("\r\n", 2);
+  } else if (length >= kAdoptMin && upstream_ != nullptr) {
+    // A large piece is written from the buffer it was read into, not copied (the head and
+    // anything else appended before go out with it in one writev).
+    core::Buffer* read = upstream_->takeReadBuffer();
+    if (read != nullptr && data >= read->data && data + length <= read->data + read->kCapacity) {
+      client_writer_.appendAdopted(read, data, length);
+    } else {
+      if (read != nullptr) worker().buffers().release(read);  // not where the bytes are
+      client_writer_.append(data, length);
+    }
   } else {
     client_writer_.append(data, length);
   }

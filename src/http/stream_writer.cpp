@@ -51,36 +51,71 @@ void StreamWriter::flush() {
   submit(b);
 }
 
+void StreamWriter::appendAdopted(core::Buffer* buffer, const char* data, size_t length) {
+  if (failed_ || stream_ == nullptr) {
+    pool_.release(buffer);
+    return;
+  }
+  queued_ += length;
+  bytes_appended_ += length;
+  uv_buf_t bufs[2];
+  unsigned n = 0;
+  size_t total = length;
+  core::Buffer* head = open_;  // what was appended before goes out first
+  open_ = nullptr;
+  if (head != nullptr && head->length > 0) {
+    bufs[n++] = uv_buf_init(head->data, static_cast<unsigned>(head->length));
+    total += head->length;
+    buffer->chained = head;
+  } else {
+    pool_.release(head);
+  }
+  bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(length));
+  submitPieces(buffer, bufs, n, total);
+  if (queued_ > kHighWatermark) above_ = true;
+}
+
 void StreamWriter::submit(core::Buffer* buffer) {
   if (failed_ || stream_ == nullptr) {
     queued_ -= buffer->length;
     pool_.release(buffer);
     return;
   }
-  buffer->owner = this;
   uv_buf_t buf = uv_buf_init(buffer->data, static_cast<unsigned>(buffer->length));
+  submitPieces(buffer, &buf, 1, buffer->length);
+}
+
+void StreamWriter::submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total) {
+  buffer->owner = this;
   if (!above_ && !wait_empty_) {
     // Written at once when the socket takes it: no write request, no callback, and no
     // epoll_ctl (libuv re-registers the fd after every completed uv_write). Errors and
     // drain reports stay asynchronous: they go through uv_write below, which sees the same
     // error, so the owner is never called back from inside append()/flush().
-    int n = uv_try_write(stream_, &buf, 1);
-    if (n > 0) {
-      size_t written = static_cast<size_t>(n);
+    int w = uv_try_write(stream_, bufs, n);
+    if (w > 0) {
+      size_t written = static_cast<size_t>(w);
       queued_ -= written;
       bytes_written_ += written;
-      if (written == buffer->length) {
-        pool_.release(buffer);
+      if (written == total) {
+        releaseWritten(buffer);
         return;
       }
-      buffer->length -= written;
-      buf = uv_buf_init(buffer->data + written, static_cast<unsigned>(buffer->length));
+      total -= written;
+      while (written >= bufs->len) {  // pieces written whole
+        written -= bufs->len;
+        ++bufs;
+        --n;
+      }
+      bufs->base += written;
+      bufs->len -= written;
     }
   }
-  int rc = uv_write(&buffer->write_req, stream_, &buf, 1, &StreamWriter::onWrite);
+  buffer->length = total;  // what onWrite accounts for
+  int rc = uv_write(&buffer->write_req, stream_, bufs, n, &StreamWriter::onWrite);
   if (rc != 0) {
-    queued_ -= buffer->length;
-    pool_.release(buffer);
+    queued_ -= total;
+    releaseWritten(buffer);
     if (!failed_) {
       failed_ = true;
       observer_->onWriterError(*this, rc);
@@ -88,12 +123,19 @@ void StreamWriter::submit(core::Buffer* buffer) {
   }
 }
 
+void StreamWriter::releaseWritten(core::Buffer* buffer) {
+  core::Buffer* chained = buffer->chained;
+  buffer->chained = nullptr;
+  pool_.release(chained);
+  pool_.release(buffer);
+}
+
 void StreamWriter::onWrite(uv_write_t* req, int status) {
   core::Buffer* buffer = core::Buffer::fromWrite(req);
   auto* self = static_cast<StreamWriter*>(buffer->owner);
   size_t length = buffer->length;
   self->queued_ -= length;
-  self->pool_.release(buffer);
+  self->releaseWritten(buffer);
   bool drained = false;
   if (status != 0) {
     if (!self->failed_) {

@@ -62,7 +62,14 @@ void UpstreamConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
     if (user != nullptr) user->onUpstreamClosed(*this, static_cast<int>(nread));
     return;
   }
-  if (user_ != nullptr) user_->onUpstreamData(*this, buf->base, static_cast<size_t>(nread));
+  if (user_ == nullptr) return;
+  read_buffer_ = b;
+  user_->onUpstreamData(*this, buf->base, static_cast<size_t>(nread));
+  if (read_buffer_ == nullptr) {
+    guard.release();  // taken by the user: it returns to the pool once written
+  } else {
+    read_buffer_ = nullptr;
+  }
 }
 
 void UpstreamConnection::onWriterDrained(StreamWriter&) {

@@ -95,6 +95,9 @@ class UpgradeRules(h.FulcrumTestCase):
         with h.HttpClient(port) as c:
             c.send(ws_request("/y", upgrade="WebSocket"))
             self.assertEqual(c.read_response().status, 101)
+            # The backend counts its tunnel after it has sent the 101.
+            hh.wait_for(lambda: b.tunnels_total == 1, 3, "the one tunnel")
+        time.sleep(0.1)
         self.assertEqual(b.tunnels_total, 1)
 
     def test_refused_upgrade_connection_is_not_reused(self):

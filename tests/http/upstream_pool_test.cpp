@@ -63,6 +63,72 @@ TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
   EXPECT_EQ(obs.errors, 0);
 }
 
+// Adopted read buffers go out without a copy, after what was appended before them and in
+// order, also when the socket takes only part of a writev (the peer reads nothing at first);
+// every buffer returns to the pool once written.
+TEST_F(HttpLoop, StreamWriterAdoptedBuffersKeepOrderAndReturnToThePool) {
+  int peer;
+  uv_tcp_t* h = pair(&peer);
+  Observer obs;
+  core::BufferPool& pool = worker_.buffers();
+  size_t outstanding_before = pool.outstanding();
+  std::string expected;
+  {
+    StreamWriter w(pool, &obs);
+    w.attach(reinterpret_cast<uv_stream_t*>(h));
+    for (int i = 0; i < 40; ++i) {
+      std::string head = "head " + std::to_string(i) + ";";
+      w.append(head.data(), head.size());
+      expected += head;
+      core::Buffer* b = pool.acquire();
+      size_t offset = static_cast<size_t>(i % 7) * 10;  // the piece need not start the buffer
+      size_t length = core::Buffer::kCapacity - offset - static_cast<size_t>(i);
+      for (size_t k = 0; k < length; ++k)
+        b->data[offset + k] = static_cast<char>('a' + (i + k) % 26);
+      w.appendAdopted(b, b->data + offset, length);
+      expected.append(b->data + offset, length);
+    }
+    w.append("tail", 4);
+    expected += "tail";
+    w.flush();
+    EXPECT_EQ(w.bytesAppended(), expected.size());
+    std::string got;
+    char buf[65536];
+    EXPECT_TRUE(runUntil([&] {
+      ssize_t n = recv(peer, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      return got.size() == expected.size() && w.queued() == 0;
+    }));
+    EXPECT_TRUE(got == expected) << "bytes reordered or altered";
+    EXPECT_EQ(w.bytesWritten(), expected.size());
+    EXPECT_EQ(pool.outstanding(), outstanding_before);
+    core::closeAndDelete(h);
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  }
+  close(peer);
+  EXPECT_EQ(obs.errors, 0);
+}
+
+// A writer that has failed (or is detached) gives an adopted buffer straight back.
+TEST_F(HttpLoop, StreamWriterAdoptAfterFailureReleases) {
+  int peer;
+  uv_tcp_t* h = pair(&peer);
+  close(peer);
+  Observer obs;
+  core::BufferPool& pool = worker_.buffers();
+  StreamWriter w(pool, &obs);
+  w.attach(reinterpret_cast<uv_stream_t*>(h));
+  w.append("x", 1);
+  w.flush();
+  EXPECT_TRUE(runUntil([&] { return obs.errors > 0; }));
+  size_t outstanding_before = pool.outstanding();
+  core::Buffer* b = pool.acquire();
+  w.appendAdopted(b, b->data, 100);
+  EXPECT_EQ(pool.outstanding(), outstanding_before);
+  core::closeAndDelete(h);
+  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+}
+
 TEST_F(HttpLoop, StreamWriterWatermarks) {
   int peer;
   uv_tcp_t* h = pair(&peer);

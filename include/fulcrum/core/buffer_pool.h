@@ -15,7 +15,10 @@ struct Buffer {
   uv_write_t write_req;  // first: a uv_write_t* casts back to its Buffer
   Buffer* next_free = nullptr;
   void* owner = nullptr;  // who gets the write callback
-  size_t length = 0;      // bytes of data in use
+  // A second buffer written by the same uv_write (head bytes before an adopted body buffer);
+  // whoever completes the write releases it too.
+  Buffer* chained = nullptr;
+  size_t length = 0;  // bytes of data in use
   char data[kCapacity];
 
   static Buffer* fromWrite(uv_write_t* req) { return reinterpret_cast<Buffer*>(req); }

@@ -46,6 +46,10 @@ class StreamWriter {
   // Copies `data` into the open buffer (sending full buffers as it goes).
   void append(const char* data, size_t length);
   void append(const char* s) { append(s, __builtin_strlen(s)); }
+  // Takes `buffer` (a pooled read buffer) and writes `data`, which lies inside it, without
+  // copying: bytes appended before go out first in the same writev. The buffer returns to the
+  // pool once written. For large body pieces read from the other side.
+  void appendAdopted(core::Buffer* buffer, const char* data, size_t length);
   // Sends the open buffer.
   void flush();
   // Bytes appended and not yet written to the socket.
@@ -60,6 +64,10 @@ class StreamWriter {
  private:
   static void onWrite(uv_write_t* req, int status);
   void submit(core::Buffer* buffer);
+  // Writes bufs[0..n) (the bytes of `buffer`, and of buffer->chained) as one writev; `total`
+  // is their size. Releases both once written.
+  void submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total);
+  void releaseWritten(core::Buffer* buffer);
 
   core::BufferPool& pool_;
   WriterObserver* observer_;

@@ -51,6 +51,13 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   uint32_t uses() const { return uses_; }
   void countUse() { ++uses_; }
   bool closing() const { return closing_; }
+  // Inside onUpstreamData only: the pooled buffer that holds `data`, which the caller now owns
+  // (to write body bytes on without copying them); null if already taken or outside.
+  core::Buffer* takeReadBuffer() {
+    core::Buffer* b = read_buffer_;
+    read_buffer_ = nullptr;
+    return b;
+  }
 
   // ---- the pool (UpstreamPool only) ----
   void parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout);
@@ -77,7 +84,8 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   uint64_t idle_ms_ = 0;
   StreamWriter writer_;
   UpstreamUser* user_ = nullptr;
-  IdleList* idle_list_ = nullptr;  // non-null while parked
+  core::Buffer* read_buffer_ = nullptr;  // during onUpstreamData: see takeReadBuffer
+  IdleList* idle_list_ = nullptr;        // non-null while parked
   uint32_t uses_ = 0;
   int open_handles_ = 0;  // handle_ and timer_ not yet closed
   bool reading_ = false;
