@@ -20,6 +20,7 @@ Buffer* BufferPool::acquire() {
     b->length = 0;
     b->owner = nullptr;
     b->chained = nullptr;
+    b->refs = 1;
     return b;
   }
   // Not value-initialised: the 32 KiB payload needs no zeroing.
@@ -28,11 +29,12 @@ Buffer* BufferPool::acquire() {
   b->length = 0;
   b->owner = nullptr;
   b->chained = nullptr;
+  b->refs = 1;
   return b;
 }
 
 void BufferPool::release(Buffer* buffer) {
-  if (buffer == nullptr) return;
+  if (buffer == nullptr || --buffer->refs != 0) return;
   --outstanding_;
   if (cached_ >= max_cached_) {
     delete buffer;

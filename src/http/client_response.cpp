@@ -10,9 +10,6 @@ namespace fulcrum::http {
 namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 
-// Response body pieces at least this large are written without a copy (appendAdopted); smaller
-// ones are cheaper to copy next to the head than to send as a writev piece of their own.
-constexpr size_t kAdoptMin = 8 * 1024;
 }  // namespace
 
 void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {

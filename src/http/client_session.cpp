@@ -120,6 +120,7 @@ void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
     cell->bytes_received.add(static_cast<uint64_t>(nread));
   progress();
   held_ = b;
+  held_lent_ = false;
   held_off_ = 0;
   held_len_ = static_cast<size_t>(nread);
   processInput();

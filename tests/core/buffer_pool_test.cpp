@@ -39,5 +39,24 @@ TEST(CoreBufferPool, AllocHandsOutTheWholeBlockAndMapsBack) {
   EXPECT_EQ(Buffer::fromWrite(req), b);
 }
 
+// A read buffer lent to a writer has two holders: it returns to the pool (and can be handed
+// out again) only when both have released it, in either order.
+TEST(CoreBufferPool, RetainedBufferReturnsAfterTheLastRelease) {
+  BufferPool pool;
+  Buffer* b = pool.acquire();
+  BufferPool::retain(b);
+  pool.release(b);
+  EXPECT_EQ(pool.outstanding(), 1u);
+  EXPECT_EQ(pool.cached(), 0u);
+  pool.release(b);
+  EXPECT_EQ(pool.outstanding(), 0u);
+  EXPECT_EQ(pool.cached(), 1u);
+  Buffer* again = pool.acquire();
+  EXPECT_EQ(again, b);
+  EXPECT_EQ(again->refs, 1u);  // a reused buffer starts with one holder
+  EXPECT_EQ(again->chained, nullptr);
+  pool.release(again);
+}
+
 }  // namespace
 }  // namespace fulcrum::core

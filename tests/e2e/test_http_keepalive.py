@@ -51,6 +51,28 @@ class KeepAlive(h.FulcrumTestCase):
         self.assertEqual(b.requests[1].body, b"abc")
         self.assertEqual(b.requests[3].body, b"hi")
 
+    def test_large_bodies_pipelined_in_one_write(self):
+        # Request and response bodies large enough to be written on from the buffer they were
+        # read into (no copy), sharing those buffers with the heads and with the next pipelined
+        # request: every byte arrives, in order, on both sides.
+        def handler(req):
+            return Response(200, body=h.payload(20000 + req.body_len % 7, seed=req.body_len))
+
+        b, port = self.start(handler)
+        sizes = [12000, 9000, 30000, 16384, 8192, 100]
+        raw = b"".join(b"POST /u%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (n, n) +
+                       h.payload(n, seed=n) for n in sizes) + b"GET /end HTTP/1.1\r\nHost: x\r\n\r\n"
+        with h.HttpClient(port, timeout=h.scaled(10)) as c:
+            c.send(raw)
+            c.methods = ["POST"] * len(sizes) + ["GET"]
+            for n in sizes:
+                self.assertTrue(c.read_response().body == h.payload(20000 + n % 7, seed=n),
+                                f"response to /u{n} altered")
+            self.assertEqual(c.read_response().status, 200)
+        self.assertEqual([r.target for r in b.requests], [f"/u{n}" for n in sizes] + ["/end"])
+        for req, n in zip(b.requests, sizes):
+            self.assertTrue(req.body == h.payload(n, seed=n), f"body of /u{n} altered")
+
     def test_hundred_pipelined_requests_in_one_write(self):
         b, port = self.start(lambda req: Response(200, body=req.target.encode() * 50))
         raw = b"".join(b"GET /r%03d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(100))

@@ -18,6 +18,9 @@ struct Buffer {
   // A second buffer written by the same uv_write (head bytes before an adopted body buffer);
   // whoever completes the write releases it too.
   Buffer* chained = nullptr;
+  // Holders: a read buffer whose body bytes are being written on (StreamWriter::appendAdopted)
+  // while the reader still parses the rest of it. release() returns it at zero.
+  uint32_t refs = 1;
   size_t length = 0;  // bytes of data in use
   char data[kCapacity];
 
@@ -32,6 +35,8 @@ class BufferPool {  // worker-local
   BufferPool& operator=(const BufferPool&) = delete;
 
   Buffer* acquire();
+  // One more holder of `buffer` (each calls release()).
+  static void retain(Buffer* buffer) { ++buffer->refs; }
   void release(Buffer* buffer);
   size_t cached() const { return cached_; }
   size_t outstanding() const { return outstanding_; }

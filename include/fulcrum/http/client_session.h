@@ -124,6 +124,11 @@ class ClientSession final : public core::Session,
   const sockaddr* clientAddr() const;
   static std::string& workerScratch();
 
+  // Body pieces at least this large are written on from the buffer they were read into
+  // (StreamWriter::appendAdopted) instead of being copied; smaller ones are cheaper to copy next
+  // to what precedes them than to send as a writev piece of their own.
+  static constexpr size_t kAdoptMin = 8 * 1024;
+
   // ---- client_exchange.cpp ----
   void beginExchange();
   void pickAndConnect();
@@ -176,6 +181,7 @@ class ClientSession final : public core::Session,
   ResponseParser response_;
   StreamWriter client_writer_;
   core::Buffer* held_ = nullptr;  // read from the client, not yet parsed
+  bool held_lent_ = false;        // held_ is also being written upstream (appendAdopted)
   size_t held_off_ = 0;
   size_t held_len_ = 0;
   bool reading_ = false;
