@@ -9,7 +9,6 @@ namespace fulcrum::http {
 
 namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
-
 }  // namespace
 
 void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {

@@ -12,7 +12,7 @@ namespace {
 uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
 
 // Lingering close (nginx's lingering_timeout / lingering_time): after an early answer, unread
-// client bytes are drained until the client goes quiet for kLingerQuiet or kLingerMax has
+// client bytes are drained until the client goes quiet for kLingerQuietMs or kLingerMaxMs has
 // passed since the answer went out, whichever comes first.
 constexpr uint64_t kLingerQuietMs = 5'000;
 constexpr uint64_t kLingerMaxMs = 30'000;
@@ -263,15 +263,19 @@ void ClientSession::closeAfterFlush(bool linger) {
     return;
   }
   if (client_writer_.queued() == 0) {
-    if (linger_) {
-      startLingering();
-    } else {
-      closeNow();
-    }
+    flushed();
     return;
   }
   client_writer_.waitForEmpty();
   arm(Wait::kStream, listener_->config->timeouts.client_idle);
+}
+
+void ClientSession::flushed() {
+  if (linger_) {
+    startLingering();
+  } else {
+    closeNow();
+  }
 }
 
 // The answer is written whole. A close() now, with client bytes unread in the kernel (the rest
@@ -382,12 +386,7 @@ void ClientSession::refreshSnapshot() {
 void ClientSession::onWriterDrained(StreamWriter&) {
   progress();  // a slow but reading client is not idle
   if (phase_ == Phase::kFlushing) {
-    if (client_writer_.queued() != 0) return;
-    if (linger_) {
-      startLingering();
-    } else {
-      closeNow();
-    }
+    if (client_writer_.queued() == 0) flushed();
     return;
   }
   if (phase_ == Phase::kExchange && upstream_ != nullptr) upstream_->startReading();

@@ -114,6 +114,7 @@ class ClientSession final : public core::Session,
   // bytes after it): once the answer is out, half-close and read what comes for a bounded
   // time before closing, so the close is not a reset that destroys the unread answer.
   void closeAfterFlush(bool linger = false);
+  void flushed();  // kFlushing and nothing left to write: linger or close
   void startLingering();
   void onLingerRead(ssize_t nread, const uv_buf_t* buf);
   void closeNow();
