@@ -168,18 +168,8 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
 
 void ClientSession::onBodyBytes(const char* data, size_t length) {
   progress();
-  if (upstream_ == nullptr) return;
-  // A large piece is written from the client read buffer it arrived in, which stays held (and
-  // parsed) here meanwhile: one more holder, not a copy. A buffer carries one write request, so
-  // it is lent once.
-  if (length >= kAdoptMin && held_ != nullptr && !held_lent_ && data >= held_->data &&
-      data + length <= held_->data + core::Buffer::kCapacity) {
-    held_lent_ = true;
-    core::BufferPool::retain(held_);
-    upstream_->writer().appendAdopted(held_, data, length);
-    return;
-  }
-  upstream_->writer().append(data, length);
+  // Body bytes are parsed from held_, which stays held (the rest of it may be the next request).
+  if (upstream_ != nullptr) upstream_->writer().appendFrom(held_, data, length);
 }
 
 void ClientSession::onRequestDone() {

@@ -11,15 +11,18 @@ namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 }  // namespace
 
-void ClientSession::onUpstreamData(UpstreamConnection&, const char* data, size_t length) {
+void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size_t length) {
   if (phase_ != Phase::kExchange) return;
+  const char* data = read.data;
   EventTime event(event_us_);
   progress();
   if (!ex_.response_started) {
     ex_.response_started = true;
     arm(Wait::kStream, ex_.pool->config().timeouts.idle);
   }
+  upstream_read_ = &read;  // body pieces are written from it (onResponseBody)
   ResponseParser::Result r = response_.feed(data, length, this);
+  upstream_read_ = nullptr;
   switch (r.status) {
     case ResponseParser::Status::kNeedMore:
       client_writer_.flush();
@@ -120,16 +123,8 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
     client_writer_.append(line, static_cast<size_t>(end - line));
     client_writer_.append(data, length);
     client_writer_.append("\r\n", 2);
-  } else if (length >= kAdoptMin && upstream_ != nullptr) {
-    // A large piece is written from the buffer it was read into, not copied (the head and
-    // anything else appended before go out with it in one writev).
-    core::Buffer* read = upstream_->takeReadBuffer();
-    if (read != nullptr && data >= read->data && data + length <= read->data + read->kCapacity) {
-      client_writer_.appendAdopted(read, data, length);
-    } else {
-      if (read != nullptr) worker().buffers().release(read);  // not where the bytes are
-      client_writer_.append(data, length);
-    }
+  } else if (upstream_read_ != nullptr) {
+    client_writer_.appendFrom(upstream_read_, data, length);  // large pieces: no copy
   } else {
     client_writer_.append(data, length);
   }

@@ -79,14 +79,7 @@ void ClientSession::updateClientRead() {
     uv_read_stop(stream(client_));
     return;
   }
-  uv_read_start(
-      stream(client_),
-      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        static_cast<ClientSession*>(h->data)->worker().buffers().alloc(buf);
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<ClientSession*>(s->data)->onClientRead(nread, buf);
-      });
+  core::readIntoPool<ClientSession, &ClientSession::onClientRead>(stream(client_));
 }
 
 void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
@@ -120,7 +113,6 @@ void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
     cell->bytes_received.add(static_cast<uint64_t>(nread));
   progress();
   held_ = b;
-  held_lent_ = false;
   held_off_ = 0;
   held_len_ = static_cast<size_t>(nread);
   processInput();
@@ -302,14 +294,7 @@ void ClientSession::startLingering() {
   linger_since_ = uv_now(worker().loop());
   arm(Wait::kStream, std::chrono::milliseconds(kLingerQuietMs));
   reading_ = true;
-  uv_read_start(
-      stream(client_),
-      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        static_cast<ClientSession*>(h->data)->worker().buffers().alloc(buf);
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<ClientSession*>(s->data)->onLingerRead(nread, buf);
-      });
+  core::readIntoPool<ClientSession, &ClientSession::onLingerRead>(stream(client_));
 }
 
 void ClientSession::onLingerRead(ssize_t nread, const uv_buf_t* buf) {

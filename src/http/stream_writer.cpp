@@ -51,6 +51,16 @@ void StreamWriter::flush() {
   submit(b);
 }
 
+void StreamWriter::appendFrom(core::Buffer* source, const char* data, size_t length) {
+  if (length < kAdoptMin || source == nullptr || source->owner != nullptr || data < source->data ||
+      data + length > source->data + core::Buffer::kCapacity) {
+    append(data, length);
+    return;
+  }
+  core::BufferPool::retain(source);
+  appendAdopted(source, data, length);
+}
+
 void StreamWriter::appendAdopted(core::Buffer* buffer, const char* data, size_t length) {
   if (failed_ || stream_ == nullptr) {
     pool_.release(buffer);

@@ -29,14 +29,7 @@ UpstreamConnection::~UpstreamConnection() = default;
 void UpstreamConnection::startReading() {
   if (reading_ || closing_ || released_) return;
   reading_ = true;
-  uv_read_start(
-      stream(handle_),
-      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        static_cast<UpstreamConnection*>(h->data)->worker().buffers().alloc(buf);
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<UpstreamConnection*>(s->data)->onRead(nread, buf);
-      });
+  core::readIntoPool<UpstreamConnection, &UpstreamConnection::onRead>(stream(handle_));
 }
 
 void UpstreamConnection::stopReading() {
@@ -62,14 +55,7 @@ void UpstreamConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
     if (user != nullptr) user->onUpstreamClosed(*this, static_cast<int>(nread));
     return;
   }
-  if (user_ == nullptr) return;
-  read_buffer_ = b;
-  user_->onUpstreamData(*this, buf->base, static_cast<size_t>(nread));
-  if (read_buffer_ == nullptr) {
-    guard.release();  // taken by the user: it returns to the pool once written
-  } else {
-    read_buffer_ = nullptr;
-  }
+  if (user_ != nullptr) user_->onUpstreamData(*this, *b, static_cast<size_t>(nread));
 }
 
 void UpstreamConnection::onWriterDrained(StreamWriter&) {

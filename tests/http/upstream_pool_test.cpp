@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <string>
 
 #include "fulcrum/core/uv_util.h"
@@ -63,10 +64,11 @@ TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
   EXPECT_EQ(obs.errors, 0);
 }
 
-// Adopted read buffers go out without a copy, after what was appended before them and in
-// order, also when the socket takes only part of a writev (the peer reads nothing at first);
-// every buffer returns to the pool once written.
-TEST_F(HttpLoop, StreamWriterAdoptedBuffersKeepOrderAndReturnToThePool) {
+// Large pieces of read buffers go out without a copy (the writer holds the buffer: it marks it
+// as its own), after what was appended before them and in order, also when the socket takes
+// only part of a writev (the peer reads nothing at first); small ones are copied. Every buffer
+// returns to the pool once both the reader and the writer are done with it.
+TEST_F(HttpLoop, StreamWriterWritesLargePiecesFromTheReadBuffer) {
   int peer;
   uv_tcp_t* h = pair(&peer);
   Observer obs;
@@ -85,8 +87,16 @@ TEST_F(HttpLoop, StreamWriterAdoptedBuffersKeepOrderAndReturnToThePool) {
       size_t length = core::Buffer::kCapacity - offset - static_cast<size_t>(i);
       for (size_t k = 0; k < length; ++k)
         b->data[offset + k] = static_cast<char>('a' + (i + k) % 26);
-      w.appendAdopted(b, b->data + offset, length);
+      w.appendFrom(b, b->data + offset, length);
       expected.append(b->data + offset, length);
+      EXPECT_EQ(b->owner, static_cast<void*>(&w)) << "piece " << i << " was copied";
+      pool.release(b);  // the reader is done with it; the writer still holds it
+      core::Buffer* small = pool.acquire();
+      std::memset(small->data, 'S', StreamWriter::kAdoptMin - 1);
+      w.appendFrom(small, small->data, StreamWriter::kAdoptMin - 1);
+      expected.append(small->data, StreamWriter::kAdoptMin - 1);
+      EXPECT_EQ(small->owner, nullptr) << "a small piece was not copied";
+      pool.release(small);
     }
     w.append("tail", 4);
     expected += "tail";
@@ -109,8 +119,8 @@ TEST_F(HttpLoop, StreamWriterAdoptedBuffersKeepOrderAndReturnToThePool) {
   EXPECT_EQ(obs.errors, 0);
 }
 
-// A writer that has failed (or is detached) gives an adopted buffer straight back.
-TEST_F(HttpLoop, StreamWriterAdoptAfterFailureReleases) {
+// A writer that has failed (or is detached) lets go of a large piece's buffer at once.
+TEST_F(HttpLoop, StreamWriterLargePieceAfterFailureHoldsNothing) {
   int peer;
   uv_tcp_t* h = pair(&peer);
   close(peer);
@@ -123,7 +133,8 @@ TEST_F(HttpLoop, StreamWriterAdoptAfterFailureReleases) {
   EXPECT_TRUE(runUntil([&] { return obs.errors > 0; }));
   size_t outstanding_before = pool.outstanding();
   core::Buffer* b = pool.acquire();
-  w.appendAdopted(b, b->data, 100);
+  w.appendFrom(b, b->data, StreamWriter::kAdoptMin);
+  pool.release(b);
   EXPECT_EQ(pool.outstanding(), outstanding_before);
   core::closeAndDelete(h);
   uv_run(worker_.loop(), UV_RUN_NOWAIT);

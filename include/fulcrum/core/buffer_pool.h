@@ -18,7 +18,7 @@ struct Buffer {
   // A second buffer written by the same uv_write (head bytes before an adopted body buffer);
   // whoever completes the write releases it too.
   Buffer* chained = nullptr;
-  // Holders: a read buffer whose body bytes are being written on (StreamWriter::appendAdopted)
+  // Holders: a read buffer whose body bytes are being written on (StreamWriter::appendFrom)
   // while the reader still parses the rest of it. release() returns it at zero.
   uint32_t refs = 1;
   size_t length = 0;  // bytes of data in use

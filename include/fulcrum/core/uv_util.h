@@ -8,6 +8,21 @@
 
 namespace fulcrum::core {
 
+// uv_read_start into buffers from the worker's pool. The stream's data is a T (a Session:
+// worker() gives the pool) and `OnRead` its read callback; the buffer is the callback's to
+// release (core::BufferPool::fromBase(buf->base)).
+template <class T, void (T::*OnRead)(ssize_t, const uv_buf_t*)>
+int readIntoPool(uv_stream_t* stream) {
+  return uv_read_start(
+      stream,
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        static_cast<T*>(h->data)->worker().buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        (static_cast<T*>(s->data)->*OnRead)(nread, buf);
+      });
+}
+
 // Closes `h` and deletes it (as H, allocated with new) from the close callback.
 template <class H>
 void closeAndDelete(H* h) {

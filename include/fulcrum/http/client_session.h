@@ -125,11 +125,6 @@ class ClientSession final : public core::Session,
   const sockaddr* clientAddr() const;
   static std::string& workerScratch();
 
-  // Body pieces at least this large are written on from the buffer they were read into
-  // (StreamWriter::appendAdopted) instead of being copied; smaller ones are cheaper to copy next
-  // to what precedes them than to send as a writev piece of their own.
-  static constexpr size_t kAdoptMin = 8 * 1024;
-
   // ---- client_exchange.cpp ----
   void beginExchange();
   void pickAndConnect();
@@ -149,7 +144,7 @@ class ClientSession final : public core::Session,
   std::string_view stickyToken() const;
 
   // ---- client_response.cpp ----
-  void onUpstreamData(UpstreamConnection& c, const char* data, size_t length) override;
+  void onUpstreamData(UpstreamConnection& c, core::Buffer& read, size_t length) override;
   void onInformational(const ResponseHead& head) override;
   void onResponseHead(const ResponseHead& head) override;
   void onResponseBody(const char* data, size_t length) override;
@@ -182,7 +177,6 @@ class ClientSession final : public core::Session,
   ResponseParser response_;
   StreamWriter client_writer_;
   core::Buffer* held_ = nullptr;  // read from the client, not yet parsed
-  bool held_lent_ = false;        // held_ is also being written upstream (appendAdopted)
   size_t held_off_ = 0;
   size_t held_len_ = 0;
   bool reading_ = false;
@@ -211,7 +205,8 @@ class ClientSession final : public core::Session,
   char generated_id_[RequestIdGenerator::kLength] = {};
   std::unique_ptr<l4::BytePump> pump_;
   uint64_t bytes_sent_reported_ = 0;
-  uint64_t event_us_ = 0;  // see EventTime
+  uint64_t event_us_ = 0;                  // see EventTime
+  core::Buffer* upstream_read_ = nullptr;  // inside onUpstreamData: the buffer being parsed
 };
 
 }  // namespace fulcrum::http

@@ -31,6 +31,9 @@ class StreamWriter {
  public:
   static constexpr size_t kHighWatermark = 256 * 1024;
   static constexpr size_t kLowWatermark = 64 * 1024;
+  // Smaller pieces are cheaper to copy next to what precedes them than to send as a writev
+  // piece of their own.
+  static constexpr size_t kAdoptMin = 8 * 1024;
 
   StreamWriter(core::BufferPool& pool, WriterObserver* observer)
       : pool_(pool), observer_(observer) {}
@@ -46,10 +49,12 @@ class StreamWriter {
   // Copies `data` into the open buffer (sending full buffers as it goes).
   void append(const char* data, size_t length);
   void append(const char* s) { append(s, __builtin_strlen(s)); }
-  // Takes `buffer` (a pooled read buffer) and writes `data`, which lies inside it, without
-  // copying: bytes appended before go out first in the same writev. The buffer returns to the
-  // pool once written. For large body pieces read from the other side.
-  void appendAdopted(core::Buffer* buffer, const char* data, size_t length);
+  // `data` lies inside `source`, a pooled read buffer the caller holds (a body piece read from
+  // the other side). A piece of kAdoptMin bytes or more is written from `source` itself, which
+  // the writer holds too (BufferPool::retain) until written, with whatever was appended before
+  // in the same writev; a smaller one is copied like append(). A buffer carries one write
+  // request, so it is written from at most once in its life (its `owner` marks it).
+  void appendFrom(core::Buffer* source, const char* data, size_t length);
   // Sends the open buffer.
   void flush();
   // Bytes appended and not yet written to the socket.
@@ -64,6 +69,8 @@ class StreamWriter {
  private:
   static void onWrite(uv_write_t* req, int status);
   void submit(core::Buffer* buffer);
+  // Writes `data` (inside `buffer`, which the writer now holds once) without copying it.
+  void appendAdopted(core::Buffer* buffer, const char* data, size_t length);
   // Writes bufs[0..n) (the bytes of `buffer`, and of buffer->chained) as one writev; `total`
   // is their size. Releases both once written.
   void submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total);

@@ -24,7 +24,8 @@ class UpstreamUser {
  public:
   virtual ~UpstreamUser() = default;
   // Bytes read from the backend. The buffer is only valid during the call.
-  virtual void onUpstreamData(UpstreamConnection& c, const char* data, size_t length) = 0;
+  // `length` bytes at read.data; `read` is released after this returns (retain it to keep it).
+  virtual void onUpstreamData(UpstreamConnection& c, core::Buffer& read, size_t length) = 0;
   // EOF (UV_EOF) or an error. The connection is closing; the user lets go of it.
   virtual void onUpstreamClosed(UpstreamConnection& c, int status) = 0;
   // The write queue drained (see StreamWriter) or failed.
@@ -51,13 +52,6 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   uint32_t uses() const { return uses_; }
   void countUse() { ++uses_; }
   bool closing() const { return closing_; }
-  // Inside onUpstreamData only: the pooled buffer that holds `data`, which the caller now owns
-  // (to write body bytes on without copying them); null if already taken or outside.
-  core::Buffer* takeReadBuffer() {
-    core::Buffer* b = read_buffer_;
-    read_buffer_ = nullptr;
-    return b;
-  }
 
   // ---- the pool (UpstreamPool only) ----
   void parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout);
@@ -84,8 +78,7 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   uint64_t idle_ms_ = 0;
   StreamWriter writer_;
   UpstreamUser* user_ = nullptr;
-  core::Buffer* read_buffer_ = nullptr;  // during onUpstreamData: see takeReadBuffer
-  IdleList* idle_list_ = nullptr;        // non-null while parked
+  IdleList* idle_list_ = nullptr;  // non-null while parked
   uint32_t uses_ = 0;
   int open_handles_ = 0;  // handle_ and timer_ not yet closed
   bool reading_ = false;
