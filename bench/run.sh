@@ -332,6 +332,9 @@ start_proxies() {
 # record SECTION PHASE PROXY ROUND KEY=VALUE...
 record() { echo "$*" >>"$RESULTS"; }
 
+# stime_us PID: the kernel part of PID's CPU time (stime of /proc/PID/stat), in µs.
+stime_us() { awk -v t="$(getconf CLK_TCK)" '{ printf "%d", $15 * 1e6 / t }' "/proc/$1/stat"; }
+
 # bounded LOAD_CMD...: the load generator on the load core, killed if it overruns.
 bounded() { timeout --kill-after=5 "$1" "${NICE[@]}" taskset -c $LOAD_CORE "${@:2}"; }
 
@@ -430,21 +433,21 @@ profile_wrk() {
 # ---- HTTP --------------------------------------------------------------------------------
 # wrk_phase NAME CONNS PATH [wrk args...]; PORT_OFF=81 aims it at each proxy's TCP listener.
 wrk_phase() {
-  local name="$1" conns="$2" path="$3" px pid before after round out
+  local name="$1" conns="$2" path="$3" px pid before after round out sys0 sys1
   shift 3
   for round in $(seq 1 "$ROUNDS"); do
     for px in "${PROXIES[@]}"; do
       pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
       log "HTTP $name via $px, round $round ($conns connections, $path $*)"
       out="$WORK/wrk-$name-$px-$round.txt"
-      before="$("$LOAD" stat --pid "$pid")"
+      before="$("$LOAD" stat --pid "$pid")"; sys0="$(stime_us "$pid")"
       bounded $(( ${PHASE_S%.*} + 30 )) wrk -t1 -c"$conns" -d"${PHASE_S}s" --timeout 5s \
         --latency "$@" "http://127.0.0.1:$((BASE[$px] + ${PORT_OFF:-80}))$path" >"$out" 2>&1 || true
-      after="$("$LOAD" stat --pid "$pid")"
+      after="$("$LOAD" stat --pid "$pid")"; sys1="$(stime_us "$pid")"
       local cpu0="${before#cpu_us=}" cpu1="${after#cpu_us=}"
       cpu0="${cpu0%% *}" cpu1="${cpu1%% *}"
       log "  $(grep -E 'Requests/sec|^ +99%|Non-2xx|Socket errors' "$out" | tr -s ' ' | tr '\n' ';')"
-      record http "$name" "$px" "$round" cpu_us=$(( cpu1 - cpu0 )) "wrk=$out"
+      record http "$name" "$px" "$round" cpu_us=$(( cpu1 - cpu0 )) sys_us=$(( sys1 - sys0 )) "wrk=$out"
     done
   done
 }
