@@ -240,7 +240,9 @@ pools:
   - name: bytes
     backends: [{ address: 127.0.0.1:$HTTP_BACKEND_PORT }]
 EOF
-  # Upstream keep-alive on for all three; X-Forwarded-For on for all three (Fulcrum's default).
+  # Upstream keep-alive on for all three, and the same header work for all three (what Fulcrum
+  # does by default): X-Forwarded-For, -Proto and -Host to the backend, an X-Request-Id
+  # generated per request (wrk sends none), sent to the backend and returned to the client.
   cat >"$WORK/haproxy-http.cfg" <<EOF
 global
   nbthread 1
@@ -255,6 +257,11 @@ defaults
   timeout http-keep-alive 120s
 frontend web
   bind 127.0.0.1:$((h + 80))
+  unique-id-format %[uuid()]
+  unique-id-header X-Request-Id
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-response set-header X-Request-Id %[unique-id]
   default_backend web
 backend web
   http-reuse always
@@ -294,6 +301,10 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+      proxy_set_header X-Request-Id \$request_id;
+      add_header X-Request-Id \$request_id;
     }
   }
 }

@@ -257,7 +257,9 @@ def http_section(args, res):
         "wrk (`-t1 --latency`) against each proxy; the backend is a separate nginx serving "
         "static files; upstream keep-alive on for all three (HAProxy `http-reuse always`, "
         "nginx `keepalive` + `proxy_http_version 1.1` + empty `Connection`), "
-        "X-Forwarded-For added by all three.",
+        "the same header work for all three (Fulcrum's defaults): X-Forwarded-For, -Proto and "
+        "-Host to the backend, and an X-Request-Id generated per request, sent to the backend and "
+        "returned to the client (HAProxy `unique-id-format %[uuid()]`, nginx `$request_id`).",
         "",
         "| scenario | metric | Fulcrum | HAProxy | nginx | ÷ HAProxy | ÷ nginx | target |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
