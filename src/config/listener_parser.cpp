@@ -9,12 +9,13 @@ namespace {
 
 constexpr uint64_t kMaxHeaderBytesLimit = uint64_t{16} << 20;
 
-// An http route host: matched exactly (case-insensitively, port ignored), so it is stored
-// lowercased and must not carry a port of its own.
+// An http route host: matched exactly (case-insensitively, port and a trailing dot ignored), so
+// it is stored lowercased without a trailing dot and must not carry a port of its own.
 void readRouteHost(Diagnostics& diag, const Field& field, std::string& out) {
   std::string host;
   if (!readString(diag, field, host)) return;
   host = toLower(host);
+  if (host.size() > 1 && host.back() == '.') host.pop_back();  // "a.com." names "a.com"
   bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
   if (!bracketed && host.find(':') != std::string::npos) {
     diag.error(field.mark, field.path,
@@ -80,7 +81,8 @@ void parseRoutes(Diagnostics& diag, const Field& field, Protocol protocol,
                  std::vector<Route>& out) {
   for (const Field& element : readList(diag, field)) {
     Route route;
-    MapReader m(diag, element, {"match", "pool"});
+    MapReader m(diag, element, {"match", "pool"},
+                {{"host", "match"}, {"path_prefix", "match"}, {"sni", "match"}});
     if (m.valid()) {
       // No match block matches everything, as an empty one does.
       if (auto f = m.get("match")) parseMatch(diag, *f, protocol, route.match);

@@ -35,7 +35,8 @@ std::string describeNode(const YAML::Node& node) {
   }
 }
 
-MapReader::MapReader(Diagnostics& diag, const Field& field, std::vector<std::string_view> known)
+MapReader::MapReader(Diagnostics& diag, const Field& field, std::vector<std::string_view> known,
+                     std::vector<std::pair<std::string_view, std::string_view>> nested)
     : diag_(diag), self_(field) {
   if (field.value.IsNull()) {
     valid_ = true;
@@ -55,7 +56,14 @@ MapReader::MapReader(Diagnostics& diag, const Field& field, std::vector<std::str
     std::string name = key.Scalar();
     std::string path = childPath(field.path, name);
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      diag_.error(key.Mark(), path, "unknown key" + didYouMean(name, known));
+      auto under = std::find_if(nested.begin(), nested.end(),
+                                [&](const auto& n) { return n.first == name; });
+      std::string hint = didYouMean(name, known);
+      if (under != nested.end()) {
+        std::string parent(under->second);
+        hint = " (it goes under \"" + parent + "\": " + parent + ": { " + name + ": ... })";
+      }
+      diag_.error(key.Mark(), path, "unknown key" + hint);
       continue;
     }
     if (find(name) != nullptr) {

@@ -15,8 +15,16 @@ std::string_view hostWithoutPort(std::string_view host) {
 
 std::string_view targetPath(std::string_view target) { return target.substr(0, target.find('?')); }
 
+std::string_view routeHost(std::string_view host) {
+  std::string_view name = hostWithoutPort(host);
+  // "example.com." is the same fully qualified name as "example.com" (nginx and Envoy's
+  // strip_trailing_host_dot treat it so too); without this a client could step around a route.
+  if (name.size() > 1 && name.back() == '.') name.remove_suffix(1);
+  return name;
+}
+
 bool routeMatches(const config::RouteMatch& match, std::string_view host, std::string_view path) {
-  if (!match.host.empty() && !equalsIgnoreCase(hostWithoutPort(host), match.host)) return false;
+  if (!match.host.empty() && !equalsIgnoreCase(routeHost(host), match.host)) return false;
   if (!match.path_prefix.empty() && path.substr(0, match.path_prefix.size()) != match.path_prefix)
     return false;
   return true;

@@ -134,10 +134,13 @@ TEST(ConfigListener, HttpRoutes) {
                         "      - match: { host: 10.0.0.1 }\n"
                         "        pool: api\n"
                         "      - match: {}\n"
+                        "        pool: web\n"
+                        "      - match: { host: www.example.com. }\n"
                         "        pool: web\n"));
   ASSERT_TRUE(r.ok()) << ::testing::PrintToString(errorsOf(r));
   const auto& routes = r.config->listeners[1].routes;
-  ASSERT_EQ(routes.size(), 4u);
+  ASSERT_EQ(routes.size(), 5u);
+  EXPECT_EQ(routes[4].match.host, "www.example.com");  // the fully qualified spelling
   EXPECT_EQ(routes[0].match.host, "api.example.com");  // lowercased
   EXPECT_EQ(routes[0].match.path_prefix, "/v1/");
   EXPECT_EQ(routes[0].pool, "api");
@@ -155,7 +158,8 @@ TEST(ConfigListener, HttpRouteErrors) {
                                   "      - match: { hots: a }\n"
                                   "      - match: { host: \"bad host\" }\n"
                                   "        pool: web\n"
-                                  "      - [web]\n")),
+                                  "      - [web]\n"
+                                  "      - { host: a.example, pool: web }\n")),
             (std::vector<std::string>{
                 "t.yaml:6:18: listeners[0].routes[0].match.host: \"api.example.com:8080\" must be "
                 "a host name without a port (ports are ignored when matching)",
@@ -169,6 +173,8 @@ TEST(ConfigListener, HttpRouteErrors) {
                 "t.yaml:11:18: listeners[0].routes[3].match.host: \"bad host\" is not a valid host "
                 "name",
                 "t.yaml:13:9: listeners[0].routes[4]: expected a map, got a list",
+                "t.yaml:14:11: listeners[0].routes[5].host: unknown key (it goes under \"match\": "
+                "match: { host: ... })",
             }));
 }
 

@@ -177,11 +177,17 @@ class Proxy(h.FulcrumTestCase):
                  ("api.example.com", "/static/a.css", "static"),
                  ("other.example.com", "/static/b.css", "static"),
                  ("other.example.com", "/v1/users", "default"),
-                 ("api.example.com.evil", "/v1/x", "default")]
+                 ("api.example.com.evil", "/v1/x", "default"),
+                 # The fully qualified spelling is the same host: it cannot step around a route.
+                 ("api.example.com.", "/v1/users", "api"),
+                 ("api.example.com.:80", "/v1/users", "api")]
         with h.HttpClient(port) as c:
             for host, path, want in cases:
                 r = c.request("GET", path, host=host)
                 self.assertEqual(r.header("X-Backend"), want, f"{host}{path}")
+            # Absolute form: the target's authority names the host, not the Host header.
+            r = c.request("GET", "http://api.example.com/v1/abs", host="other.example.com")
+            self.assertEqual(r.header("X-Backend"), "api")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ TEST(HttpRouter, HostWithoutPort) {
   EXPECT_EQ(hostWithoutPort("a.com"), "a.com");
   EXPECT_EQ(hostWithoutPort("[::1]:8080"), "[::1]");
   EXPECT_EQ(hostWithoutPort("[::1]"), "[::1]");
+  EXPECT_EQ(routeHost("a.com.:80"), "a.com");
+  EXPECT_EQ(routeHost("a.com."), "a.com");
+  EXPECT_EQ(routeHost("a.com.."), "a.com.");  // one dot only: "a.com." is not a valid name
+  EXPECT_EQ(routeHost("."), ".");
+  EXPECT_EQ(routeHost("[::1]:80"), "[::1]");
 }
 
 TEST(HttpRouter, FirstMatchElseListenerPool) {
@@ -46,6 +51,9 @@ TEST(HttpRouter, FirstMatchElseListenerPool) {
   EXPECT_EQ(selectRoute(listener, "www.example.com", "/").pool, 3u);
   EXPECT_EQ(selectRoute(listener, "other", "/").pool, 0u);
   EXPECT_EQ(selectRoute(listener, "api.example.com.evil", "/v1/").pool, 0u);
+  // The fully qualified spelling names the same host.
+  EXPECT_EQ(selectRoute(listener, "api.example.com.", "/v1/").pool, 1u);
+  EXPECT_EQ(selectRoute(listener, "WWW.example.com.:80", "/").pool, 3u);
   // The prefix applies to the path, not the query.
   EXPECT_EQ(selectRoute(listener, "x", "/?/static").pool, 0u);
 }

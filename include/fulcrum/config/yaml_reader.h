@@ -35,7 +35,10 @@ std::string describeNode(const YAML::Node& node);
 // reads as an empty map, so every key keeps its default.
 class MapReader {
  public:
-  MapReader(Diagnostics& diag, const Field& field, std::vector<std::string_view> known);
+  // `nested`: keys that belong one level down, as (key, the key they go under); an unknown key
+  // found there is reported with where it goes ("routes[0].host" -> "match: { host: ... }").
+  MapReader(Diagnostics& diag, const Field& field, std::vector<std::string_view> known,
+            std::vector<std::pair<std::string_view, std::string_view>> nested = {});
 
   bool valid() const { return valid_; }
   const Field& self() const { return self_; }
