@@ -58,11 +58,15 @@ std::string_view ClientSession::stickyToken() const {
 
 void ClientSession::pickAndConnect() {
   const core::PoolRuntime& pool = *ex_.pool;
-  balancer::PickContext ctx;
-  ctx.tried = &ex_.tried;
-  ctx.client_addr = clientAddr();
-  ctx.affinity_token = stickyToken();
-  ctx.hash = requestHash(pool.config().hash_key, parser_.head(), clientAddr());
+  // uv_hrtime and steady_clock are both CLOCK_MONOTONIC: the event's reading serves the pick
+  // (a designated `now` also keeps PickContext from reading the clock again).
+  balancer::PickContext ctx{
+      .hash = requestHash(pool.config().hash_key, parser_.head(), clientAddr()),
+      .tried = &ex_.tried,
+      .now = balancer::MonotonicTime(std::chrono::microseconds(eventUs())),
+      .client_addr = clientAddr(),
+      .affinity_token = stickyToken(),
+  };
   const upstream::PoolMember* member = ws_->picker(ex_.route->pool).pick(ctx);
   if (member == nullptr) {
     // Nothing eligible at all: 503. Every eligible one failed to connect: 502.
@@ -181,7 +185,7 @@ void ClientSession::releaseMember(bool failure, uint64_t latency_us) {
   if (!ex_.acquired) return;
   ex_.acquired = false;
   ex_.member->state->release();
-  ex_.member->state->recordResponse(latency_us, failure);
+  ex_.member->state->recordResponse(latency_us, failure, static_cast<int64_t>(eventUs() / 1000));
 }
 
 void ClientSession::abandonMember() {
