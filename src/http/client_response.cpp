@@ -121,9 +121,15 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
     *end++ = '\r';
     *end++ = '\n';
     client_writer_.append(line, static_cast<size_t>(end - line));
-    client_writer_.append(data, length);
+    appendResponseBytes(data, length);  // the size line goes out in the same writev
     client_writer_.append("\r\n", 2);
-  } else if (upstream_read_ != nullptr) {
+  } else {
+    appendResponseBytes(data, length);
+  }
+}
+
+void ClientSession::appendResponseBytes(const char* data, size_t length) {
+  if (upstream_read_ != nullptr) {
     client_writer_.appendFrom(upstream_read_, data, length);  // large pieces: no copy
   } else {
     client_writer_.append(data, length);
