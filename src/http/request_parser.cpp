@@ -70,6 +70,22 @@ void RequestParser::nextMessage() {
   head_.headers.clear();
 }
 
+// llhttp's refusals of a head are 400s, except two that name something the proxy does not
+// implement rather than a malformed message (RFC 9110 15.6.2, 15.6.6): a method llhttp does
+// not know (methods are extensible; llhttp knows a fixed list) gets 501, and a well-formed
+// version other than 1.0/1.1 (HTTP/1.2, HTTP/3.0) gets 505. llhttp reports a malformed version
+// ("HTTP/x.1", "HTTP/1.1 ") with the same code, but then it has not stored a new one: what it
+// holds is 0.0 before the first request and 1.0/1.1 (accepted) after it.
+uint16_t RequestParser::refusalStatus(llhttp_errno_t err) const {
+  if (err == HPE_INVALID_METHOD) return 501;
+  if (err == HPE_INVALID_VERSION) {
+    uint8_t major = parser_.http_major;  // llhttp's getters take a non-const parser
+    uint8_t minor = parser_.http_minor;
+    if (major >= 1 && !(major == 1 && minor <= 1)) return 505;
+  }
+  return 400;
+}
+
 RequestParser::Result RequestParser::fail(uint16_t status, const char* reason, size_t consumed) {
   state_ = State::kError;
   error_ = HttpError{status, reason};
@@ -105,7 +121,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   llhttp_errno_t err = llhttp_execute(&parser_, data, used);
   head_bytes_ += used;
   if (scanned == HeadScanner::Result::kNeedMore) {
-    if (err != HPE_OK) return fail(400, llhttp_get_error_reason(&parser_), used);
+    if (err != HPE_OK) return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
     if (head_bytes_ >= limits_.max_header_bytes) {
       return scanner_.firstLineDone() ? fail(431, "request head too large", used)
                                       : fail(414, "request line too long", used);
@@ -115,10 +131,8 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   // The scanner saw the end of the head: llhttp must have stopped in onHeadersComplete at
   // exactly the same byte, or the two disagree about the message and it is refused.
   if (err != HPE_PAUSED || in_head_ || llhttp_get_error_pos(&parser_) != data + used) {
-    return fail(400,
-                err == HPE_PAUSED || err == HPE_OK ? "head boundary mismatch"
-                                                   : llhttp_get_error_reason(&parser_),
-                used);
+    if (err == HPE_PAUSED || err == HPE_OK) return fail(400, "head boundary mismatch", used);
+    return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
   }
   if (HttpError e = finishHead()) return fail(e.status, e.reason, used);
   llhttp_resume(&parser_);

@@ -1,6 +1,7 @@
 """Request smuggling and malformed requests (issue 4, "Safety").
 
-Every case is answered 400 (501 for a well-formed but unsupported transfer coding) with
+Every case is answered 400 (501 for a well-formed but unsupported transfer coding or an
+unknown method, 505 for an unsupported HTTP version) with
 `Connection: close`, the connection is closed, and the backend receives nothing: not a
 request, not a byte. A body that looks like a request stays a body."""
 
@@ -81,6 +82,19 @@ class Smuggling(h.FulcrumTestCase):
         b, port = self.start()
         self.assert_refused(port, H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
         self.assert_backend_untouched(b)
+
+    def test_unknown_method_is_501_and_unsupported_version_505(self):
+        b, port = self.start()
+        self.assert_refused(port, b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501)
+        self.assert_refused(port, b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501)  # case-sensitive
+        self.assert_refused(port, b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505)
+        self.assert_refused(port, b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505)
+        self.assert_refused(port, b"GET / HTTP/x.1\r\nHost: x\r\n\r\n", 400)  # not a version
+        with h.HttpClient(port) as c:  # a malformed version after a good request: still 400
+            self.assertEqual(c.request("GET", "/ok").status, 200)
+            c.send(b"GET / HTTP/x.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(c.read_response().status, 400)
+        self.assertEqual([q.target for q in b.requests], ["/ok"])
 
     def test_refused_after_a_good_request_on_the_same_connection(self):
         b, port = self.start()

@@ -132,12 +132,17 @@ TEST(HttpSmuggling, HostRules) {
 
 TEST(HttpSmuggling, RequestLineShape) {
   expectRefused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
-  expectRefused("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 400);  // llhttp: not a version it knows
-  expectRefused("GET /\r\n\r\n");                           // HTTP/0.9
+  expectRefused("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505);  // llhttp: not a version it knows
+  expectRefused("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505);
+  expectRefused("GET / HTTP/x.1\r\nHost: a\r\n\r\n");  // not a version at all
+  // A method llhttp does not know is one the proxy does not implement.
+  expectRefused("BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n", 501);
+  expectRefused("GETS / HTTP/1.1\r\nHost: a\r\n\r\n", 501);
+  expectRefused("GET /\r\n\r\n");  // HTTP/0.9
   expectRefused("GET / HTTP/1.1 \r\nHost: a\r\n\r\n");
   expectRefused(" GET / HTTP/1.1\r\nHost: a\r\n\r\n");
   expectRefused("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 405);
-  expectRefused("get / HTTP/1.1\r\nHost: a\r\n\r\n");
+  expectRefused("get / HTTP/1.1\r\nHost: a\r\n\r\n", 501);  // methods are case-sensitive
   expectRefused("GET /a\xff HTTP/1.1\r\nHost: a\r\n\r\n");
   expectRefused("GET /a#f HTTP/1.1\r\nHost: a\r\n\r\n");
   expectRefused("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n");

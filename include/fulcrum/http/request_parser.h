@@ -71,6 +71,7 @@ class RequestParser {
 
   Result feedHead(const char* data, size_t length);
   Result feedBody(const char* data, size_t length, BodySink* sink);
+  uint16_t refusalStatus(llhttp_errno_t err) const;
   Result fail(uint16_t status, const char* reason, size_t consumed);
   HttpError finishHead();
   HttpError checkFraming();
