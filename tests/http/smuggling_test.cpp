@@ -131,6 +131,7 @@ TEST(HttpSmuggling, HostRules) {
 }
 
 TEST(HttpSmuggling, RequestLineShape) {
+  using namespace std::string_literals;
   expectRefused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
   expectRefused("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505);  // llhttp: not a version it knows
   expectRefused("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505);
@@ -138,6 +139,11 @@ TEST(HttpSmuggling, RequestLineShape) {
   // A method llhttp does not know is one the proxy does not implement.
   expectRefused("BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n", 501);
   expectRefused("GETS / HTTP/1.1\r\nHost: a\r\n\r\n", 501);
+  // The earliest refusal decides, whatever the read boundaries: the unknown method comes
+  // before the NUL, the malformed version before the bad header name.
+  expectRefused("BREW / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s, 501);
+  expectRefused("GET / HTTP/1.2\r\nHo st: a\r\n\r\n", 505);
+  expectRefused("GET / HTTP/x.1\r\nHo st: a\r\n\r\n", 400);
   expectRefused("GET /\r\n\r\n");  // HTTP/0.9
   expectRefused("GET / HTTP/1.1 \r\nHost: a\r\n\r\n");
   expectRefused(" GET / HTTP/1.1\r\nHost: a\r\n\r\n");
