@@ -108,6 +108,12 @@ HttpError RequestParser::finishHead() {
     return {400, "HTTP/1.1 request without Host"};
   }
   if (!validHost(head_.host)) return {400, "invalid Host"};
+  // An http URI must not have an empty host (RFC 9110 4.2.1), and the target URI of an
+  // origin-form request is built from Host: `Host:` or `Host: :80` names no host to route by
+  // (nginx and HAProxy refuse it too). Only an HTTP/1.0 request may leave Host out altogether.
+  if ((host != nullptr || authority.length != 0) &&
+      (head_.host.empty() || head_.host.front() == ':'))
+    return {400, "empty Host"};
 
   if (HttpError e = checkFraming()) return e;
 

@@ -42,6 +42,8 @@ CASES = {
     "transfer-encoding in HTTP/1.0": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     "two hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     "no host in HTTP/1.1": b"GET / HTTP/1.1\r\n\r\n",
+    "empty host": b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+    "host with a port and no name": b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n",
 }
 
 

@@ -128,6 +128,10 @@ TEST(HttpSmuggling, HostRules) {
   expectRefused("GET / HTTP/1.1\r\nHost: a b\r\n\r\n");
   expectRefused("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n");
   expectRefused("GET / HTTP/1.1\r\nHost: a\xe9\r\n\r\n");
+  expectRefused("GET / HTTP/1.1\r\nHost:\r\n\r\n");  // an http URI needs a host
+  expectRefused("GET / HTTP/1.1\r\nHost: :80\r\n\r\n");
+  expectRefused("GET / HTTP/1.0\r\nHost: \r\n\r\n");
+  expectRefused("GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n");
 }
 
 TEST(HttpSmuggling, RequestLineShape) {
