@@ -114,20 +114,19 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   size_t scan_length = static_cast<size_t>(std::min<uint64_t>(length, room));
   size_t used = 0;
   HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
-  if (scanned == HeadScanner::Result::kError) {
-    // The earliest refusal wins however the head was split into reads: llhttp may refuse a
-    // byte before the one the scanner stopped at (an unknown method: 501), as it would have
-    // if that byte had arrived in an earlier read.
-    llhttp_errno_t err = llhttp_execute(&parser_, data, used);
-    if (err != HPE_OK && err != HPE_PAUSED)
-      return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
-    return fail(400, scanner_.error(), used);
-  }
-
+  // llhttp parses what the scanner passed; after a scanner error, that is the bytes before it.
   if (head_bytes_ == 0) buf_.reset();
   buf_.addRaw(data, used);
   llhttp_errno_t err = llhttp_execute(&parser_, data, used);
   head_bytes_ += used;
+  if (scanned == HeadScanner::Result::kError) {
+    // The earliest refusal wins however the head was split into reads: llhttp may refuse a
+    // byte before the one the scanner stopped at (an unknown method: 501), as it would have
+    // if that byte had arrived in an earlier read.
+    if (err != HPE_OK && err != HPE_PAUSED)
+      return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
+    return fail(400, scanner_.error(), used);
+  }
   if (scanned == HeadScanner::Result::kNeedMore) {
     if (err != HPE_OK) return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
     if (head_bytes_ >= limits_.max_header_bytes) {
