@@ -115,24 +115,18 @@ void ClientSession::onResponseHead(const ResponseHead& head) {
 
 void ClientSession::onResponseBody(const char* data, size_t length) {
   if (length == 0) return;
+  // Large pieces go out from the upstream read buffer, without a copy (appendFrom copies when
+  // there is none: upstream_read_ is set only while a read is being parsed).
   if (ex_.out_framing == BodyFraming::kChunked) {
     char line[kMaxHexDigits + 2];
     char* end = writeHex(line, length);
     *end++ = '\r';
     *end++ = '\n';
     client_writer_.append(line, static_cast<size_t>(end - line));
-    appendResponseBytes(data, length);  // the size line goes out in the same writev
+    client_writer_.appendFrom(upstream_read_, data, length);  // in one writev with the line
     client_writer_.append("\r\n", 2);
   } else {
-    appendResponseBytes(data, length);
-  }
-}
-
-void ClientSession::appendResponseBytes(const char* data, size_t length) {
-  if (upstream_read_ != nullptr) {
-    client_writer_.appendFrom(upstream_read_, data, length);  // large pieces: no copy
-  } else {
-    client_writer_.append(data, length);
+    client_writer_.appendFrom(upstream_read_, data, length);
   }
 }
 

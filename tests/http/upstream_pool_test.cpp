@@ -20,24 +20,27 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class HttpLoop : public fulcrum::testing::WorkerLoopTest {};
-
 struct Observer : WriterObserver {
   int drained = 0, errors = 0;
   void onWriterDrained(StreamWriter&) override { ++drained; }
   void onWriterError(StreamWriter&, int) override { ++errors; }
 };
 
-std::string readAll(int fd, size_t want) {
-  std::string out;
-  char buf[65536];
-  while (out.size() < want) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
+class HttpLoop : public fulcrum::testing::WorkerLoopTest {
+ protected:
+  // Runs the loop while reading the peer, until `want` bytes arrived and the writer has
+  // nothing queued (a partial writev needs the loop to go on while the peer reads).
+  std::string drainPeer(int peer, size_t want, const StreamWriter& w) {
+    std::string got;
+    char buf[65536];
+    EXPECT_TRUE(runUntil([&] {
+      ssize_t n = recv(peer, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      return got.size() >= want && w.queued() == 0;
+    }));
+    return got;
   }
-  return out;
-}
+};
 
 TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
   int peer;
@@ -54,8 +57,7 @@ TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
     }
     EXPECT_EQ(w.queued(), expected.size());
     w.flush();
-    EXPECT_TRUE(runUntil([&] { return w.queued() == 0; }));
-    EXPECT_EQ(readAll(peer, expected.size()), expected);
+    EXPECT_EQ(drainPeer(peer, expected.size(), w), expected);
     EXPECT_EQ(w.bytesWritten(), expected.size());
     core::closeAndDelete(h);
     uv_run(worker_.loop(), UV_RUN_NOWAIT);
@@ -102,14 +104,7 @@ TEST_F(HttpLoop, StreamWriterWritesLargePiecesFromTheReadBuffer) {
     expected += "tail";
     w.flush();
     EXPECT_EQ(w.bytesAppended(), expected.size());
-    std::string got;
-    char buf[65536];
-    EXPECT_TRUE(runUntil([&] {
-      ssize_t n = recv(peer, buf, sizeof buf, MSG_DONTWAIT);
-      if (n > 0) got.append(buf, static_cast<size_t>(n));
-      return got.size() == expected.size() && w.queued() == 0;
-    }));
-    EXPECT_TRUE(got == expected) << "bytes reordered or altered";
+    EXPECT_TRUE(drainPeer(peer, expected.size(), w) == expected) << "bytes reordered or altered";
     EXPECT_EQ(w.bytesWritten(), expected.size());
     EXPECT_EQ(pool.outstanding(), outstanding_before);
     core::closeAndDelete(h);

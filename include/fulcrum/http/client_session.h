@@ -148,9 +148,6 @@ class ClientSession final : public core::Session,
   void onInformational(const ResponseHead& head) override;
   void onResponseHead(const ResponseHead& head) override;
   void onResponseBody(const char* data, size_t length) override;
-  // Body bytes for the client: from the upstream read buffer (no copy for large pieces) while
-  // one is being parsed, else copied.
-  void appendResponseBytes(const char* data, size_t length);
   void onResponseDone();
   void finishExchange();
   void nextRequest();

@@ -52,8 +52,9 @@ class StreamWriter {
   // `data` lies inside `source`, a pooled read buffer the caller holds (a body piece read from
   // the other side). A piece of kAdoptMin bytes or more is written from `source` itself, which
   // the writer holds too (BufferPool::retain) until written, with whatever was appended before
-  // in the same writev; a smaller one is copied like append(). A buffer carries one write
-  // request, so it is written from at most once in its life (its `owner` marks it).
+  // in the same writev; a smaller one (or any piece when `source` is null) is copied like
+  // append(). A buffer carries one write request, so it is written from at most once in its
+  // life (its `owner` marks it).
   void appendFrom(core::Buffer* source, const char* data, size_t length);
   // Sends the open buffer.
   void flush();
