@@ -2,7 +2,9 @@
 // GoogleTest fixture for code that runs on a worker's libuv loop: the test drives the loop by
 // hand (no thread) and talks to the code under test through socketpairs.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -47,6 +49,29 @@ class WorkerLoopTest : public ::testing::Test {
     uv_tcp_init(worker_.loop(), h);
     EXPECT_EQ(uv_tcp_open(h, fds[0]), 0);
     *peer = fds[1];
+    return h;
+  }
+  // The same over loopback TCP, for what only TCP shows (segments). The accepted end, with
+  // TCP_NODELAY as fulcrum's listeners give it, is the uv_tcp_t; the connecting end the peer.
+  uv_tcp_t* tcpPair(int* peer) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(listener, 1), 0);
+    EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    int one = 1;
+    EXPECT_EQ(setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    *peer = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_EQ(connect(*peer, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    int accepted = accept(listener, nullptr, nullptr);
+    EXPECT_GE(accepted, 0);
+    close(listener);
+    auto* h = new uv_tcp_t{};
+    uv_tcp_init(worker_.loop(), h);
+    EXPECT_EQ(uv_tcp_open(h, accepted), 0);
     return h;
   }
   core::Worker worker_{0};

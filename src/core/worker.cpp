@@ -95,6 +95,7 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
     }
     if (found) {
       found->setIndex(lr.index);
+      found->setProtocol(lr.config->protocol == config::Protocol::kHttp);
       kept.push_back(std::move(found));
     }
   }

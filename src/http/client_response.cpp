@@ -132,7 +132,9 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
 
 void ClientSession::onResponseDone() {
   if (ex_.out_framing == BodyFraming::kChunked) client_writer_.append("0\r\n\r\n", 5);
-  client_writer_.flush();
+  // A connection that closes next leaves its last bytes to closeAfterFlush, which sends them
+  // with the FIN.
+  if (!closesAfterExchange()) client_writer_.flush();
   ex_.response_done = true;
   releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us));
   // Reused only after a complete response that allows it, with the request fully sent. An
@@ -146,7 +148,7 @@ void ClientSession::finishExchange() {
   recordRequest(ex_.status);
   writeAccessLog(ex_.status);
   arm(Wait::kNone, {});
-  if (!ex_.request_done || ex_.close_after || draining_) {
+  if (closesAfterExchange()) {
     // A backend that answered before the request body was all read (an early 413 or 401):
     // the rest of the body is still coming, so linger.
     closeAfterFlush(!ex_.request_done);

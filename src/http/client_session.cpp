@@ -3,6 +3,9 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
+#include "fulcrum/core/listener.h"
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/uv_util.h"
 
@@ -51,11 +54,44 @@ const sockaddr* ClientSession::clientAddr() const {
                                              : reinterpret_cast<const sockaddr*>(&client_addr_);
 }
 
-void ClientSession::start() {
+void ClientSession::start(bool deferred) {
   // From the accept on: a client that sends nothing, or a head byte by byte, is cut off by
   // client_header (slowloris).
   arm(Wait::kHeader, listener_->config->timeouts.client_header);
-  updateClientRead();
+  if (deferred) {
+    readFirstBytes();
+  } else {
+    updateClientRead();
+  }
+}
+
+// HTTP listeners defer accept until the client's first bytes are in (WorkerListener::
+// setProtocol), so they are read here rather than after a trip through epoll. A request that
+// arrives whole and asks to close after its response is then served without the socket ever
+// being registered with epoll (two epoll_ctl calls per connection fewer). Nothing there (a
+// silent client accepted at the end of the deferral): reading is armed as usual.
+void ClientSession::readFirstBytes() {
+  uv_buf_t buf;
+  worker().buffers().alloc(&buf);
+  uv_os_fd_t fd;
+  ssize_t n = -1;
+  int err = EBADF;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &fd) == 0) {
+    n = ::recv(fd, buf.base, buf.len, 0);
+    err = errno;
+  }
+  if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) {
+    worker().buffers().release(core::BufferPool::fromBase(buf.base));
+    // A silent client, handed over at the end of the kernel's deferral: the second it has
+    // already waited counts toward client_header, so that it is cut off when it would have
+    // been without the deferral.
+    arm(Wait::kHeader, std::max(listener_->config->timeouts.client_header - core::kAcceptDeferral,
+                                std::chrono::milliseconds(0)));
+    updateClientRead();
+    return;
+  }
+  // As libuv would report it: bytes, UV_EOF, or -errno (libuv's error codes on Unix).
+  onClientRead(n > 0 ? n : n == 0 ? UV_EOF : -err, &buf);
 }
 
 void ClientSession::updateClientRead() {
@@ -69,7 +105,10 @@ void ClientSession::updateClientRead() {
       want = true;
     } else if (phase_ == Phase::kExchange) {
       // Once the request is in, an EOF is remembered (onClientRead) and ends reading.
-      want = ex_.request_done ? !client_eof_
+      // A request that closes the connection after its response starts no reading of its
+      // own: nothing more may come (RFC 9112 9.6), and not reading keeps a socket that
+      // never needed epoll out of it. Reading already armed stays (stopping costs too).
+      want = ex_.request_done ? !client_eof_ && (reading_ || !ex_.close_after)
                               : upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
     }
   }
@@ -249,7 +288,9 @@ void ClientSession::closeAfterFlush(bool linger) {
     reading_ = false;
     uv_read_stop(stream(client_));
   }
-  client_writer_.flush();
+  // Whatever follows (closeNow, or startLingering's shutdown) sends the FIN before the loop
+  // runs again.
+  client_writer_.flushBeforeFin();
   if (client_writer_.failed()) {
     closeNow();
     return;

@@ -5,10 +5,11 @@
 namespace fulcrum::http {
 
 void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot) {
+                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot,
+                      bool deferred) {
   // Frees itself when its connection closes.
   auto* session = new ClientSession(worker, std::move(snapshot), listener, client, std::move(slot));
-  session->start();
+  session->start(deferred);
 }
 
 }  // namespace fulcrum::http

@@ -1,5 +1,7 @@
 #include "fulcrum/http/stream_writer.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -49,6 +51,37 @@ void StreamWriter::flush() {
   core::Buffer* b = open_;
   open_ = nullptr;
   submit(b);
+}
+
+void StreamWriter::flushBeforeFin() {
+  if (open_ == nullptr || open_->length == 0) return;
+  uv_os_fd_t fd = -1;
+  if (failed_ || stream_ == nullptr || above_ || wait_empty_ || queued_ != open_->length ||
+      uv_stream_get_write_queue_size(stream_) != 0 ||
+      uv_fileno(reinterpret_cast<uv_handle_t*>(stream_), &fd) != 0) {
+    flush();
+    return;
+  }
+  // Errors (EAGAIN, EPIPE) are left to flush(): uv_write sees them again and reports them
+  // asynchronously, as for every other write.
+  ssize_t w = ::send(fd, open_->data, open_->length, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (w <= 0) {
+    flush();
+    return;
+  }
+  size_t written = static_cast<size_t>(w);
+  queued_ -= written;
+  bytes_written_ += written;
+  core::Buffer* b = open_;
+  open_ = nullptr;
+  if (written == b->length) {
+    pool_.release(b);
+    return;
+  }
+  // The rest goes through libuv, without MSG_MORE: its write pushes what is held.
+  b->owner = this;
+  uv_buf_t rest = uv_buf_init(b->data + written, static_cast<unsigned>(b->length - written));
+  submitPieces(b, &rest, 1, rest.len);
 }
 
 void StreamWriter::appendFrom(core::Buffer* source, const char* data, size_t length) {

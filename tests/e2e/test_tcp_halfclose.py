@@ -7,6 +7,7 @@ both directions are done."""
 
 import hashlib
 import socket
+import time
 
 import harness as h
 
@@ -37,8 +38,12 @@ class TcpHalfClose(h.FulcrumTestCase):
         backend = self.backend(h.TcpHalfCloseFirstServer(b"greeting\n"))
         port = self.start(backend)
         with h.connect(port, h.scaled(10)) as s:
+            connected = time.monotonic()
             # The backend's EOF reaches the client...
             self.assertEqual(h.recv_to_eof(s), b"greeting\n")
+            # ...at once: a TCP listener never defers accept until the client speaks (HTTP
+            # listeners do, for a second), which would hold a server-speaks-first protocol.
+            self.assertLess(time.monotonic() - connected, 0.9)
             # ...while the client -> backend direction stays open.
             s.sendall(b"x" * 200_000)
             s.shutdown(socket.SHUT_WR)

@@ -1,6 +1,8 @@
 // StreamWriter watermarks and the per-worker upstream keep-alive pool, over socketpairs on
 // a real worker loop (run by hand, no thread).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +42,21 @@ class HttpLoop : public fulcrum::testing::WorkerLoopTest {
     }));
     return got;
   }
+  // Appends numbered pieces ("piece 0;piece 1;...") until `size` bytes; returns them.
+  static std::string appendPieces(StreamWriter& w, size_t size) {
+    std::string all;
+    for (int i = 0; all.size() < size; ++i) {
+      std::string piece = "piece " + std::to_string(i) + ";";
+      w.append(piece.data(), piece.size());
+      all += piece;
+    }
+    return all;
+  }
+  // close(2) happens in uv_close; the loop then runs the close callback (which frees `h`).
+  void closeStream(uv_tcp_t* h) {
+    core::closeAndDelete(h);
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  }
 };
 
 TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
@@ -49,18 +66,12 @@ TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
   {
     StreamWriter w(worker_.buffers(), &obs);
     w.attach(reinterpret_cast<uv_stream_t*>(h));
-    std::string expected;
-    for (int i = 0; i < 100; ++i) {
-      std::string piece = "piece " + std::to_string(i) + ";";
-      w.append(piece.data(), piece.size());
-      expected += piece;
-    }
+    std::string expected = appendPieces(w, 800);
     EXPECT_EQ(w.queued(), expected.size());
     w.flush();
     EXPECT_EQ(drainPeer(peer, expected.size(), w), expected);
     EXPECT_EQ(w.bytesWritten(), expected.size());
-    core::closeAndDelete(h);
-    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+    closeStream(h);
   }
   close(peer);
   EXPECT_EQ(obs.errors, 0);
@@ -107,14 +118,95 @@ TEST_F(HttpLoop, StreamWriterWritesLargePiecesFromTheReadBuffer) {
     EXPECT_TRUE(drainPeer(peer, expected.size(), w) == expected) << "bytes reordered or altered";
     EXPECT_EQ(w.bytesWritten(), expected.size());
     EXPECT_EQ(pool.outstanding(), outstanding_before);
-    core::closeAndDelete(h);
-    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+    closeStream(h);
   }
   close(peer);
   EXPECT_EQ(obs.errors, 0);
 }
 
 // A writer that has failed (or is detached) lets go of a large piece's buffer at once.
+// Segments the peer's socket has received: tcpi_segs_in, at this offset of the kernel's
+// struct tcp_info (<linux/tcp.h>, Linux 4.2+; glibc's copy of the struct stops before it).
+uint32_t segmentsIn(int fd) {
+  constexpr size_t kTcpiSegsInOffset = 140;
+  unsigned char info[256] = {};
+  socklen_t len = sizeof info;
+  EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len), 0);
+  EXPECT_GE(len, kTcpiSegsInOffset + 4);
+  uint32_t segs;
+  std::memcpy(&segs, info + kTcpiSegsInOffset, sizeof segs);
+  return segs;
+}
+
+// A response followed by a close: flushBeforeFin's bytes and the FIN reach the peer in one
+// segment, where flush() and a close take two (the peer is woken twice). Both are measured, so
+// the test shows the difference, not just a count.
+TEST_F(HttpLoop, StreamWriterLastBytesLeaveWithTheFin) {
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+  for (bool before_fin : {true, false}) {
+    SCOPED_TRACE(before_fin ? "flushBeforeFin" : "flush");
+    int peer;
+    uv_tcp_t* h = tcpPair(&peer);
+    Observer obs;
+    StreamWriter w(worker_.buffers(), &obs);
+    w.attach(reinterpret_cast<uv_stream_t*>(h));
+    uint32_t before = segmentsIn(peer);
+    w.append(response.data(), response.size());
+    if (before_fin) {
+      w.flushBeforeFin();
+    } else {
+      w.flush();
+    }
+    EXPECT_EQ(w.queued(), 0u);
+    w.detach();
+    closeStream(h);  // the FIN
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = recv(peer, buf, sizeof buf, 0)) > 0;)
+      got.append(buf, static_cast<size_t>(n));
+    EXPECT_EQ(got, response);
+    EXPECT_EQ(segmentsIn(peer) - before, before_fin ? 1u : 2u);
+    EXPECT_EQ(w.bytesWritten(), response.size());
+    close(peer);
+    EXPECT_EQ(obs.errors, 0);
+  }
+}
+
+// When the socket cannot take everything now, the rest goes through libuv, in order: both
+// when earlier writes are still queued (no MSG_MORE send at all) and when the MSG_MORE send
+// itself is partial (a small socket buffer).
+TEST_F(HttpLoop, StreamWriterFlushBeforeFinWithQueuedBytesFallsBackToWrites) {
+  for (bool small_buffer : {false, true}) {
+    SCOPED_TRACE(small_buffer ? "partial MSG_MORE send" : "writes already queued");
+    int peer;
+    uv_tcp_t* h = pair(&peer);
+    if (small_buffer) {
+      uv_os_fd_t fd;
+      ASSERT_EQ(uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd), 0);
+      int size = 4096;
+      ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+    }
+    Observer obs;
+    {
+      StreamWriter w(worker_.buffers(), &obs);
+      w.attach(reinterpret_cast<uv_stream_t*>(h));
+      // More than the socket buffer holds: part of it waits in libuv's queue. With the small
+      // buffer it all fits in one pool buffer, so the MSG_MORE send is tried and cut short.
+      size_t size = small_buffer ? core::Buffer::kCapacity / 2 : 2 * 1024 * 1024;
+      std::string expected = appendPieces(w, size);
+      w.flushBeforeFin();
+      EXPECT_GT(w.queued(), 0u);
+      EXPECT_LT(w.queued(), expected.size());
+      EXPECT_EQ(drainPeer(peer, expected.size(), w), expected);
+      EXPECT_EQ(w.bytesWritten(), expected.size());
+      closeStream(h);
+    }
+    close(peer);
+    EXPECT_EQ(obs.errors, 0);
+  }
+}
+
 TEST_F(HttpLoop, StreamWriterLargePieceAfterFailureHoldsNothing) {
   int peer;
   uv_tcp_t* h = pair(&peer);
@@ -131,8 +223,7 @@ TEST_F(HttpLoop, StreamWriterLargePieceAfterFailureHoldsNothing) {
   w.appendFrom(b, b->data, StreamWriter::kAdoptMin);
   pool.release(b);
   EXPECT_EQ(pool.outstanding(), outstanding_before);
-  core::closeAndDelete(h);
-  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  closeStream(h);
 }
 
 TEST_F(HttpLoop, StreamWriterWatermarks) {
@@ -158,8 +249,7 @@ TEST_F(HttpLoop, StreamWriterWatermarks) {
   }));
   EXPECT_GE(obs.drained, 1);
   EXPECT_EQ(obs.errors, 0);
-  core::closeAndDelete(h);
-  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  closeStream(h);
   close(peer);
 }
 
@@ -178,8 +268,7 @@ TEST_F(HttpLoop, StreamWriterReportsErrorOnce) {
   EXPECT_TRUE(runUntil([&] { return obs.errors > 0; }));
   EXPECT_EQ(obs.errors, 1);
   EXPECT_TRUE(w.failed());
-  core::closeAndDelete(h);
-  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  closeStream(h);
 }
 
 TEST_F(HttpLoop, UpstreamPoolReuseAndLimits) {

@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <string>
 
 #include "fulcrum/core/uv_util.h"
@@ -11,6 +12,10 @@
 namespace fulcrum::core {
 
 class Worker;
+
+// How long the kernel holds a connection on an HTTP listener for its first bytes
+// (TCP_DEFER_ACCEPT; one second is the smallest deferral, one SYN-ACK retransmission).
+inline constexpr std::chrono::seconds kAcceptDeferral{1};
 
 class WorkerListener {
  public:
@@ -22,6 +27,10 @@ class WorkerListener {
   const std::string& address() const { return address_; }
   // Position of this listener in the worker's current snapshot (changes on reload).
   void setIndex(uint32_t index) { index_ = index; }
+  // Applies the listener's protocol to the socket (on open and on every reload, as a kept
+  // socket may change protocol): HTTP listeners defer accept until the client's first bytes
+  // arrive; TCP listeners, whose protocol may be server-speaks-first, never do.
+  void setProtocol(bool http);
   void stopAccepting();
 
  private:
@@ -31,6 +40,7 @@ class WorkerListener {
   Worker& worker_;
   std::string address_;
   uint32_t index_;
+  int defer_accept_ = 0;  // TCP_DEFER_ACCEPT seconds set on the socket
   UvHandlePtr<uv_tcp_t> handle_;
 };
 

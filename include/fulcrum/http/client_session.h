@@ -37,7 +37,8 @@ class ClientSession final : public core::Session,
  public:
   ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot, uint32_t listener,
                 uv_tcp_t* client, core::ConnectionSlot slot);
-  void start();
+  // `deferred`: see startHttpSession.
+  void start(bool deferred);
   void drain() override;
   void forceClose() override;
 
@@ -108,6 +109,7 @@ class ClientSession final : public core::Session,
     uint64_t& slot_;
     bool outer_;
   };
+  void readFirstBytes();
   static void onTimer(uv_timer_t* timer);
   void onTimeout(Wait wait);
   // `linger`: the client may still be sending (an error before its request was read whole, or
@@ -150,6 +152,8 @@ class ClientSession final : public core::Session,
   void onResponseBody(const char* data, size_t length) override;
   void onResponseDone();
   void finishExchange();
+  // The connection closes once this exchange is over (finishExchange).
+  bool closesAfterExchange() const { return !ex_.request_done || ex_.close_after || draining_; }
   void nextRequest();
   void failExchange(uint16_t status, const char* why);
   void sendError(uint16_t status, const char* why);

@@ -10,8 +10,10 @@ namespace fulcrum::http {
 
 // Takes ownership of the accepted client handle (heap-allocated uv_tcp_t) and of
 // its connection slot (released when the connection closes). `listener` is the
-// listener's index in `snapshot->snapshot->listeners`.
+// listener's index in `snapshot->snapshot->listeners`. `deferred`: the listening socket defers
+// accept (TCP_DEFER_ACCEPT), so the client's first bytes are normally there already.
 void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot);
+                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot,
+                      bool deferred);
 
 }  // namespace fulcrum::http

@@ -58,6 +58,12 @@ class StreamWriter {
   void appendFrom(core::Buffer* source, const char* data, size_t length);
   // Sends the open buffer.
   void flush();
+  // Sends the open buffer as the stream's last bytes: the caller closes or shuts down the
+  // stream before it returns to the loop. When nothing else is queued they go out with
+  // MSG_MORE, so the kernel holds them for the FIN that follows and data and FIN leave in one
+  // segment (a Connection: close response then costs the peer one wakeup, not two).
+  // Otherwise (or on any error) it is flush().
+  void flushBeforeFin();
   // Bytes appended and not yet written to the socket.
   size_t queued() const { return queued_; }
   bool aboveHighWatermark() const { return queued_ > kHighWatermark; }
