@@ -1,5 +1,7 @@
 #include "fulcrum/core/worker.h"
 
+#include <utility>
+
 #include "fulcrum/core/listener.h"
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/session.h"
@@ -15,6 +17,17 @@ Worker::Worker(size_t id)
   async_ = new uv_async_t{};
   uv_async_init(&loop_, async_, &Worker::onAsync);
   async_->data = this;
+  // Unreferenced: they never keep the loop alive on their own.
+  prepare_ = new uv_prepare_t{};
+  uv_prepare_init(&loop_, prepare_);
+  prepare_->data = this;
+  uv_prepare_start(prepare_, [](uv_prepare_t* h) { static_cast<Worker*>(h->data)->loop_us_ = 0; });
+  uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+  check_ = new uv_check_t{};
+  uv_check_init(&loop_, check_);
+  check_->data = this;
+  uv_check_start(check_, [](uv_check_t* h) { static_cast<Worker*>(h->data)->loop_us_ = 0; });
+  uv_unref(reinterpret_cast<uv_handle_t*>(check_));
 }
 
 Worker::~Worker() {
@@ -147,6 +160,8 @@ void Worker::stop() {
     std::swap(async, async_);
   }
   closeAndDelete(async);
+  closeAndDelete(std::exchange(prepare_, nullptr));
+  closeAndDelete(std::exchange(check_, nullptr));
 }
 
 void Worker::addSession(Session* s) {

@@ -33,8 +33,7 @@ void ClientSession::beginExchange() {
   ex_ = Exchange{};
   const RequestHead& head = parser_.head();
   ex_.has_head = true;
-  EventTime event(event_us_);
-  ex_.started_us = event_us_;
+  ex_.started_us = eventUs();
   ex_.bytes_out_start = client_writer_.bytesAppended();
   ex_.route = &selectRoute(*listener_, head.host, head.target);
   ex_.pool = &ws_->snapshot->pools[ex_.route->pool];
@@ -219,7 +218,7 @@ void ClientSession::onUpstreamWriteError(UpstreamConnection& c, int status) {
 void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   upstream_ = nullptr;  // it is closing itself
   if (phase_ != Phase::kExchange) return;
-  uint64_t now = nowUs();
+  uint64_t now = eventUs();
   if (ex_.response_started) {
     // A response delimited by the close ends here; any other is truncated, and the client
     // connection is cut so that it cannot look complete.

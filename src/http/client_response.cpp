@@ -14,7 +14,6 @@ uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_
 void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size_t length) {
   if (phase_ != Phase::kExchange) return;
   const char* data = read.data;
-  EventTime event(event_us_);
   progress();
   if (!ex_.response_started) {
     ex_.response_started = true;
@@ -191,7 +190,7 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
   // 5xx produced for a backend count against it (timeout, reset, bad response); a 4xx is
   // the client's doing.
   if (status >= 500) {
-    releaseMember(true, micros(ex_.upstream_sent_us, nowUs()));
+    releaseMember(true, micros(ex_.upstream_sent_us, eventUs()));
   } else {
     abandonMember();
   }

@@ -60,6 +60,15 @@ class Worker {
   const WorkerSnapshotSharedPtr& current() const { return current_; }
   bool draining() const { return draining_; }
   uint64_t randomSeed() { return rng_(); }
+  // Monotonic microseconds (uv_hrtime's clock), read at most once per phase of a loop
+  // iteration and shared by every event handled in it, as HAProxy updates its `now` once per
+  // poll: a request then costs no clock read of its own. The reading is dropped before each
+  // poll (prepare) and after its callbacks (check), so neither the time spent waiting nor the
+  // timer phase of the next iteration sees a stale one.
+  uint64_t loopTimeUs() {
+    if (loop_us_ == 0) loop_us_ = uv_hrtime() / 1000;
+    return loop_us_;
+  }
   // This worker's access log (disabled when `log.access_log: off`); never null.
   AccessLog& accessLog() { return *access_log_; }
 
@@ -89,6 +98,9 @@ class Worker {
   size_t id_;
   uv_loop_t loop_{};
   uv_async_t* async_ = nullptr;
+  uv_prepare_t* prepare_ = nullptr;  // both drop loop_us_ (loopTimeUs)
+  uv_check_t* check_ = nullptr;
+  uint64_t loop_us_ = 0;
   std::thread thread_;
   std::mutex mailbox_mutex_;  // control <-> worker handoff only, never on the data path
   std::vector<Message> mailbox_;

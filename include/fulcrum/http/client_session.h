@@ -88,27 +88,9 @@ class ClientSession final : public core::Session,
   void consumeHeld(size_t n);
   void arm(Wait wait, std::chrono::milliseconds timeout);
   void progress() { last_progress_ = uv_now(worker().loop()); }
-  static uint64_t nowUs() { return uv_hrtime() / 1000; }
-  // The clock is read once per event (a request head parsed, upstream bytes read): what
-  // happens in the same callback (forwarding from a pooled connection; a response head and
-  // its end) shares that reading. EventTime marks the event; eventUs() is its time, or now
-  // outside one.
-  uint64_t eventUs() const { return event_us_ != 0 ? event_us_ : nowUs(); }
-  class EventTime {
-   public:
-    explicit EventTime(uint64_t& slot) : slot_(slot), outer_(slot != 0) {
-      if (!outer_) slot_ = nowUs();
-    }
-    ~EventTime() {
-      if (!outer_) slot_ = 0;  // the session outlives its callbacks (freed by close callbacks)
-    }
-    EventTime(const EventTime&) = delete;
-    EventTime& operator=(const EventTime&) = delete;
-
-   private:
-    uint64_t& slot_;
-    bool outer_;
-  };
+  // The worker's clock for this loop iteration (Worker::loopTimeUs): what a request costs
+  // in clock reads is shared with every other event of the same poll.
+  uint64_t eventUs() { return worker().loopTimeUs(); }
   void readFirstBytes();
   static void onTimer(uv_timer_t* timer);
   void onTimeout(Wait wait);
@@ -209,7 +191,6 @@ class ClientSession final : public core::Session,
   char generated_id_[RequestIdGenerator::kLength] = {};
   std::unique_ptr<l4::BytePump> pump_;
   uint64_t bytes_sent_reported_ = 0;
-  uint64_t event_us_ = 0;                  // see EventTime
   core::Buffer* upstream_read_ = nullptr;  // inside onUpstreamData: the buffer being parsed
 };
 
