@@ -13,7 +13,9 @@
 # the median of each number.
 # Knobs (environment): SECONDS_PER_PHASE (4), ROUNDS (3), WARMUP (1), IDLE_SESSIONS (10000),
 # FULCRUM_BIN (default: build it in build-bench), NO_SETUP=1 (skip scripts/setup.sh --bench),
-# NO_README=1 (print the tables, leave bench/README.md alone), PROFILE=1 (one extra,
+# NO_README=1 (print the tables, leave bench/README.md alone), PEER_DEFER=1 (HAProxy and
+# nginx also defer accept on their HTTP listeners, as Fulcrum does by default: HAProxy
+# `defer-accept`, nginx `listen ... deferred`; implies NO_README=1), PROFILE=1 (one extra,
 # unrecorded run per proxy and phase under `perf stat`, printing the proxy's syscalls per MiB,
 # connection or request).
 set -euo pipefail
@@ -256,7 +258,7 @@ defaults
   timeout server 120s
   timeout http-keep-alive 120s
 frontend web
-  bind 127.0.0.1:$((h + 80))
+  bind 127.0.0.1:$((h + 80))${PEER_DEFER:+ defer-accept}
   unique-id-format %[uuid()]
   unique-id-header X-Request-Id
   http-request set-header X-Forwarded-Proto http
@@ -295,7 +297,7 @@ http {
     keepalive_timeout 120s;
   }
   server {
-    listen 127.0.0.1:$((n + 80)) backlog=4096;
+    listen 127.0.0.1:$((n + 80)) backlog=4096${PEER_DEFER:+ deferred};
     location / {
       proxy_pass http://web;
       proxy_http_version 1.1;
@@ -512,5 +514,5 @@ esac
 report_args=(--loadavg "$LOADAVG" --results "$RESULTS" --command "bash bench/run.sh $mode" --l4-idle "$L4_IDLE"
   --http-idle "$HTTP_IDLE" --nofile "$HARD_NOFILE" --seconds "$PHASE_S" --rounds "$ROUNDS")
 [[ -n "$FULCRUM" ]] && report_args+=(--fulcrum "$FULCRUM")
-[[ -z "${NO_README:-}" ]] && report_args+=(--readme "$ROOT/bench/README.md")
+[[ -z "${NO_README:-}" && -z "${PEER_DEFER:-}" ]] && report_args+=(--readme "$ROOT/bench/README.md")
 python3 "$ROOT/bench/tools/report.py" "${report_args[@]}" "${sections[@]}"
