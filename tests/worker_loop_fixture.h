@@ -11,6 +11,7 @@
 
 #include <csignal>
 
+#include "fulcrum/core/listener.h"
 #include "fulcrum/core/worker.h"
 
 namespace fulcrum::testing {
@@ -51,22 +52,24 @@ class WorkerLoopTest : public ::testing::Test {
     *peer = fds[1];
     return h;
   }
-  // The same over loopback TCP, for what only TCP shows (segments). The accepted end, with
-  // TCP_NODELAY as fulcrum's listeners give it, is the uv_tcp_t; the connecting end the peer.
+  // The same over loopback TCP, for what only TCP shows (segments): the accepted end, from a
+  // listening socket made as fulcrum's listeners are (createListenSocket: TCP_NODELAY, which
+  // accepted sockets inherit), is the uv_tcp_t; the connecting end is the peer.
   uv_tcp_t* tcpPair(int* peer) {
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int listener = core::createListenSocket(reinterpret_cast<sockaddr*>(&addr), sizeof addr, 1);
+    EXPECT_GE(listener, 0);
     socklen_t len = sizeof addr;
-    EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(listener, 1), 0);
     EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    int one = 1;
-    EXPECT_EQ(setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
     *peer = socket(AF_INET, SOCK_STREAM, 0);
     EXPECT_EQ(connect(*peer, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    int accepted = accept(listener, nullptr, nullptr);
+    int accepted = -1;
+    for (int i = 0; i < 200 && accepted < 0; ++i) {  // the listening socket is non-blocking
+      accepted = accept(listener, nullptr, nullptr);
+      if (accepted < 0) usleep(5000);
+    }
     EXPECT_GE(accepted, 0);
     close(listener);
     auto* h = new uv_tcp_t{};

@@ -12,6 +12,8 @@
 namespace fulcrum::http {
 
 namespace {
+using namespace std::chrono_literals;
+
 uv_stream_t* stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
 
 // Lingering close (nginx's lingering_timeout / lingering_time): after an early answer, unread
@@ -57,12 +59,12 @@ const sockaddr* ClientSession::clientAddr() const {
 void ClientSession::start(bool deferred) {
   // From the accept on: a client that sends nothing, or a head byte by byte, is cut off by
   // client_header (slowloris).
-  arm(Wait::kHeader, listener_->config->timeouts.client_header);
   if (deferred) {
     readFirstBytes();
-  } else {
-    updateClientRead();
+    return;
   }
+  arm(Wait::kHeader, listener_->config->timeouts.client_header);
+  updateClientRead();
 }
 
 // HTTP listeners defer accept until the client's first bytes are in (WorkerListener::
@@ -80,16 +82,17 @@ void ClientSession::readFirstBytes() {
     n = ::recv(fd, buf.base, buf.len, 0);
     err = errno;
   }
+  std::chrono::milliseconds header_timeout = listener_->config->timeouts.client_header;
   if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) {
     worker().buffers().release(core::BufferPool::fromBase(buf.base));
     // A silent client, handed over at the end of the kernel's deferral: the second it has
     // already waited counts toward client_header, so that it is cut off when it would have
     // been without the deferral.
-    arm(Wait::kHeader, std::max(listener_->config->timeouts.client_header - core::kAcceptDeferral,
-                                std::chrono::milliseconds(0)));
+    arm(Wait::kHeader, std::max(header_timeout - core::kAcceptDeferral, 0ms));
     updateClientRead();
     return;
   }
+  arm(Wait::kHeader, header_timeout);
   // As libuv would report it: bytes, UV_EOF, or -errno (libuv's error codes on Unix).
   onClientRead(n > 0 ? n : n == 0 ? UV_EOF : -err, &buf);
 }

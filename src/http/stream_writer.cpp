@@ -46,42 +46,15 @@ void StreamWriter::append(const char* data, size_t length) {
   if (queued_ > kHighWatermark) above_ = true;
 }
 
-void StreamWriter::flush() {
-  if (open_ == nullptr || open_->length == 0) return;
-  core::Buffer* b = open_;
-  open_ = nullptr;
-  submit(b);
-}
+void StreamWriter::flush() { submitOpen(false); }
 
-void StreamWriter::flushBeforeFin() {
+void StreamWriter::flushBeforeFin() { submitOpen(true); }
+
+void StreamWriter::submitOpen(bool fin_follows) {
   if (open_ == nullptr || open_->length == 0) return;
-  uv_os_fd_t fd = -1;
-  if (failed_ || stream_ == nullptr || above_ || wait_empty_ || queued_ != open_->length ||
-      uv_stream_get_write_queue_size(stream_) != 0 ||
-      uv_fileno(reinterpret_cast<uv_handle_t*>(stream_), &fd) != 0) {
-    flush();
-    return;
-  }
-  // Errors (EAGAIN, EPIPE) are left to flush(): uv_write sees them again and reports them
-  // asynchronously, as for every other write.
-  ssize_t w = ::send(fd, open_->data, open_->length, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (w <= 0) {
-    flush();
-    return;
-  }
-  size_t written = static_cast<size_t>(w);
-  queued_ -= written;
-  bytes_written_ += written;
   core::Buffer* b = open_;
   open_ = nullptr;
-  if (written == b->length) {
-    pool_.release(b);
-    return;
-  }
-  // The rest goes through libuv, without MSG_MORE: its write pushes what is held.
-  b->owner = this;
-  uv_buf_t rest = uv_buf_init(b->data + written, static_cast<unsigned>(b->length - written));
-  submitPieces(b, &rest, 1, rest.len);
+  submit(b, fin_follows);
 }
 
 void StreamWriter::appendFrom(core::Buffer* source, const char* data, size_t length) {
@@ -118,24 +91,39 @@ void StreamWriter::appendAdopted(core::Buffer* buffer, const char* data, size_t 
   if (queued_ > kHighWatermark) above_ = true;
 }
 
-void StreamWriter::submit(core::Buffer* buffer) {
+void StreamWriter::submit(core::Buffer* buffer, bool fin_follows) {
   if (failed_ || stream_ == nullptr) {
     queued_ -= buffer->length;
     pool_.release(buffer);
     return;
   }
   uv_buf_t buf = uv_buf_init(buffer->data, static_cast<unsigned>(buffer->length));
-  submitPieces(buffer, &buf, 1, buffer->length);
+  submitPieces(buffer, &buf, 1, buffer->length, fin_follows);
 }
 
-void StreamWriter::submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total) {
+// uv_try_write of one piece, with MSG_MORE: the kernel holds the bytes (up to a full segment)
+// until the caller's close or shutdown adds the FIN, and both leave in one segment. Never ahead
+// of writes libuv still queues; errors (EAGAIN, EPIPE) are left to uv_write, which sees them
+// again and reports them asynchronously. A rest it did not take goes through uv_write,
+// without MSG_MORE, which pushes what the kernel holds.
+int StreamWriter::trySendBeforeFin(const uv_buf_t& buf) {
+  uv_os_fd_t fd;
+  if (uv_stream_get_write_queue_size(stream_) != 0 ||
+      uv_fileno(reinterpret_cast<uv_handle_t*>(stream_), &fd) != 0)
+    return UV_EAGAIN;
+  ssize_t w = ::send(fd, buf.base, buf.len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+  return w >= 0 ? static_cast<int>(w) : UV_EAGAIN;
+}
+
+void StreamWriter::submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total,
+                                bool fin_follows) {
   buffer->owner = this;
   if (!above_ && !wait_empty_) {
     // Written at once when the socket takes it: no write request, no callback, and no
     // epoll_ctl (libuv re-registers the fd after every completed uv_write). Errors and
     // drain reports stay asynchronous: they go through uv_write below, which sees the same
     // error, so the owner is never called back from inside append()/flush().
-    int w = uv_try_write(stream_, bufs, n);
+    int w = fin_follows && n == 1 ? trySendBeforeFin(bufs[0]) : uv_try_write(stream_, bufs, n);
     if (w > 0) {
       size_t written = static_cast<size_t>(w);
       queued_ -= written;

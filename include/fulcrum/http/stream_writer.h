@@ -75,12 +75,16 @@ class StreamWriter {
 
  private:
   static void onWrite(uv_write_t* req, int status);
-  void submit(core::Buffer* buffer);
+  // `fin_follows`: flushBeforeFin's bytes (trySendBeforeFin).
+  void submitOpen(bool fin_follows);
+  void submit(core::Buffer* buffer, bool fin_follows = false);
   // Writes `data` (inside `buffer`, which the writer now holds once) without copying it.
   void appendAdopted(core::Buffer* buffer, const char* data, size_t length);
   // Writes bufs[0..n) (the bytes of `buffer`, and of buffer->chained) as one writev; `total`
   // is their size. Releases both once written.
-  void submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total);
+  void submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n, size_t total,
+                    bool fin_follows = false);
+  int trySendBeforeFin(const uv_buf_t& buf);
   void releaseWritten(core::Buffer* buffer);
 
   core::BufferPool& pool_;
