@@ -1,5 +1,9 @@
 #include "fulcrum/core/tcp_connect.h"
 
+#include <sys/socket.h>
+
+#include <cstring>
+
 #include "fulcrum/core/uv_util.h"
 
 namespace fulcrum::core {
@@ -22,6 +26,15 @@ class ConnectAttempt {
     self->timer = nullptr;
     uv_tcp_t* tcp = self->tcp;
     self->tcp = nullptr;
+    if (status == 0 && connectedToItself(tcp)) {
+      // Nothing listens on the backend's port and the kernel picked that same port as our
+      // source: TCP simultaneous open connected the socket to itself. It is a refused
+      // connection; the reset keeps the 4-tuple out of TIME_WAIT, where it would stop the
+      // backend from binding its port when it comes back.
+      closeWithReset(tcp);
+      tcp = nullptr;
+      status = UV_ECONNREFUSED;
+    }
     if (obs != nullptr && status == 0) {
       tcp->data = nullptr;
       delete self;
@@ -50,14 +63,32 @@ class ConnectAttempt {
   }
 };
 
+bool connectedToItself(uv_tcp_t* handle) {
+  sockaddr_storage local{}, peer{};
+  int local_len = sizeof local, peer_len = sizeof peer;
+  if (uv_tcp_getsockname(handle, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+      uv_tcp_getpeername(handle, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+    return false;
+  return local_len == peer_len && std::memcmp(&local, &peer, static_cast<size_t>(local_len)) == 0;
+}
+
+void closeWithReset(uv_tcp_t* handle) {
+  handle->data = nullptr;
+  if (uv_tcp_close_reset(handle, [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); }) !=
+      0)
+    closeAndDelete(handle);
+}
+
 ConnectAttempt* startConnect(uv_loop_t* loop, const sockaddr* address,
-                             std::chrono::milliseconds timeout, ConnectObserver* observer) {
+                             std::chrono::milliseconds timeout, ConnectObserver* observer,
+                             const sockaddr* source) {
   auto* a = new ConnectAttempt;
   a->observer = observer;
   a->req.data = a;
   a->tcp = new uv_tcp_t{};
   uv_tcp_init(loop, a->tcp);
-  int rc = uv_tcp_connect(&a->req, a->tcp, address, &ConnectAttempt::onConnect);
+  int rc = source != nullptr ? uv_tcp_bind(a->tcp, source, 0) : 0;
+  if (rc == 0) rc = uv_tcp_connect(&a->req, a->tcp, address, &ConnectAttempt::onConnect);
   a->timer = new uv_timer_t{};
   uv_timer_init(loop, a->timer);
   a->timer->data = a;

@@ -21,10 +21,21 @@ class ConnectAttempt;
 
 // Starts connecting; exactly one observer callback follows unless cancel() is called first.
 // The returned pointer is valid until that callback (or cancel) and must not be freed.
+// `source`: a local address to bind first (nullptr: the kernel picks one). A socket that ends
+// up connected to itself (below) is reported as UV_ECONNREFUSED.
 ConnectAttempt* startConnect(uv_loop_t* loop, const sockaddr* address,
-                             std::chrono::milliseconds timeout, ConnectObserver* observer);
+                             std::chrono::milliseconds timeout, ConnectObserver* observer,
+                             const sockaddr* source = nullptr);
 // No callback will fire; the half-open socket is closed.
 void cancelConnect(ConnectAttempt* attempt);
+
+// The socket's local and peer addresses are the same. Connecting to a local port nobody listens
+// on can end like this when the port is in the ephemeral range (net.ipv4.ip_local_port_range)
+// and the kernel picks it as the source port too: TCP simultaneous open, and the connect
+// succeeds. What the proxy then sends to the "backend" it reads back as the reply.
+bool connectedToItself(uv_tcp_t* handle);
+// Closes with a reset (no TIME_WAIT) and deletes the handle from the close callback.
+void closeWithReset(uv_tcp_t* handle);
 
 // TCP_NODELAY and keep-alive settings used for every proxied socket.
 void tuneSocket(uv_tcp_t* handle);
