@@ -147,13 +147,28 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   touch();
-  // Zero copy: the buffer we read into is the one we write from.
-  b->length = static_cast<size_t>(nread);
-  b->owner = this;
+  dir.bytes += static_cast<size_t>(nread);
+  observer_->onPumpBytes(&dir == &dirs_[0], static_cast<size_t>(nread));
   uv_buf_t out = uv_buf_init(b->data, static_cast<unsigned>(nread));
+  if (dir.queued == 0) {
+    // Nothing of ours is queued on `to` (only this direction writes to it), so the bytes can
+    // go out now, in order. A write libuv completes synchronously still costs a deferred
+    // callback and an epoll_ctl on `to` afterwards; this one costs neither. Errors are left
+    // to uv_write below, which sees them again and reports them the usual way.
+    int w = uv_try_write(stream(dir.to), &out, 1);
+    if (w == nread) {
+      worker_.buffers().release(b);
+      return;
+    }
+    if (w > 0) {
+      out.base += w;
+      out.len -= static_cast<size_t>(w);
+    }
+  }
+  // Zero copy: the buffer we read into is the one we write from (what the socket did not take).
+  b->length = out.len;
+  b->owner = this;
   dir.queued += b->length;
-  dir.bytes += b->length;
-  observer_->onPumpBytes(&dir == &dirs_[0], b->length);
   int rc = uv_write(&b->write_req, stream(dir.to), &out, 1, &onWriteCb);
   if (rc != 0) {
     dir.queued -= b->length;

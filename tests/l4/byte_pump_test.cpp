@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <string>
 
+#include "epoll_ctl_counter.h"
 #include "fulcrum/core/worker.h"
 #include "worker_loop_fixture.h"
 
@@ -87,6 +89,88 @@ TEST_F(PumpLoop, IdleTimerLivesExactlyAsLongAsTheTunnel) {
   ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
   EXPECT_EQ(observer.reason, CloseReason::kClosed);
   EXPECT_EQ(activeTimers(), 0);
+  pump.reset();
+  close(down_peer);
+  close(up_peer);
+}
+
+// Bytes the destination socket takes at once are written from the read callback itself, with
+// no libuv write request: a completed request makes libuv re-register the destination with
+// epoll afterwards, one epoll_ctl per forwarded read, which doubled the syscalls of a small
+// request/response exchange through the pump.
+TEST_F(PumpLoop, BytesTheSocketTakesAtOnceCostNoEpollCtl) {
+  int down_peer = -1, up_peer = -1;
+  uv_tcp_t* down = tcpPair(&down_peer);
+  uv_tcp_t* up = tcpPair(&up_peer);
+  Observer observer;
+  auto pump = std::make_unique<BytePump>(worker_, down, up, 0s, &observer);
+  pump->start();
+  // Both sockets enter epoll on the first turn; what follows is the steady state.
+  uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  uint64_t before = testing::epollCtlCalls();
+  auto relay = [&](int from, int to, const std::string& message) {
+    EXPECT_EQ(write(from, message.data(), message.size()), static_cast<ssize_t>(message.size()));
+    std::string got;
+    char buf[64];
+    for (int i = 0; i < 2000 && got.size() < message.size(); ++i) {
+      uv_run(worker_.loop(), UV_RUN_NOWAIT);
+      ssize_t n = recv(to, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      if (got.size() < message.size()) usleep(1000);
+    }
+    EXPECT_EQ(got, message);
+  };
+  for (int i = 0; i < 10; ++i) {
+    relay(down_peer, up_peer, "GET / HTTP/1.1\r\n\r\n");
+    relay(up_peer, down_peer, "HTTP/1.1 204 No Content\r\n\r\n");
+  }
+  for (int i = 0; i < 3; ++i) uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  EXPECT_EQ(testing::epollCtlCalls() - before, 0u);
+  pump->close();
+  ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
+  pump.reset();
+  close(down_peer);
+  close(up_peer);
+}
+
+// What the destination does not take at once is queued behind the part it took: 4 MiB sent
+// through a destination with a small send buffer, whose peer starts reading only after the
+// pump had to queue, arrive whole and in order.
+TEST_F(PumpLoop, APartialWriteQueuesTheRestInOrder) {
+  int down_peer = -1, up_peer = -1;
+  uv_tcp_t* down = pair(&down_peer);
+  uv_tcp_t* up = pair(&up_peer);
+  // A stream socketpair counts what its peer has not read yet against the sender's buffer:
+  // with 16 KiB, a 32 KiB read is always written in part.
+  int small = 8192;
+  uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(up), &small);
+  Observer observer;
+  auto pump = std::make_unique<BytePump>(worker_, down, up, 0s, &observer);
+  pump->start();
+  std::string sent(4 << 20, '\0');
+  for (size_t i = 0; i < sent.size(); ++i)
+    sent[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
+  size_t written = 0;
+  std::string received;
+  char buf[65536];
+  for (int i = 0; i < 20000 && received.size() < sent.size(); ++i) {
+    if (written < sent.size()) {
+      ssize_t n = send(down_peer, sent.data() + written, sent.size() - written, MSG_DONTWAIT);
+      if (n > 0) written += static_cast<size_t>(n);
+    }
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+    if (i > 50) {  // the peer starts reading once the pump has had to queue
+      ssize_t n = recv(up_peer, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) received.append(buf, static_cast<size_t>(n));
+      if (n <= 0) usleep(200);
+    }
+  }
+  ASSERT_EQ(received.size(), sent.size())
+      << "written " << written << " pumped " << pump->bytesToUpstream();
+  EXPECT_TRUE(received == sent) << "bytes reordered or corrupted";
+  EXPECT_EQ(pump->bytesToUpstream(), sent.size());
+  pump->close();
+  ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
   pump.reset();
   close(down_peer);
   close(up_peer);
