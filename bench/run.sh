@@ -40,9 +40,10 @@ RESULTS="$WORK/results.txt"
 PROXY_CORE=1
 LOAD_CORE=0
 
-# Ports (127.0.0.1 only): 21xxx backends, 22xxx Fulcrum, 23xxx HAProxy, 24xxx nginx.
+# Ports (127.0.0.1 only): 21xxx backends, 22xxx Fulcrum, 23xxx HAProxy, 24xxx nginx,
+# 25xxx the floor forwarder (bench/tools/floor_forwarder.c, bytes phases only).
 ECHO_PORT=21001 SINK_PORT=21002 HTTP_BACKEND_PORT=21080
-declare -A BASE=([fulcrum]=22000 [haproxy]=23000 [nginx]=24000)
+declare -A BASE=([fulcrum]=22000 [haproxy]=23000 [nginx]=24000 [floor]=25000)
 PROXIES=(fulcrum haproxy nginx)
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -126,6 +127,9 @@ for t in l4_backend l4_load; do
   fi
 done
 LOAD="$TOOLS/l4_load"
+if [[ ! -x "$TOOLS/floor_forwarder" || "$ROOT/bench/tools/floor_forwarder.c" -nt "$TOOLS/floor_forwarder" ]]; then
+  gcc -std=c11 -O2 -Wall -Wextra -o "$TOOLS/floor_forwarder" "$ROOT/bench/tools/floor_forwarder.c"
+fi
 
 FULCRUM="${FULCRUM_BIN:-}"
 if [[ -z "$FULCRUM" ]]; then
@@ -444,12 +448,15 @@ profile_wrk() {
 }
 
 # ---- HTTP --------------------------------------------------------------------------------
-# wrk_phase NAME CONNS PATH [wrk args...]; PORT_OFF=81 aims it at each proxy's TCP listener.
+# wrk_phase NAME CONNS PATH [wrk args...]; PORT_OFF=81 aims it at each proxy's TCP listener,
+# WITH_FLOOR=1 adds the floor forwarder to the proxies taking turns.
 wrk_phase() {
   local name="$1" conns="$2" path="$3" px pid before after round out sys0 sys1
+  local turns=("${PROXIES[@]}")
+  [[ -n "${WITH_FLOOR:-}" ]] && turns+=(floor)
   shift 3
   for round in $(seq 1 "$ROUNDS"); do
-    for px in "${PROXIES[@]}"; do
+    for px in "${turns[@]}"; do
       pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
       log "HTTP $name via $px, round $round ($conns connections, $path $*)"
       out="$WORK/wrk-$name-$px-$round.txt"
@@ -486,9 +493,12 @@ run_http() {
   wrk_phase close-64 64 /hello -H "Connection: close"
   wrk_phase 64KiB-64 64 /64k
   # The floor: the same keep-alive load through each proxy's TCP mode, which forwards bytes
-  # with no HTTP work (one client connection = one backend connection, same syscalls).
-  PORT_OFF=81 wrk_phase bytes-64 64 /hello
-  PORT_OFF=81 wrk_phase bytes-256 256 /hello
+  # with no HTTP work (one client connection = one backend connection, same syscalls), and
+  # through the floor forwarder, which does nothing else either (no event library).
+  start floor_fwd $PROXY_CORE "$TOOLS/floor_forwarder" $((BASE[floor] + 81)) $HTTP_BACKEND_PORT 3600
+  if wait_port $((BASE[floor] + 81)) "$PID_floor_fwd"; then MEASURE_PID[floor]=$PID_floor_fwd; fi
+  WITH_FLOOR=1 PORT_OFF=81 wrk_phase bytes-64 64 /hello
+  WITH_FLOOR=1 PORT_OFF=81 wrk_phase bytes-256 256 /hello
   PORT_OFF=81 wrk_phase bytes-64KiB 64 /64k
   if [[ -n "${PROFILE:-}" ]]; then
     for px in "${PROXIES[@]}"; do

@@ -315,6 +315,7 @@ def http_section(args, res):
                 f"{fmt(0.8 * best_other)} µs, so the target leaves "
                 f"{fmt(0.8 * best_other - lowest)} µs per request for all HTTP work (Fulcrum's HTTP "
                 f"path costs {fmt(None if http[0] is None else http[0] - lowest)} µs above the floor)")
+    fwd_lines = floor_forwarder_table(data)
     for px in PROXIES:
         e = data.get(("idle", px), {}).get("errors")
         if e:
@@ -330,7 +331,36 @@ def http_section(args, res):
                      f"hard limit here is {args.nofile} and HAProxy reserves two descriptors per "
                      "connection (maxconn)")
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
-    return lines
+    return lines + fwd_lines
+
+
+def floor_forwarder_table(data):
+    """The keep-alive loads through bench/tools/floor_forwarder.c, against the HTTP target."""
+    rows = []
+    for floor_phase, http_phase, what in [("bytes-64", "keepalive-64", "keep-alive, 64 connections"),
+                                          ("bytes-256", "keepalive-256", "keep-alive, 256 connections")]:
+        fwd = data.get((floor_phase, "floor"), {})
+        if fwd.get("cpu_per_req") is None:
+            continue
+        http = [data.get((http_phase, px), {}).get("cpu_per_req") for px in PROXIES]
+        best = min([x for x in http[1:] if x is not None], default=None)
+        target = None if best is None else 0.8 * best
+        rows.append(f"| {what} | {fmt(fwd['cpu_per_req'])} | {fmt(fwd.get('sys_per_req'))} | "
+                    f"{fmt(best)} | {fmt_ratio(ratio(fwd['cpu_per_req'], best))} | {fmt(target)} | "
+                    f"{fmt(http[0])} |")
+    if not rows:
+        return []
+    return [
+        "The same keep-alive loads through `bench/tools/floor_forwarder.c`, run in the same turns: "
+        "a forwarder with no HTTP work and no event library (one thread, edge-triggered epoll, "
+        "recv/send, one backend connection per client). What it costs per request is the "
+        "loopback TCP work any proxy pays for this load; the 0.80× target is measured against it.",
+        "",
+        "| load | forwarder CPU per request (µs) | of which in the kernel (µs) | "
+        "best of HAProxy and nginx, HTTP (µs) | forwarder ÷ that best | 0.80× that best (µs) | "
+        "Fulcrum, HTTP (µs) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ] + rows + [""]
 
 
 def replace_section(text, title, body):
