@@ -5,9 +5,7 @@
 namespace fulcrum::http {
 
 namespace {
-// One allocation covers the headers of a typical head.
-constexpr size_t kInitialSpans = 16;
-// And one the bytes of a typical head.
+// One allocation covers the bytes of a typical head.
 constexpr size_t kInitialBytes = 512;
 }  // namespace
 
@@ -20,7 +18,6 @@ void HeadBuffer::reset() {
   raw_length_ = 0;
   first_ = Span{};
   spans_.clear();
-  value_open_ = false;
 }
 
 void HeadBuffer::addRaw(const char* data, size_t length) {
@@ -63,24 +60,6 @@ void HeadBuffer::appendCopy(Span& span, const char* at, size_t length) {
   span.length += static_cast<uint32_t>(length);
 }
 
-void HeadBuffer::appendField(const char* at, size_t length) {
-  if (spans_.empty() || value_open_) {
-    if (spans_.capacity() == 0) spans_.reserve(kInitialSpans);
-    spans_.emplace_back();
-    value_open_ = false;
-  }
-  append(spans_.back().name, at, length);
-}
-
-void HeadBuffer::appendValue(const char* at, size_t length) {
-  if (spans_.empty()) {
-    spans_.reserve(kInitialSpans);
-    spans_.emplace_back();
-  }
-  value_open_ = true;
-  append(spans_.back().value, at, length);
-}
-
 HeadBuffer::Span HeadBuffer::appendExtra(std::string_view bytes) {
   Span span;
   appendCopy(span, bytes.data(), bytes.size());
@@ -105,7 +84,6 @@ void HeadBuffer::release() {
   SpareStorage<std::string>::give(buf_);
   SpareStorage<std::vector<HeaderSpan>>::give(spans_);
   first_ = Span{};
-  value_open_ = false;
 }
 
 }  // namespace fulcrum::http

@@ -3,6 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include "fulcrum/http/head_buffer.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -84,6 +86,7 @@ size_t skipRequestLineBytes(const unsigned char* p, size_t i, size_t length) {
 
 void HeadScanner::reset() {
   state_ = State::kLeading;
+  base_ = 0;
   first_line_bytes_ = 0;
   spaces_ = 0;
   prev_space_ = false;
@@ -101,6 +104,7 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
   size_t i = 0;
   auto stop = [&](Result r) {
     *used = i;
+    base_ += static_cast<uint32_t>(i);  // heads are bounded far below 4 GiB
     return r;
   };
   if (state_ == State::kDone) return stop(fail("scan after end of head"));
@@ -162,6 +166,7 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
         if (c == ':') return stop(fail("empty header name"));
         if (!(kClass[c] & kTok))
           return stop(fail(c == '\n' ? "bare LF in the head" : "invalid header name"));
+        name_start_ = base_ + static_cast<uint32_t>(i);
         state_ = State::kName;
         [[fallthrough]];
       case State::kName:
@@ -170,6 +175,8 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
           c = p[i];
         }
         if (c != ':') return stop(fail("invalid header name"));
+        name_end_ = base_ + static_cast<uint32_t>(i);
+        value_start_ = name_end_ + 1;
         state_ = State::kValue;
         if (++i == length) return stop(Result::kNeedMore);
         c = p[i];
@@ -182,6 +189,11 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
         if (c == '\n') return stop(fail("bare LF in a header value"));
         if (c != '\r')
           return stop(fail(c == 0 ? "NUL in a header value" : "control byte in a header value"));
+        if (spans_ != nullptr) {
+          uint32_t value_end = base_ + static_cast<uint32_t>(i);
+          spans_->addHeader({name_start_, name_end_ - name_start_},
+                            {value_start_, value_end - value_start_});
+        }
         state_ = State::kValueCr;
         if (++i == length) return stop(Result::kNeedMore);
         c = p[i];

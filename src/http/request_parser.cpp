@@ -1,6 +1,7 @@
 #include "fulcrum/http/request_parser.h"
 
 #include <algorithm>
+#include <array>
 
 #include "fulcrum/http/wire_format.h"
 
@@ -15,15 +16,12 @@ RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); 
 
 }  // namespace
 
-const llhttp_settings_t& RequestParser::settings() {
-  static const llhttp_settings_t s = [] {
+const llhttp_settings_t& RequestParser::settings(bool head) {
+  static const std::array<llhttp_settings_t, 2> kSettings = [] {
     llhttp_settings_t v;
     llhttp_settings_init(&v);
     v.on_message_begin = onMessageBegin;
     v.on_url = onUrl;
-    v.on_header_field = onHeaderField;
-    v.on_header_value = onHeaderValue;
-    v.on_header_value_complete = onHeaderValueComplete;
     v.on_headers_complete = onHeadersComplete;
     v.on_body = onBody;
     v.on_chunk_header = onChunkHeader;
@@ -31,14 +29,32 @@ const llhttp_settings_t& RequestParser::settings() {
     v.on_chunk_extension_name = onChunkExtension;
     v.on_chunk_extension_value = onChunkExtension;
     v.on_message_complete = onMessageComplete;
-    return v;
+    llhttp_settings_t body = v;
+    body.on_header_field = onTrailerBytes;
+    body.on_header_value = onTrailerBytes;
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+    v.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+      self(p)->check_.field(at, n);
+      return 0;
+    };
+    v.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+      self(p)->check_.value(at, n);
+      return 0;
+    };
+    v.on_header_value_complete = [](llhttp_t* p) {
+      self(p)->check_.valueComplete();
+      return 0;
+    };
+#endif
+    return std::array<llhttp_settings_t, 2>{body, v};
   }();
-  return s;
+  return kSettings[head ? 1 : 0];
 }
 
 RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
-  llhttp_init(&parser_, HTTP_REQUEST, &settings());
+  llhttp_init(&parser_, HTTP_REQUEST, &settings(true));
   parser_.data = this;
+  scanner_.recordInto(&buf_);
 }
 
 RequestParser::~RequestParser() { SpareStorage<std::vector<Header>>::give(head_.headers); }
@@ -57,6 +73,7 @@ void RequestParser::release() {
 void RequestParser::nextMessage() {
   if (state_ != State::kComplete) return;
   llhttp_resume(&parser_);
+  useSettings(true);
   // After an upgrade request that was not switched (no 101), llhttp stops again at once:
   // the connection stays HTTP, so tell it to go on parsing.
   if (llhttp_execute(&parser_, kEmpty, 0) == HPE_PAUSED_UPGRADE)
@@ -113,9 +130,14 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
       limits_.max_header_bytes > head_bytes_ ? limits_.max_header_bytes - head_bytes_ : 0;
   size_t scan_length = static_cast<size_t>(std::min<uint64_t>(length, room));
   size_t used = 0;
+  if (head_bytes_ == 0) {  // the scanner records the header spans into buf_ as it goes
+    buf_.reset();
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+    check_.reset();
+#endif
+  }
   HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
   // llhttp parses what the scanner passed; after a scanner error, that is the bytes before it.
-  if (head_bytes_ == 0) buf_.reset();
   buf_.addRaw(data, used);
   llhttp_errno_t err = llhttp_execute(&parser_, data, used);
   head_bytes_ += used;
@@ -174,40 +196,22 @@ int RequestParser::onUrl(llhttp_t* p, const char* at, size_t length) {
   return 0;
 }
 
-int RequestParser::onHeaderField(llhttp_t* p, const char* at, size_t length) {
+int RequestParser::onTrailerBytes(llhttp_t* p, const char*, size_t length) {
   RequestParser* r = self(p);
-  if (!r->in_head_) {
-    r->trailer_bytes_ += length;
-    if (r->trailer_bytes_ > kMaxChunkExtensionAndTrailerBytes) {
-      r->state_ = State::kError;
-      r->error_ = HttpError{400, "trailers too large"};
-      return HPE_USER;
-    }
-    return 0;
+  r->trailer_bytes_ += length;
+  if (r->trailer_bytes_ > kMaxChunkExtensionAndTrailerBytes) {
+    r->state_ = State::kError;
+    r->error_ = HttpError{400, "trailers too large"};
+    return HPE_USER;
   }
-  r->buf_.appendField(at, length);
-  return 0;
-}
-
-int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t length) {
-  RequestParser* r = self(p);
-  if (!r->in_head_) return onHeaderField(p, at, length);  // trailer: counted, dropped
-  r->buf_.appendValue(at, length);
-  return 0;
-}
-
-int RequestParser::onHeaderValueComplete(llhttp_t* p) {
-  // An empty value produces no onHeaderValue call: mark it here so the next field opens a
-  // new header.
-  RequestParser* r = self(p);
-  if (r->in_head_) r->buf_.valueComplete();
   return 0;
 }
 
 int RequestParser::onHeadersComplete(llhttp_t* p) {
   RequestParser* r = self(p);
   r->in_head_ = false;
-  return HPE_PAUSED;  // the caller checks the head before any body byte is parsed
+  r->useSettings(false);  // header fields from here on are trailers
+  return HPE_PAUSED;      // the caller checks the head before any body byte is parsed
 }
 
 int RequestParser::onBody(llhttp_t* p, const char* at, size_t length) {

@@ -1,6 +1,7 @@
 #include "fulcrum/http/response_parser.h"
 
 #include <algorithm>
+#include <array>
 
 #include "fulcrum/http/header_rules.h"
 
@@ -16,26 +17,41 @@ bool allDigits(std::string_view s) {
 
 }  // namespace
 
-const llhttp_settings_t& ResponseParser::settings() {
-  static const llhttp_settings_t s = [] {
+const llhttp_settings_t& ResponseParser::settings(bool head) {
+  static const std::array<llhttp_settings_t, 2> kSettings = [] {
     llhttp_settings_t v;
     llhttp_settings_init(&v);
     v.on_message_begin = onMessageBegin;
     v.on_status = onStatus;
-    v.on_header_field = onHeaderField;
-    v.on_header_value = onHeaderValue;
-    v.on_header_value_complete = onHeaderValueComplete;
     v.on_headers_complete = onHeadersComplete;
     v.on_body = onBody;
     v.on_message_complete = onMessageComplete;
-    return v;
+    llhttp_settings_t body = v;
+    body.on_header_field = onTrailerBytes;
+    body.on_header_value = onTrailerBytes;
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+    v.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+      self(p)->check_.field(at, n);
+      return 0;
+    };
+    v.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+      self(p)->check_.value(at, n);
+      return 0;
+    };
+    v.on_header_value_complete = [](llhttp_t* p) {
+      self(p)->check_.valueComplete();
+      return 0;
+    };
+#endif
+    return std::array<llhttp_settings_t, 2>{body, v};
   }();
-  return s;
+  return kSettings[head ? 1 : 0];
 }
 
 ResponseParser::ResponseParser() {
-  llhttp_init(&parser_, HTTP_RESPONSE, &settings());
+  llhttp_init(&parser_, HTTP_RESPONSE, &settings(true));
   parser_.data = this;
+  scanner_.recordInto(&buf_);
 }
 
 ResponseParser::~ResponseParser() { SpareStorage<std::vector<Header>>::give(head_.headers); }
@@ -46,7 +62,7 @@ void ResponseParser::release() {
 }
 
 void ResponseParser::expect(bool head_request, bool upgrade_requested) {
-  llhttp_init(&parser_, HTTP_RESPONSE, &settings());
+  llhttp_init(&parser_, HTTP_RESPONSE, &settings(true));
   parser_.data = this;
   scanner_.reset();  // the head buffer is reset by feed when the head starts
   head_request_ = head_request;
@@ -78,15 +94,20 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       // The head goes through the scanner first, and llhttp only ever sees head bytes here.
       size_t room = kMaxHeadBytes - head_bytes_;
       size_t used = 0;
+      if (head_bytes_ == 0) {  // a new head (the first, or after a 1xx)
+        buf_.reset();          // the scanner records the header spans into it as it goes
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+        check_.reset();
+#endif
+      }
       HeadScanner::Result scanned = scanner_.scan(at, std::min(n, room), &used);
       if (scanned == HeadScanner::Result::kError) {
         result = fail(scanner_.error(), pos + used);
         break;
       }
-      if (head_bytes_ == 0) buf_.reset();  // a new head (the first, or after a 1xx)
       buf_.addRaw(at, used);
+      head_bytes_ += used;  // before llhttp: the end of a 1xx head starts the next at 0
       llhttp_errno_t err = llhttp_execute(&parser_, at, used);
-      head_bytes_ += used;
       if (failed_) {
         result = {Status::kError, pos + used};
         break;
@@ -153,6 +174,9 @@ bool ResponseParser::finishHead() {
   head_.version_minor = minor;
   head_.reason = buf_.view(buf_.first());
   buf_.build(head_.headers);
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  check_.verify(head_.headers);
+#endif
 
   const Header* content_length = nullptr;
   size_t codings = 0;
@@ -209,11 +233,9 @@ int ResponseParser::onStatus(llhttp_t* p, const char* at, size_t length) {
   return 0;
 }
 
-int ResponseParser::onHeaderField(llhttp_t* p, const char* at, size_t length) {
+int ResponseParser::onTrailerBytes(llhttp_t* p, const char*, size_t length) {
   ResponseParser* r = self(p);
-  if (r->in_head_) {
-    r->buf_.appendField(at, length);
-  } else if ((r->head_bytes_ += length) > kMaxHeadBytes) {  // trailers: dropped, but bounded
+  if ((r->head_bytes_ += length) > kMaxHeadBytes) {  // trailers: dropped, but bounded
     r->failed_ = true;
     r->error_ = "response trailers too large";
     return HPE_USER;
@@ -221,22 +243,10 @@ int ResponseParser::onHeaderField(llhttp_t* p, const char* at, size_t length) {
   return 0;
 }
 
-int ResponseParser::onHeaderValue(llhttp_t* p, const char* at, size_t length) {
-  ResponseParser* r = self(p);
-  if (!r->in_head_) return onHeaderField(p, at, length);
-  r->buf_.appendValue(at, length);
-  return 0;
-}
-
-int ResponseParser::onHeaderValueComplete(llhttp_t* p) {
-  ResponseParser* r = self(p);
-  if (r->in_head_) r->buf_.valueComplete();
-  return 0;
-}
-
 int ResponseParser::onHeadersComplete(llhttp_t* p) {
   ResponseParser* r = self(p);
   r->in_head_ = false;
+  r->useSettings(false);  // header fields from here on are trailers
   if (!r->finishHead()) {
     r->failed_ = true;
     return HPE_USER;
@@ -282,6 +292,7 @@ int ResponseParser::onMessageComplete(llhttp_t* p) {
     r->scanner_.reset();
     r->head_bytes_ = 0;
     r->in_head_ = true;
+    r->useSettings(true);
     return 0;
   }
   r->complete_ = true;

@@ -52,6 +52,22 @@ TEST(HttpRequestParser, HeadersAreViewsTrimmed) {
   EXPECT_EQ(parser.head().find("X-B")->value, "v2");
 }
 
+// Empty lines before the request line (RFC 9112 2.2) are part of the head's bytes: header
+// spans, counted from its first byte, still land on the right bytes however it is split.
+TEST(HttpRequestParser, HeadersAfterLeadingEmptyLines) {
+  for (size_t piece : {1, 2, 5, 1000}) {
+    RequestParser parser({});
+    auto r = parseOne(parser, "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX-B: v 2\r\n\r\n", piece);
+    ASSERT_TRUE(r.complete);
+    const auto& h = parser.head().headers;
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(h[0].name, "Host");
+    EXPECT_EQ(h[0].value, "a");
+    EXPECT_EQ(h[1].name, "X-B");
+    EXPECT_EQ(h[1].value, "v 2");
+  }
+}
+
 TEST(HttpRequestParser, ContentLengthBodyStreamed) {
   for (const ParsedRequest& r :
        parseAllWays("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloEXTRA")) {

@@ -1,10 +1,11 @@
 #pragma once
 // The per-connection copy of one message head. The raw head bytes are copied here whole (one
 // memcpy per read, addRaw) before llhttp parses them; the first line's variable part (URL or
-// reason phrase) and the header names and values llhttp reports as spans of that input (a
-// span may be split across reads) are kept as offsets into the copy, and turned into
-// string_views once the head is complete (so growing the buffer never leaves a dangling
-// view). Only head bytes are copied, so the size is bounded by the head limit. Worker-local.
+// reason phrase, which llhttp reports as spans of that input, possibly split across reads)
+// and the header names and values (which the HeadScanner records as offsets from the head's
+// first byte) are kept as offsets into the copy, and turned into string_views once the head
+// is complete (so growing the buffer never leaves a dangling view). Only head bytes are
+// copied, so the size is bounded by the head limit. Worker-local.
 
 #include <cstdint>
 #include <string>
@@ -73,10 +74,12 @@ class HeadBuffer {
   // (appendFirst/Field/Value) are recorded without another copy.
   void addRaw(const char* data, size_t length);
   void appendFirst(const char* at, size_t length) { append(first_, at, length); }
-  void appendField(const char* at, size_t length);
-  void appendValue(const char* at, size_t length);
-  // A header value ended (it may have been empty: then appendValue was never called).
-  void valueComplete() { value_open_ = true; }
+  // One header line: its name and (untrimmed) value as offsets from the head's first byte,
+  // which is the first byte given to addRaw after reset().
+  void addHeader(Span name, Span value) {
+    if (spans_.capacity() == 0) spans_.reserve(kInitialSpans);
+    spans_.push_back({name, value});
+  }
   // Appends bytes of the proxy's own (a rewritten target) and returns their span.
   Span appendExtra(std::string_view bytes);
 
@@ -94,6 +97,8 @@ class HeadBuffer {
     Span name;
     Span value;
   };
+  // One allocation covers the headers of a typical head.
+  static constexpr size_t kInitialSpans = 16;
   void append(Span& span, const char* at, size_t length);
   void appendCopy(Span& span, const char* at, size_t length);
 
@@ -103,7 +108,6 @@ class HeadBuffer {
   size_t raw_offset_ = 0;
   Span first_;
   std::vector<HeaderSpan> spans_;
-  bool value_open_ = false;  // the last header has a value: the next field starts a new one
 };
 
 }  // namespace fulcrum::http

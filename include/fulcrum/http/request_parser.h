@@ -15,6 +15,7 @@
 
 #include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
+#include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -79,23 +80,25 @@ class RequestParser {
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t length);
-  static int onHeaderField(llhttp_t* p, const char* at, size_t length);
-  static int onHeaderValue(llhttp_t* p, const char* at, size_t length);
-  static int onHeaderValueComplete(llhttp_t* p);
+  // Trailer fields (in the body settings only: the head's come from the scanner).
+  static int onTrailerBytes(llhttp_t* p, const char* at, size_t length);
   static int onHeadersComplete(llhttp_t* p);
   static int onBody(llhttp_t* p, const char* at, size_t length);
   static int onChunkHeader(llhttp_t* p);
   static int onChunkComplete(llhttp_t* p);
   static int onChunkExtension(llhttp_t* p, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* p);
-  static const llhttp_settings_t& settings();
+  // The callbacks while a head is parsed, and while a body (and its trailers) is.
+  static const llhttp_settings_t& settings(bool head);
+  void useSettings(bool head) {
+    parser_.settings = const_cast<llhttp_settings_t*>(&settings(head));
+  }
 
   RequestLimits limits_;
   llhttp_t parser_{};
   HeadScanner scanner_{HeadScanner::Kind::kRequest};
   State state_ = State::kHead;
   bool in_head_ = true;         // llhttp callbacks belong to the head (not trailers)
-  bool value_open_ = false;     // the last header span is a value (next field starts a header)
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
   uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
   uint64_t body_bytes_ = 0;
@@ -104,6 +107,9 @@ class RequestParser {
   RequestHead head_;
   HttpError error_;
   BodySink* sink_ = nullptr;  // during feedBody only
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  HeaderSpanCheck check_;
+#endif
 };
 
 }  // namespace fulcrum::http

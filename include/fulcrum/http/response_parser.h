@@ -13,6 +13,7 @@
 
 #include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
+#include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -70,13 +71,16 @@ class ResponseParser {
 
   static int onMessageBegin(llhttp_t* p);
   static int onStatus(llhttp_t* p, const char* at, size_t length);
-  static int onHeaderField(llhttp_t* p, const char* at, size_t length);
-  static int onHeaderValue(llhttp_t* p, const char* at, size_t length);
-  static int onHeaderValueComplete(llhttp_t* p);
+  // Trailer fields (in the body settings only: the head's come from the scanner).
+  static int onTrailerBytes(llhttp_t* p, const char* at, size_t length);
   static int onHeadersComplete(llhttp_t* p);
   static int onBody(llhttp_t* p, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* p);
-  static const llhttp_settings_t& settings();
+  // The callbacks while a head is parsed, and while a body (and its trailers) is.
+  static const llhttp_settings_t& settings(bool head);
+  void useSettings(bool head) {
+    parser_.settings = const_cast<llhttp_settings_t*>(&settings(head));
+  }
 
   llhttp_t parser_{};
   HeadScanner scanner_{HeadScanner::Kind::kResponse};
@@ -93,6 +97,9 @@ class ResponseParser {
   bool failed_ = false;
   size_t head_bytes_ = 0;
   const char* error_ = "";
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  HeaderSpanCheck check_;
+#endif
 };
 
 }  // namespace fulcrum::http
