@@ -312,9 +312,12 @@ def http_section(args, res):
                 f"the {what} floor: forwarding that load as bytes, with no HTTP parsing at "
                 f"all, costs at least {fmt(lowest)} µs per request ({fmt_ratio(ratio(lowest, best_other))} "
                 f"of the best other HTTP proxy's {fmt(best_other)} µs); 0.80× of that best is "
-                f"{fmt(0.8 * best_other)} µs, so the target leaves "
-                f"{fmt(0.8 * best_other - lowest)} µs per request for all HTTP work (Fulcrum's HTTP "
-                f"path costs {fmt(None if http[0] is None else http[0] - lowest)} µs above the floor)")
+                f"{fmt(0.8 * best_other)} µs, so "
+                + (f"the target leaves {fmt(0.8 * best_other - lowest)} µs per request for all "
+                   "HTTP work" if 0.8 * best_other >= lowest else
+                   f"the target lies {fmt(lowest - 0.8 * best_other)} µs per request below what "
+                   "forwarding alone costs")
+                + f" ({above_floor(http[0], lowest)})")
     fwd_lines = floor_forwarder_table(data)
     for px in PROXIES:
         e = data.get(("idle", px), {}).get("errors")
@@ -332,6 +335,14 @@ def http_section(args, res):
                      "connection (maxconn)")
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return lines + fwd_lines
+
+
+def above_floor(http, floor):
+    if http is None:
+        return "Fulcrum's HTTP path: n/a"
+    if http >= floor:
+        return f"Fulcrum's HTTP path costs {fmt(http - floor)} µs above the floor"
+    return f"Fulcrum's HTTP path measured {fmt(floor - http)} µs below that floor in this run"
 
 
 def floor_forwarder_table(data):
