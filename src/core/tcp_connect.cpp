@@ -1,5 +1,6 @@
 #include "fulcrum/core/tcp_connect.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -15,6 +16,7 @@ class ConnectAttempt {
   uv_timer_t* timer = nullptr;
   ConnectObserver* observer = nullptr;  // null once cancelled or finished
   int error = UV_ETIMEDOUT;             // reported when the timer fires first
+  sockaddr_storage destination{};
 
   // Frees itself once the connect callback has run (it always runs, with UV_ECANCELED if
   // the handle is closed first).
@@ -26,7 +28,7 @@ class ConnectAttempt {
     self->timer = nullptr;
     uv_tcp_t* tcp = self->tcp;
     self->tcp = nullptr;
-    if (status == 0 && connectedToItself(tcp)) {
+    if (status == 0 && connectedToItself(tcp, reinterpret_cast<sockaddr*>(&self->destination))) {
       // Nothing listens on the backend's port and the kernel picked that same port as our
       // source: TCP simultaneous open connected the socket to itself. It is a refused
       // connection; the reset keeps the 4-tuple out of TIME_WAIT, where it would stop the
@@ -63,13 +65,24 @@ class ConnectAttempt {
   }
 };
 
-bool connectedToItself(uv_tcp_t* handle) {
-  sockaddr_storage local{}, peer{};
-  int local_len = sizeof local, peer_len = sizeof peer;
-  if (uv_tcp_getsockname(handle, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
-      uv_tcp_getpeername(handle, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
-    return false;
-  return local_len == peer_len && std::memcmp(&local, &peer, static_cast<size_t>(local_len)) == 0;
+bool connectedToItself(uv_tcp_t* handle, const sockaddr* destination) {
+  sockaddr_storage local{};
+  int length = sizeof local;
+  if (uv_tcp_getsockname(handle, reinterpret_cast<sockaddr*>(&local), &length) != 0) return false;
+  const auto* l = reinterpret_cast<const sockaddr*>(&local);
+  if (l->sa_family != destination->sa_family) return false;
+  if (l->sa_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(l);
+    const auto* b = reinterpret_cast<const sockaddr_in*>(destination);
+    return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+  }
+  if (l->sa_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(l);
+    const auto* b = reinterpret_cast<const sockaddr_in6*>(destination);
+    return a->sin6_port == b->sin6_port &&
+           std::memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+  }
+  return false;
 }
 
 void closeWithReset(uv_tcp_t* handle) {
@@ -84,6 +97,8 @@ ConnectAttempt* startConnect(uv_loop_t* loop, const sockaddr* address,
                              const sockaddr* source) {
   auto* a = new ConnectAttempt;
   a->observer = observer;
+  std::memcpy(&a->destination, address,
+              address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
   a->req.data = a;
   a->tcp = new uv_tcp_t{};
   uv_tcp_init(loop, a->tcp);

@@ -33,18 +33,7 @@ const llhttp_settings_t& RequestParser::settings(bool head) {
     body.on_header_field = onTrailerBytes;
     body.on_header_value = onTrailerBytes;
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-    v.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-      self(p)->check_.field(at, n);
-      return 0;
-    };
-    v.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-      self(p)->check_.value(at, n);
-      return 0;
-    };
-    v.on_header_value_complete = [](llhttp_t* p) {
-      self(p)->check_.valueComplete();
-      return 0;
-    };
+    collectHeaderSpans<RequestParser>(v);
 #endif
     return std::array<llhttp_settings_t, 2>{body, v};
   }();

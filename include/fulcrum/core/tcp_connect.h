@@ -29,11 +29,12 @@ ConnectAttempt* startConnect(uv_loop_t* loop, const sockaddr* address,
 // No callback will fire; the half-open socket is closed.
 void cancelConnect(ConnectAttempt* attempt);
 
-// The socket's local and peer addresses are the same. Connecting to a local port nobody listens
-// on can end like this when the port is in the ephemeral range (net.ipv4.ip_local_port_range)
-// and the kernel picks it as the source port too: TCP simultaneous open, and the connect
-// succeeds. What the proxy then sends to the "backend" it reads back as the reply.
-bool connectedToItself(uv_tcp_t* handle);
+// The socket's local address is the `destination` it connected to. Connecting to a local port
+// nobody listens on can end like this when the port is in the ephemeral range
+// (net.ipv4.ip_local_port_range) and the kernel picks it as the source port too: TCP
+// simultaneous open, and the connect succeeds. What the proxy then sends to the "backend" it
+// reads back as the reply. One getsockname per new connection.
+bool connectedToItself(uv_tcp_t* handle, const sockaddr* destination);
 // Closes with a reset (no TIME_WAIT) and deletes the handle from the close callback.
 void closeWithReset(uv_tcp_t* handle);
 

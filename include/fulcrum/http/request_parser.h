@@ -109,6 +109,9 @@ class RequestParser {
   BodySink* sink_ = nullptr;  // during feedBody only
 #ifdef FULCRUM_CHECK_HEADER_SPANS
   HeaderSpanCheck check_;
+
+ public:
+  HeaderSpanCheck& spanCheck() { return check_; }
 #endif
 };
 

@@ -99,6 +99,9 @@ class ResponseParser {
   const char* error_ = "";
 #ifdef FULCRUM_CHECK_HEADER_SPANS
   HeaderSpanCheck check_;
+
+ public:
+  HeaderSpanCheck& spanCheck() { return check_; }
 #endif
 };
 
