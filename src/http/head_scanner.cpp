@@ -104,7 +104,7 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
   size_t i = 0;
   auto stop = [&](Result r) {
     *used = i;
-    base_ += static_cast<uint32_t>(i);  // heads are bounded far below 4 GiB
+    base_ += static_cast<uint32_t>(i);  // heads stay under 16 MiB (max_header_bytes)
     return r;
   };
   if (state_ == State::kDone) return stop(fail("scan after end of head"));

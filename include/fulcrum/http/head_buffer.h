@@ -71,7 +71,7 @@ class HeadBuffer {
   // Before the first byte of a head.
   void reset();
   // Copies head bytes that are about to go through llhttp; the spans it reports from them
-  // (appendFirst/Field/Value) are recorded without another copy.
+  // (appendFirst) are recorded without another copy.
   void addRaw(const char* data, size_t length);
   void appendFirst(const char* at, size_t length) { append(first_, at, length); }
   // One header line: its name and (untrimmed) value as offsets from the head's first byte,
