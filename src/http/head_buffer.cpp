@@ -18,6 +18,9 @@ void HeadBuffer::reset() {
   raw_length_ = 0;
   first_ = Span{};
   spans_.clear();
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  span_check_.reset();
+#endif
 }
 
 void HeadBuffer::addRaw(const char* data, size_t length) {

@@ -176,7 +176,6 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
         }
         if (c != ':') return stop(fail("invalid header name"));
         name_end_ = base_ + static_cast<uint32_t>(i);
-        value_start_ = name_end_ + 1;
         state_ = State::kValue;
         if (++i == length) return stop(Result::kNeedMore);
         c = p[i];
@@ -190,9 +189,9 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
         if (c != '\r')
           return stop(fail(c == 0 ? "NUL in a header value" : "control byte in a header value"));
         if (spans_ != nullptr) {
-          uint32_t value_end = base_ + static_cast<uint32_t>(i);
+          uint32_t value_start = name_end_ + 1, value_end = base_ + static_cast<uint32_t>(i);
           spans_->addHeader({name_start_, name_end_ - name_start_},
-                            {value_start_, value_end - value_start_});
+                            {value_start, value_end - value_start});
         }
         state_ = State::kValueCr;
         if (++i == length) return stop(Result::kNeedMore);

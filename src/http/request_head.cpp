@@ -94,7 +94,7 @@ HttpError RequestParser::finishHead() {
   head_.target = buf_.view(target);
   buf_.build(head_.headers);
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-  check_.verify(head_.headers);
+  buf_.spanCheck().verify(head_.headers);
 #endif
 
   const Header* host = nullptr;

@@ -1,8 +1,8 @@
 #include "fulcrum/http/request_parser.h"
 
 #include <algorithm>
-#include <array>
 
+#include "fulcrum/http/llhttp_settings.h"
 #include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
@@ -17,7 +17,7 @@ RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); 
 }  // namespace
 
 const llhttp_settings_t& RequestParser::settings(bool head) {
-  static const std::array<llhttp_settings_t, 2> kSettings = [] {
+  static const HeadBodySettings kSettings = [] {
     llhttp_settings_t v;
     llhttp_settings_init(&v);
     v.on_message_begin = onMessageBegin;
@@ -29,15 +29,9 @@ const llhttp_settings_t& RequestParser::settings(bool head) {
     v.on_chunk_extension_name = onChunkExtension;
     v.on_chunk_extension_value = onChunkExtension;
     v.on_message_complete = onMessageComplete;
-    llhttp_settings_t body = v;
-    body.on_header_field = onTrailerBytes;
-    body.on_header_value = onTrailerBytes;
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-    collectHeaderSpans<RequestParser>(v);
-#endif
-    return std::array<llhttp_settings_t, 2>{body, v};
+    return headAndBodySettings<RequestParser>(v, onTrailerBytes);
   }();
-  return kSettings[head ? 1 : 0];
+  return head ? kSettings.head : kSettings.body;
 }
 
 RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
@@ -119,12 +113,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
       limits_.max_header_bytes > head_bytes_ ? limits_.max_header_bytes - head_bytes_ : 0;
   size_t scan_length = static_cast<size_t>(std::min<uint64_t>(length, room));
   size_t used = 0;
-  if (head_bytes_ == 0) {  // the scanner records the header spans into buf_ as it goes
-    buf_.reset();
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-    check_.reset();
-#endif
-  }
+  if (head_bytes_ == 0) buf_.reset();  // the scanner records the header spans into it
   HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
   // llhttp parses what the scanner passed; after a scanner error, that is the bytes before it.
   buf_.addRaw(data, used);

@@ -1,9 +1,9 @@
 #include "fulcrum/http/response_parser.h"
 
 #include <algorithm>
-#include <array>
 
 #include "fulcrum/http/header_rules.h"
+#include "fulcrum/http/llhttp_settings.h"
 
 namespace fulcrum::http {
 
@@ -18,7 +18,7 @@ bool allDigits(std::string_view s) {
 }  // namespace
 
 const llhttp_settings_t& ResponseParser::settings(bool head) {
-  static const std::array<llhttp_settings_t, 2> kSettings = [] {
+  static const HeadBodySettings kSettings = [] {
     llhttp_settings_t v;
     llhttp_settings_init(&v);
     v.on_message_begin = onMessageBegin;
@@ -26,15 +26,9 @@ const llhttp_settings_t& ResponseParser::settings(bool head) {
     v.on_headers_complete = onHeadersComplete;
     v.on_body = onBody;
     v.on_message_complete = onMessageComplete;
-    llhttp_settings_t body = v;
-    body.on_header_field = onTrailerBytes;
-    body.on_header_value = onTrailerBytes;
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-    collectHeaderSpans<ResponseParser>(v);
-#endif
-    return std::array<llhttp_settings_t, 2>{body, v};
+    return headAndBodySettings<ResponseParser>(v, onTrailerBytes);
   }();
-  return kSettings[head ? 1 : 0];
+  return head ? kSettings.head : kSettings.body;
 }
 
 ResponseParser::ResponseParser() {
@@ -83,12 +77,8 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       // The head goes through the scanner first, and llhttp only ever sees head bytes here.
       size_t room = kMaxHeadBytes - head_bytes_;
       size_t used = 0;
-      if (head_bytes_ == 0) {  // a new head (the first, or after a 1xx)
-        buf_.reset();          // the scanner records the header spans into it as it goes
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-        check_.reset();
-#endif
-      }
+      // A new head (the first, or after a 1xx): the scanner records its header spans into buf_.
+      if (head_bytes_ == 0) buf_.reset();
       HeadScanner::Result scanned = scanner_.scan(at, std::min(n, room), &used);
       if (scanned == HeadScanner::Result::kError) {
         result = fail(scanner_.error(), pos + used);
@@ -164,7 +154,7 @@ bool ResponseParser::finishHead() {
   head_.reason = buf_.view(buf_.first());
   buf_.build(head_.headers);
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-  check_.verify(head_.headers);
+  buf_.spanCheck().verify(head_.headers);
 #endif
 
   const Header* content_length = nullptr;

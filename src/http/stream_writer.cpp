@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fulcrum/core/uv_util.h"
+
 namespace fulcrum::http {
 
 StreamWriter::~StreamWriter() {
@@ -133,13 +135,7 @@ void StreamWriter::submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n
         return;
       }
       total -= written;
-      while (written >= bufs->len) {  // pieces written whole
-        written -= bufs->len;
-        ++bufs;
-        --n;
-      }
-      bufs->base += written;
-      bufs->len -= written;
+      core::skipWritten(bufs, n, written);
     }
   }
   buffer->length = total;  // what onWrite accounts for

@@ -150,6 +150,8 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
   dir.bytes += static_cast<size_t>(nread);
   observer_->onPumpBytes(&dir == &dirs_[0], static_cast<size_t>(nread));
   uv_buf_t out = uv_buf_init(b->data, static_cast<unsigned>(nread));
+  uv_buf_t* rest = &out;
+  unsigned pieces = 1;
   if (dir.queued == 0) {
     // Nothing of ours is queued on `to` (only this direction writes to it), so the bytes can
     // go out now, in order. A write libuv completes synchronously still costs a deferred
@@ -160,16 +162,13 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
       worker_.buffers().release(b);
       return;
     }
-    if (w > 0) {
-      out.base += w;
-      out.len -= static_cast<size_t>(w);
-    }
+    if (w > 0) core::skipWritten(rest, pieces, static_cast<size_t>(w));
   }
   // Zero copy: the buffer we read into is the one we write from (what the socket did not take).
-  b->length = out.len;
+  b->length = rest->len;
   b->owner = this;
   dir.queued += b->length;
-  int rc = uv_write(&b->write_req, stream(dir.to), &out, 1, &onWriteCb);
+  int rc = uv_write(&b->write_req, stream(dir.to), rest, pieces, &onWriteCb);
   if (rc != 0) {
     dir.queued -= b->length;
     worker_.buffers().release(b);

@@ -23,6 +23,18 @@ int readIntoPool(uv_stream_t* stream) {
       });
 }
 
+// After a write that took `written` bytes of bufs[0..n), with some left: steps bufs and n past
+// them, so that bufs[0..n) is the rest (for the uv_write that queues it).
+inline void skipWritten(uv_buf_t*& bufs, unsigned& n, size_t written) {
+  while (written >= bufs->len) {  // pieces written whole
+    written -= bufs->len;
+    ++bufs;
+    --n;
+  }
+  bufs->base += written;
+  bufs->len -= written;
+}
+
 // Closes `h` and deletes it (as H, allocated with new) from the close callback.
 template <class H>
 void closeAndDelete(H* h) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -80,6 +81,11 @@ class HeadBuffer {
     if (spans_.capacity() == 0) spans_.reserve(kInitialSpans);
     spans_.push_back({name, value});
   }
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  // llhttp's report of this head's headers, emptied by reset(); the parser verifies it against
+  // build()'s result.
+  HeaderSpanCheck& spanCheck() { return span_check_; }
+#endif
   // Appends bytes of the proxy's own (a rewritten target) and returns their span.
   Span appendExtra(std::string_view bytes);
 
@@ -108,6 +114,9 @@ class HeadBuffer {
   size_t raw_offset_ = 0;
   Span first_;
   std::vector<HeaderSpan> spans_;
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  HeaderSpanCheck span_check_;
+#endif
 };
 
 }  // namespace fulcrum::http

@@ -57,8 +57,8 @@ class HeadScanner {
   Kind kind_;
   State state_ = State::kLeading;
   HeadBuffer* spans_ = nullptr;
-  uint32_t base_ = 0;  // bytes scanned by earlier calls since reset()
-  uint32_t name_start_ = 0, name_end_ = 0, value_start_ = 0;  // of the current header line
+  uint32_t base_ = 0;                       // bytes scanned by earlier calls since reset()
+  uint32_t name_start_ = 0, name_end_ = 0;  // of the current header line (the colon ends it)
   size_t first_line_bytes_ = 0;
   uint32_t spaces_ = 0;  // request line: separators seen
   bool prev_space_ = false;

@@ -5,8 +5,6 @@
 // alone and give llhttp no header callbacks during a head. A mismatch aborts: under the
 // fuzzer it is a finding, in the tests a failure.
 
-#include <llhttp.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -58,22 +56,5 @@ class HeaderSpanCheck {
   std::vector<std::pair<std::string, std::string>> headers_;
   bool value_open_ = false;
 };
-
-// Points a head's llhttp settings at the check of the parser in p->data (Parser::spanCheck()).
-template <class Parser>
-void collectHeaderSpans(llhttp_settings_t& settings) {
-  settings.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parser*>(p->data)->spanCheck().field(at, n);
-    return 0;
-  };
-  settings.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parser*>(p->data)->spanCheck().value(at, n);
-    return 0;
-  };
-  settings.on_header_value_complete = [](llhttp_t* p) {
-    static_cast<Parser*>(p->data)->spanCheck().valueComplete();
-    return 0;
-  };
-}
 
 }  // namespace fulcrum::http

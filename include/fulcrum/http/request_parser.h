@@ -15,7 +15,6 @@
 
 #include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
-#include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -98,7 +97,7 @@ class RequestParser {
   llhttp_t parser_{};
   HeadScanner scanner_{HeadScanner::Kind::kRequest};
   State state_ = State::kHead;
-  bool in_head_ = true;         // llhttp callbacks belong to the head (not trailers)
+  bool in_head_ = true;         // llhttp is between a message's start and its headers' end
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
   uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
   uint64_t body_bytes_ = 0;
@@ -108,10 +107,9 @@ class RequestParser {
   HttpError error_;
   BodySink* sink_ = nullptr;  // during feedBody only
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-  HeaderSpanCheck check_;
 
  public:
-  HeaderSpanCheck& spanCheck() { return check_; }
+  HeaderSpanCheck& spanCheck() { return buf_.spanCheck(); }  // headAndBodySettings
 #endif
 };
 

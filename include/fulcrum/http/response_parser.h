@@ -13,7 +13,6 @@
 
 #include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
-#include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -98,10 +97,9 @@ class ResponseParser {
   size_t head_bytes_ = 0;
   const char* error_ = "";
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-  HeaderSpanCheck check_;
 
  public:
-  HeaderSpanCheck& spanCheck() { return check_; }
+  HeaderSpanCheck& spanCheck() { return buf_.spanCheck(); }  // headAndBodySettings
 #endif
 };
 
