@@ -228,6 +228,12 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
       onResponseDone();
       return;
     }
+    if (!ex_.head_sent) {
+      // The head never ended: nothing of it reached the client, which gets a 502 like for a
+      // backend that sent nothing (nginx and HAProxy answer the same).
+      failExchange(502, "backend closed the connection before its response head ended");
+      return;
+    }
     log::debug("http {}: {} closed mid-response: {}", listener_->config->name,
                ex_.member->address(), uv_strerror(status));
     releaseMember(true, micros(ex_.upstream_sent_us, now));

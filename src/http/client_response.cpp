@@ -145,6 +145,7 @@ void ClientSession::onResponseDone() {
 
 void ClientSession::finishExchange() {
   recordRequest(ex_.status);
+  reportBytesSent();
   writeAccessLog(ex_.status);
   arm(Wait::kNone, {});
   if (closesAfterExchange()) {
@@ -222,6 +223,15 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   closeAfterFlush(status != 408);
 }
 
+void ClientSession::reportBytesSent() {
+  // Per exchange, so the counter follows keep-alive traffic and not only closed connections.
+  if (metrics::ListenerCell* cell = slot_.cell()) {
+    uint64_t written = client_writer_.bytesWritten();
+    cell->bytes_sent.add(written - bytes_sent_reported_);
+    bytes_sent_reported_ = written;
+  }
+}
+
 void ClientSession::recordRequest(uint16_t status) {
   const core::RouteRuntime* route = ex_.route != nullptr ? ex_.route : &listener_->default_route;
   if (!route->stats) return;
@@ -248,6 +258,12 @@ void ClientSession::writeAccessLog(uint16_t status) {
   }
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
+  if (pump_ != nullptr) {
+    // A tunnel is logged when it ends, as nginx and HAProxy do: with what it carried both
+    // ways (the 101 head included) and how long it lived.
+    e.bytes_in += pump_->bytesToUpstream();
+    e.bytes_out += pump_->bytesToDownstream();
+  }
   e.duration = elapsed;
   const core::PoolRuntime* pool = ex_.pool;
   if (pool == nullptr) pool = &ws_->snapshot->pools[listener_->default_route.pool];
@@ -266,13 +282,13 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   arm(Wait::kNone, {});
   ex_.response_done = true;
   ex_.member->state->recordResponse(micros(ex_.upstream_sent_us, ex_.first_byte_us), false);
-  recordRequest(101);
-  writeAccessLog(101);
+  recordRequest(101);  // the access log line is written when the tunnel ends (onPumpClosed)
   if (reading_) {
     reading_ = false;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(client_));
   }
   client_writer_.flush();
+  reportBytesSent();  // what this connection carried as HTTP
   client_writer_.detach();
   UpstreamConnection* c = upstream_;
   upstream_ = nullptr;
@@ -285,6 +301,8 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
                                          ex_.pool->config().websocket_idle_timeout, observer);
   pump_->pushToDownstream(scratch_.data(), scratch_.size());
   if (length > 0) pump_->pushToDownstream(upstream_rest, length);
+  // The pump counts what it reads from now on (onPumpBytes); these bytes it was handed.
+  if (metrics::ListenerCell* cell = slot_.cell()) cell->bytes_sent.add(scratch_.size() + length);
   if (held_ != nullptr) {
     pump_->pushToUpstream(held_->data + held_off_, held_len_);
     worker().buffers().release(held_);
@@ -307,6 +325,7 @@ void ClientSession::onPumpBytes(bool to_upstream, size_t bytes) {
 void ClientSession::onPumpClosed(l4::CloseReason reason) {
   log::debug("http {}: tunnel to {} closed: {}", listener_->config->name, ex_.member->address(),
              l4::closeReasonName(reason));
+  writeAccessLog(101);
   if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(-1);
   if (ex_.acquired) {
     ex_.acquired = false;

@@ -371,10 +371,7 @@ void ClientSession::closeNow() {
     worker().buffers().release(held_);
     held_ = nullptr;
   }
-  if (metrics::ListenerCell* cell = slot_.cell()) {
-    cell->bytes_sent.add(client_writer_.bytesWritten() - bytes_sent_reported_);
-    bytes_sent_reported_ = client_writer_.bytesWritten();
-  }
+  reportBytesSent();
   auto on_close = [](uv_handle_t* h) {
     auto* self = static_cast<ClientSession*>(h->data);
     if (h == reinterpret_cast<uv_handle_t*>(self->timer_)) {

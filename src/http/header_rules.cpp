@@ -243,6 +243,10 @@ void writeRequestHead(const RequestHead& head, const RequestForwarding& fwd, std
 
 void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, std::string& out) {
   bool upgrade = head.status == 101;
+  // A 426 must say which protocols would do (RFC 9110 15.5.22), so its Upgrade is passed on
+  // to an HTTP/1.1 client, named in Connection as a sender of Upgrade must (7.8).
+  bool upgrade_offer = head.status == 426 && fwd.client_minor == 1;
+  bool offered = false;
   size_t bound = kFixedBound + head.reason.size() + fwd.request_id.size() + fwd.set_cookie.size() +
                  headersBound(head.headers);
   char* p = beginWrite(out, bound);
@@ -256,8 +260,9 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
   const Header* content_length = nullptr;
   for (const Header& h : head.headers) {
     if (h.id == HeaderId::kContentLength) content_length = &h;
-    if (isHopByHop(h, options, upgrade)) continue;
+    if (isHopByHop(h, options, upgrade || upgrade_offer)) continue;
     if (h.id == HeaderId::kXRequestId) has_request_id = true;
+    if (h.id == HeaderId::kUpgrade) offered = true;
     p = writeHeader(p, h.name, h.value);
   }
   if (!fwd.request_id.empty() && !has_request_id)
@@ -281,9 +286,11 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
   if (upgrade) {
     p = writeLine(p, "Connection: upgrade\r\n");
   } else if (!fwd.keep_alive) {
-    p = writeLine(p, "Connection: close\r\n");
+    p = writeLine(p, offered ? "Connection: upgrade, close\r\n" : "Connection: close\r\n");
   } else if (fwd.client_minor == 0) {
     p = writeLine(p, "Connection: keep-alive\r\n");
+  } else if (offered) {
+    p = writeLine(p, "Connection: upgrade\r\n");
   }
   p = writeLine(p, "\r\n");
   endWrite(out, p);

@@ -129,6 +129,28 @@ class Upstream(h.FulcrumTestCase):
         self.assertEqual(self.get(port, "/drop").status, 502)
         self.assertEqual(self.get(port, "/ok").status, 200)
 
+    def test_backend_closing_mid_head_gives_502(self):
+        # Nothing of an unfinished head reaches the client, so it gets a proxy answer.
+        partial = {
+            "/status-line": b"HTTP/1.1 20",
+            "/headers": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
+            "/after-103": b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n",
+        }
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
+            raw=partial[r.target], close=True) if r.target in partial else None))
+        port, admin = self.start([b])
+        for target in partial:
+            with self.subTest(target):
+                data, closed = hh.raw_exchange(
+                    port, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), wait=h.scaled(3))
+                final = data[data.find(b"\r\n\r\n") + 4:] if target == "/after-103" else data
+                self.assertEqual(hh.status_of(final), 502, data[:200])
+                self.assertTrue(final.endswith(b"502 Bad Gateway\n"), data[:200])
+                self.assertTrue(closed)
+        self.assertEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total", code=502),
+                         len(partial))
+        self.assertEqual(self.get(port, "/ok").status, 200)
+
 
 if __name__ == "__main__":
     h.main()

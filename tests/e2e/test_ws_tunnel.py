@@ -4,7 +4,10 @@ connection stays HTTP; `websocket.idle_timeout`; `fulcrum_websocket_tunnels_acti
 plain requests on the same listener are unaffected."""
 
 import base64
+import json
 import os
+import re
+import time
 
 import harness as h
 import http_helpers as hh
@@ -66,14 +69,29 @@ class Tunnel(h.FulcrumTestCase):
         ws.close()
 
     def test_refused_upgrade_stays_http(self):
-        b, port, admin = self.start(upgrade_handler=lambda req: Response(403, body=b"no")
-                                    if req.target == "/forbidden" else None)
+        refusals = {
+            "/forbidden": Response(403, body=b"no"),
+            # A version the backend does not speak: 426 names what it does (RFC 6455 4.4).
+            "/old": Response(426, body=b"v13", headers=[
+                ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Version", "13")]),
+        }
+        b, port, admin = self.start(upgrade_handler=lambda req: refusals.get(req.target))
         key = base64.b64encode(os.urandom(16)).decode()
         with h.HttpClient(port) as c:
             r = c.request("GET", "/forbidden", headers=[
                 ("Upgrade", "websocket"), ("Connection", "Upgrade"),
                 ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")])
             self.assertEqual((r.status, r.body), (403, b"no"))
+            self.assertIsNone(r.header("Upgrade"))
+            r = c.request("GET", "/old", headers=[
+                ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "8")])
+            # RFC 9110 15.5.22: a 426 carries Upgrade (with its Connection option).
+            self.assertEqual((r.status, r.body), (426, b"v13"))
+            self.assertEqual(r.header("Upgrade"), "websocket")
+            self.assertEqual(r.header("Connection"), "upgrade")
+            self.assertEqual(r.header("Sec-WebSocket-Version"), "13")
             # Same connection, plain HTTP again.
             r = c.request("GET", "/plain")
             self.assertEqual(r.status, 200)
@@ -98,6 +116,79 @@ class Tunnel(h.FulcrumTestCase):
                                       listener="web") == 0, 3, "tunnel gauge back to 0")
         self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
                                           code=101), 3)
+
+    def test_bytes_sent_counts_http_and_tunnel_bytes(self):
+        # fulcrum_bytes_sent_total follows a keep-alive connection as it goes (not only when
+        # it closes) and includes the 101 and everything the tunnel carried after it.
+        b, port, admin = self.start()
+
+        def sent():
+            return hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
+
+        def read_head(sock):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "closed mid-head")
+                data += chunk
+            return data
+
+        received = 0
+        with h.connect(port, h.scaled(5)) as s:
+            for i in range(3):
+                s.sendall(f"GET /p{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                data = read_head(s)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+                while len(body) < length:
+                    body += s.recv(65536)
+                received += len(head) + 4 + len(body)
+                hh.wait_for(lambda: sent() == received, 3, f"{received} bytes counted")
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall((f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                       f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            received += len(read_head(s))  # the backend sends the 101 alone
+            s.sendall(ws_encode_frame(WS_TEXT, b"hi"))
+            echo = b""
+            while len(echo) < 4:
+                echo += s.recv(4 - len(echo))
+            received += len(echo)
+        hh.wait_for(lambda: sent() == received, 3, f"{received} bytes counted after the tunnel")
+
+    def test_access_log_line_when_the_tunnel_ends(self):
+        # A plain request is logged when it is answered; a tunnel when it ends, with what it
+        # carried both ways and how long it lived (as nginx and HAProxy log them).
+        b = self.backend(h.WebSocketBackend("ws"))
+        port = h.free_port()
+        log_path = os.path.join(self.tmp, "access.log")
+        self.fulcrum(f'log: {{ access_log: "{log_path}", format: json }}\n' +
+                     hh.http_config(port, [hh.pool("p", [b])]))
+
+        def lines():
+            if not os.path.exists(log_path):
+                return []
+            with open(log_path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+
+        with h.HttpClient(port) as c:
+            self.assertEqual(c.request("GET", "/plain").status, 200)
+        hh.wait_for(lambda: len(lines()) == 1, 3, "the plain request's line")
+        self.assertEqual((lines()[0]["path"], lines()[0]["status"]), ("/plain", 200))
+        ws = h.WsClient.connect(port, "/chat")
+        payload = h.payload(100_000)
+        ws.send(payload)
+        self.assertTrue(ws.recv_message()[1] == payload)
+        time.sleep(0.3)
+        self.assertEqual(len(lines()), 1, "tunnel logged before it ended")
+        ws.close()
+        hh.wait_for(lambda: len(lines()) == 2, 3, "the tunnel's line")
+        t = lines()[1]
+        self.assertEqual((t["method"], t["path"], t["status"]), ("GET", "/chat", 101))
+        self.assertGreater(t["bytes_in"], len(payload))
+        self.assertGreater(t["bytes_out"], len(payload))
+        self.assertGreaterEqual(t["duration_ms"], 300)
+        self.assertEqual(t["backend"], b.address)
 
     def test_sticky_cookie_applies_to_upgrades(self):
         backends = [self.backend(h.WebSocketBackend(f"ws{i}")) for i in range(3)]
@@ -125,6 +216,22 @@ class Tunnel(h.FulcrumTestCase):
         self.assertTrue(closed, "idle tunnel not closed")
         ws.sock.close()
         hh.wait_for(lambda: b.tunnels_active == 0, 3, "backend side closed too")
+
+    def test_idle_timeout_counts_from_the_last_byte(self):
+        # Traffic early in a period must not buy a second period: the tunnel ends one timeout
+        # after its last byte (a timer that only checked on fixed ticks closed it at 2x).
+        b, port, admin = self.start({"websocket": "{ idle_timeout: 1s }"})
+        ws = h.WsClient.connect(port)
+        time.sleep(0.1)
+        ws.send_text("x")
+        self.assertEqual(ws.recv_message(), (WS_TEXT, b"x"))
+        last = time.monotonic()
+        closed, _ = h.wait_closed(ws.sock, h.scaled(4))
+        idle = time.monotonic() - last
+        ws.sock.close()
+        self.assertTrue(closed, "idle tunnel not closed")
+        self.assertGreater(idle, 0.9, f"closed {idle:.2f}s after the last byte")
+        self.assertLess(idle, 1.0 + h.scaled(0.4), f"closed {idle:.2f}s after the last byte")
 
 
 if __name__ == "__main__":

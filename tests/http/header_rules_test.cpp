@@ -182,6 +182,25 @@ TEST(HttpHeaderRules, SwitchingProtocolsKeepsUpgrade) {
             "Connection: upgrade\r\n\r\n");
 }
 
+TEST(HttpHeaderRules, UpgradeRequiredKeepsItsUpgradeOffer) {
+  // RFC 9110 15.5.22: a 426 names the protocols to upgrade to; other answers drop Upgrade.
+  std::string out;
+  ResponseHead h = response({{"Upgrade", "websocket"}, {"Connection", "Upgrade"}}, 426);
+  h.reason = "Upgrade Required";
+  writeResponseHead(h, {.keep_alive = true, .framing = BodyFraming::kNone}, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+  out.clear();
+  writeResponseHead(h, {.keep_alive = false, .framing = BodyFraming::kNone}, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n"
+            "Connection: upgrade, close\r\n\r\n");
+  out.clear();
+  h.status = 400;
+  writeResponseHead(h, {.keep_alive = true, .framing = BodyFraming::kNone}, out);
+  EXPECT_EQ(out, "HTTP/1.1 400 Upgrade Required\r\n\r\n");
+}
+
 TEST(HttpHeaderRules, ClientIpFormatting) {
   sockaddr_in v4{};
   v4.sin_family = AF_INET;

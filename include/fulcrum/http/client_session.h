@@ -140,6 +140,8 @@ class ClientSession final : public core::Session,
   void failExchange(uint16_t status, const char* why);
   void sendError(uint16_t status, const char* why);
   void recordRequest(uint16_t status);
+  // Adds the client bytes written since the last report to fulcrum_bytes_sent_total.
+  void reportBytesSent();
   void writeAccessLog(uint16_t status);
   void startTunnel(const char* upstream_rest, size_t length);
   void onPumpBytes(bool to_upstream, size_t bytes) override;
