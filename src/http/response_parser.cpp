@@ -150,6 +150,15 @@ bool ResponseParser::finishHead() {
     return false;
   }
   head_.status = static_cast<uint16_t>(llhttp_get_status_code(&parser_));
+  // status-code = 3DIGIT in 100..599 (RFC 9112 4, RFC 9110 15), and llhttp takes any number
+  // of digits: "HTTP/1.1 20 OK" or "HTTP/1.1 0200" must not reach a client rewritten.
+  std::string_view line = buf_.bytes();  // the status line starts the head
+  auto digit = [&](size_t i) { return line[i] >= '0' && line[i] <= '9'; };
+  if (line.size() < 13 || line[8] != ' ' || !digit(9) || !digit(10) || !digit(11) ||
+      (line[12] != ' ' && line[12] != '\r') || head_.status < 100 || head_.status > 599) {
+    error_ = "invalid status code";
+    return false;
+  }
   head_.version_minor = minor;
   head_.reason = buf_.view(buf_.first());
   buf_.build(head_.headers);

@@ -1,5 +1,8 @@
 #include "fulcrum/http/upstream_connection.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <memory>
 #include <unordered_map>
 
@@ -147,6 +150,20 @@ void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle
   startReading();
 }
 
+bool UpstreamConnection::stillOpen() {
+  // A backend closes idle keep-alive connections on its own clock: its FIN can be in the
+  // socket while its EOF event waits behind the client read this loop turn is handling, and a
+  // request sent on such a connection fails (a request with a body cannot be sent again). So
+  // a connection parked for a while is asked directly, with one MSG_PEEK recv: 0 is that FIN,
+  // a byte is one nobody asked for. Busy connections come back sooner and cost nothing.
+  if (uv_now(worker().loop()) - parked_at_ < kProbeAfterMs) return true;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return false;
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 void UpstreamConnection::unparkIdle() {
   if (idle_list_ == nullptr) return;
   if (idle_prev != nullptr) idle_prev->idle_next = idle_next;
@@ -186,11 +203,13 @@ UpstreamConnection* UpstreamPool::take(const std::string& key) {
 }
 
 UpstreamConnection* UpstreamPool::take(IdleList* list) {
-  UpstreamConnection* c = list->head;
-  if (c == nullptr) return nullptr;
-  // Reading stays armed for the borrower: stopping and restarting it costs epoll_ctl calls.
-  c->unparkIdle();
-  return c;
+  while (UpstreamConnection* c = list->head) {
+    // Reading stays armed for the borrower: stopping and restarting it costs epoll_ctl calls.
+    c->unparkIdle();
+    if (c->stillOpen()) return c;
+    c->close();
+  }
+  return nullptr;
 }
 
 void UpstreamPool::put(const std::string& key, UpstreamConnection* c, size_t max_idle,

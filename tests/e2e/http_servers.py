@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
 import socket
 import time
 from dataclasses import dataclass, field
@@ -94,8 +95,10 @@ class HttpBackend(ThreadedServer):
 
     def __init__(self, name: str = "http", handler: Callable[[Request], Response | None] |
                  Response | None = None, keep_alive: bool = True, store_bodies: bool = True,
-                 record_raw: bool = True, send_100_continue: bool = True, port: int = 0):
+                 record_raw: bool = True, send_100_continue: bool = True, port: int = 0,
+                 idle_close: float | None = None):
         super().__init__(port, name)
+        self.idle_close = idle_close  # close a keep-alive connection idle this long (seconds)
         self.handler = handler
         self.keep_alive = keep_alive
         self.store_bodies = store_bodies
@@ -112,6 +115,10 @@ class HttpBackend(ThreadedServer):
             self.raw_streams[conn_id] = reader.raw
         index = 0
         while True:
+            if self.idle_close is not None and not reader.buf:
+                readable, _, _ = select.select([conn], [], [], self.idle_close)
+                if not readable:
+                    return  # like a server's keep-alive timeout: the connection closes
             try:
                 head = read_head(reader, is_request=True)
             except ConnectionClosed:

@@ -97,6 +97,23 @@ class KeepAlive(h.FulcrumTestCase):
             self.assertEqual(h.http_request(port, b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n").status,
                              200)
 
+    def test_backend_keepalive_timeout_racing_a_post(self):
+        # The backend closes connections idle for 0.3 s; POSTs arrive just around then. A
+        # request with a body cannot be sent again, so a pooled connection whose FIN is
+        # already in the socket must not be picked (the proxy probes a connection that was
+        # idle for a while); nginx and HAProxy pass this too.
+        b = self.backend(h.HttpBackend("b1", idle_close=0.3))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b])]))
+        statuses = []
+        with h.HttpClient(port, timeout=h.scaled(5)) as c:
+            for i in range(16):
+                statuses.append(c.request("POST", f"/r{i}", body=b"abc").status)
+                time.sleep(0.296 + 0.001 * (i % 8))
+        self.assertEqual(statuses, [200] * 16)
+        self.assertEqual(sorted(r.target for r in b.requests if r.body == b"abc"),
+                         sorted(f"/r{i}" for i in range(16)))
+
     def test_connection_close_from_backend_is_not_reused(self):
         b, port = self.start(lambda req: Response(200, body=b"x", close=True))
         for _ in range(3):

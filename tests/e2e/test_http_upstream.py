@@ -86,6 +86,9 @@ class Upstream(h.FulcrumTestCase):
             "/cl-te": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             "/101-unasked": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n",
             "/empty": b"",
+            "/status-2-digits": b"HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n",
+            "/status-none": b"HTTP/1.1 \r\nContent-Length: 2\r\n\r\nok",
+            "/status-600": b"HTTP/1.1 600 X\r\nContent-Length: 0\r\n\r\n",
         }
         b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
             raw=bad[r.target], close=True) if r.target in bad else None))

@@ -178,5 +178,30 @@ TEST(HttpResponseParser, MalformedIsError) {
   EXPECT_EQ(run(big).status, S::kError);
 }
 
+TEST(HttpResponseParser, StatusCodeIsThreeDigitsFrom100To599) {
+  // llhttp counts any number of digits; the proxy would write them out as another number.
+  for (const char* line :
+       {"HTTP/1.1 \r\n", "HTTP/1.1  OK\r\n", "HTTP/1.1 000 X\r\n", "HTTP/1.1 099 X\r\n",
+        "HTTP/1.1 20 OK\r\n", "HTTP/1.1 10 X\r\n", "HTTP/1.1 0200 OK\r\n", "HTTP/1.1 600 X\r\n",
+        "HTTP/1.1 999 X\r\n", "HTTP/1.1 20\r\n"}) {
+    for (size_t piece : {1, 1000}) {
+      std::string in = std::string(line) + "Content-Length: 0\r\n\r\n";
+      auto o = run(in, piece, false, false, true);
+      EXPECT_EQ(o.status, S::kError) << line << " in pieces of " << piece;
+      EXPECT_EQ(o.sink.status, 0) << line;
+    }
+  }
+  for (const char* line : {"HTTP/1.1 200\r\n", "HTTP/1.1 599 Odd\r\n", "HTTP/1.0 204 \r\n"}) {
+    std::string in = std::string(line) + "Content-Length: 0\r\n\r\n";
+    EXPECT_EQ(run(in, 1).status, S::kComplete) << line;
+  }
+}
+
+TEST(HttpResponseParser, BigHeadIsError) {
+  std::string big =
+      "HTTP/1.1 200 OK\r\nX: " + std::string(ResponseParser::kMaxHeadBytes, 'a') + "\r\n\r\n";
+  EXPECT_EQ(run(big).status, S::kError);
+}
+
 }  // namespace
 }  // namespace fulcrum::http

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "fulcrum/core/uv_util.h"
 #include "fulcrum/core/worker.h"
@@ -323,6 +324,26 @@ TEST_F(HttpLoop, UpstreamPoolIdleTimeoutAndStrayBytes) {
   EXPECT_TRUE(runUntil([&] { return worker_.sessionCount() == 0; }));
   close(p1);
   close(p2);
+}
+
+TEST_F(HttpLoop, UpstreamPoolProbesALongIdleConnectionBeforeReuse) {
+  // The backend's FIN is in the socket but the loop has not run its EOF event yet (it waits
+  // behind the client read being handled): a connection parked for a while is asked
+  // directly and not handed out.
+  const std::string key = "pool-c|127.0.0.1:3";
+  int p1, p2;
+  auto* older = new UpstreamConnection(worker_, pair(&p1));
+  auto* newer = new UpstreamConnection(worker_, pair(&p2));
+  UpstreamPool::put(key, older, 8, 60s);
+  UpstreamPool::put(key, newer, 8, 60s);
+  close(p2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(UpstreamConnection::kProbeAfterMs + 5));
+  uv_update_time(worker_.loop());  // the clock moves on; no I/O event has been handled
+  EXPECT_EQ(UpstreamPool::take(key), older);
+  EXPECT_EQ(UpstreamPool::idleCount(key), 0u);
+  older->close();
+  close(p1);
+  EXPECT_TRUE(runUntil([&] { return worker_.sessionCount() == 0; }));
 }
 
 }  // namespace

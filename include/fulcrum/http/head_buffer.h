@@ -90,6 +90,8 @@ class HeadBuffer {
   Span appendExtra(std::string_view bytes);
 
   Span first() const { return first_; }
+  // Every byte held: the head from its first byte, then any appendExtra bytes.
+  std::string_view bytes() const { return buf_; }
   std::string_view view(Span span) const { return {buf_.data() + span.offset, span.length}; }
   // Fills `out` with views (values trimmed). Valid until the next append or reset().
   void build(std::vector<Header>& out) const;

@@ -56,6 +56,10 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   // ---- the pool (UpstreamPool only) ----
   void parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout);
   void unparkIdle();
+  // Parked for at least this long, a connection is probed before reuse (stillOpen).
+  static constexpr uint64_t kProbeAfterMs = 10;
+  // False when the backend closed the connection (or sent bytes) while it was parked.
+  bool stillOpen();
   UpstreamConnection* idle_prev = nullptr;
   UpstreamConnection* idle_next = nullptr;
 
