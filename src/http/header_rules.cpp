@@ -130,8 +130,14 @@ bool isHopByHop(const Header& header, const ConnectionOptions& options, bool kee
 std::string_view effectiveRequestId(const RequestHead& head, std::string_view generated) {
   // A request id the client sent but also named in Connection is dropped (hop-by-hop), so
   // it is replaced like a missing one.
-  const Header* id = head.find(HeaderId::kXRequestId);
-  if (id == nullptr || id->value.empty()) return generated;
+  const Header* id = nullptr;
+  for (const Header& h : head.headers) {
+    if (h.id == HeaderId::kXRequestId && !h.value.empty()) {
+      id = &h;  // the first that says something (writeRequestHead drops empty ones)
+      break;
+    }
+  }
+  if (id == nullptr) return generated;
   return ConnectionOptions::from(head.headers).names("x-request-id") ? generated : id->value;
 }
 
@@ -205,6 +211,9 @@ void writeRequestHead(const RequestHead& head, const RequestForwarding& fwd, std
         if (fwd.forwarded) continue;  // rewritten below
         break;
       case HeaderId::kXRequestId:
+        // An empty one is replaced by the generated id (effectiveRequestId), which the
+        // client gets back: the backend must see that one, not an empty header.
+        if (fwd.add_request_id && h.value.empty()) continue;
         has_request_id = true;
         break;
       default:

@@ -62,6 +62,9 @@ void RequestParser::nextMessage() {
   if (llhttp_execute(&parser_, kEmpty, 0) == HPE_PAUSED_UPGRADE)
     llhttp_resume_after_upgrade(&parser_);
   state_ = State::kHead;
+  // llhttp sets it again at the next method; until then methodIsHead() must not speak of the
+  // previous request.
+  parser_.method = HTTP_GET;
   scanner_.reset();
   head_bytes_ = 0;
   std::vector<Header> headers = std::move(head_.headers);

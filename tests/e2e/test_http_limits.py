@@ -57,6 +57,26 @@ class Limits(h.FulcrumTestCase):
         self.assertEqual(hh.metric(text, "fulcrum_http_requests_total", code=200,
                                    listener="web", pool="p"), 1)
 
+    def test_answers_to_head_requests_have_no_body(self):
+        # RFC 9110 9.3.2: the proxy's own errors to HEAD carry the length a GET would get,
+        # and no content, also when the head itself was refused.
+        b, port, admin = self.start("limits: { max_body_bytes: 1KiB }")
+        for raw, status in (
+                (b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413),
+                (b"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),
+                (b"HEAD / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400)):
+            with self.subTest(status=status):
+                data, closed = hh.raw_exchange(port, raw)
+                self.assertEqual((hh.status_of(data), closed), (status, True), data)
+                self.assertTrue(data.endswith(b"\r\n\r\n"), data)
+        # After a HEAD on the same connection, a GET's error has its body again.
+        with h.connect(port, h.scaled(5)) as s:
+            s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n")
+            closed, data = h.wait_closed(s, h.scaled(3))
+        self.assertTrue(data.endswith(b"417 Expectation Failed\n"), data)
+
     def test_slowloris_cut_off_with_408(self):
         b, port, admin = self.start("timeouts: { client_header: 1s }")
         # A head trickling in one byte at a time never completes within client_header.

@@ -65,6 +65,24 @@ TEST(HttpHeaderRules, RequestIdKeptWhenPresent) {
   EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "mine");
 }
 
+TEST(HttpHeaderRules, EmptyRequestIdIsReplaced) {
+  // The generated id goes to the backend and back to the client: one id for both.
+  for (const char* empty : {"X-Request-Id:\r\n", "X-Request-Id:  \r\n"}) {
+    std::string req = std::string("GET / HTTP/1.1\r\nHost: h\r\n") + empty + "\r\n";
+    RequestParser parser({});
+    testing::parseOne(parser, req);
+    EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "gen");
+    std::string out = forward(req, {.new_request_id = "gen"});
+    EXPECT_NE(out.find("\r\nX-Request-Id: gen\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("X-Request-Id:\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("X-Request-Id:  "), std::string::npos) << out;
+  }
+  // An empty one before a real one: the real one is the request's id.
+  RequestParser parser({});
+  testing::parseOne(parser, "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id:\r\nX-Request-Id: r\r\n\r\n");
+  EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "r");
+}
+
 TEST(HttpHeaderRules, FramingWrittenByProxy) {
   std::string out = forward(
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",

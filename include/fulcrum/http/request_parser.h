@@ -55,6 +55,9 @@ class RequestParser {
   void nextMessage();
 
   const RequestHead& head() const { return head_; }
+  // The request line so far names HEAD (also after an error in the head): the proxy's own
+  // answer to it must not have a body (RFC 9110 9.3.2).
+  bool methodIsHead() const { return parser_.method == HTTP_HEAD; }
   const HttpError& error() const { return error_; }
   // No byte of the current request has been received (the connection is idle).
   bool idle() const { return state_ == State::kHead && head_bytes_ == 0; }
