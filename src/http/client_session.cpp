@@ -260,7 +260,7 @@ void ClientSession::onTimeout(Wait wait) {
       } else if (ex_.request_done || ex_.response_started) {
         failExchange(504, wait == Wait::kResponse ? "response timeout" : "upstream idle");
       } else {
-        failExchange(408, "request body stalled");
+        uploadStalled();
       }
       return;
     case Phase::kFlushing:
@@ -274,6 +274,27 @@ void ClientSession::onTimeout(Wait wait) {
     case Phase::kClosing:
       return;
   }
+}
+
+void ClientSession::uploadStalled() {
+  // No request body byte moved for timeouts.idle. Write completions are a poor sign of
+  // progress here: a backend that reads slowly drains a send buffer of megabytes without the
+  // socket turning writable for seconds. So the kernel's send queue is asked: if it moved,
+  // the backend is reading and the wait starts again.
+  size_t unsent =
+      upstream_ != nullptr ? upstream_->unsentBytes() + upstream_->writer().queued() : 0;
+  if (unsent != 0 && unsent != ex_.unsent_at_check) {
+    ex_.unsent_at_check = unsent;
+    arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+    return;
+  }
+  if (unsent != 0) {
+    // The client's bytes wait on the backend: its stall, not the client's (and the client,
+    // still sending, gets the answer through a lingering close).
+    failExchange(504, "backend stopped reading the request body");
+    return;
+  }
+  failExchange(408, "request body stalled");
 }
 
 void ClientSession::closeAfterFlush(bool linger) {

@@ -1,5 +1,7 @@
 #include "fulcrum/http/upstream_connection.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -148,6 +150,15 @@ void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle
       uv_timer_get_due_in(timer_) > idle_ms_)
     uv_timer_start(timer_, &UpstreamConnection::onIdleTimer, idle_ms_, 0);
   startReading();
+}
+
+size_t UpstreamConnection::unsentBytes() const {
+  uv_os_fd_t fd;
+  int n = 0;
+  if (handle_ == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0 ||
+      ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+    return 0;
+  return static_cast<size_t>(n);
 }
 
 bool UpstreamConnection::stillOpen() {

@@ -77,6 +77,48 @@ class Limits(h.FulcrumTestCase):
             closed, data = h.wait_closed(s, h.scaled(3))
         self.assertTrue(data.endswith(b"417 Expectation Failed\n"), data)
 
+    def test_backend_not_reading_an_upload_is_a_504_not_a_408(self):
+        # The client sends as fast as it can; the backend takes the head and stops reading.
+        # That stall is the backend's: 504 (counted against it), and the client, still
+        # sending, reads the answer (lingering close, no reset).
+        class HeadOnly(h.ThreadedServer):
+            def handle(self, conn, conn_id):
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                self._stopping.wait(h.scaled(10))
+
+        b = self.backend(HeadOnly(name="head-only"))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b], timeouts="{ idle: 500ms }")]))
+        s = h.connect(port, h.scaled(10))
+        s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n")
+        start = time.monotonic()
+
+        def pump():
+            block = b"u" * 65536
+            try:
+                while time.monotonic() - start < h.scaled(8):
+                    s.sendall(block)
+            except OSError:
+                pass
+
+        import threading
+        sender = threading.Thread(target=pump, daemon=True)
+        sender.start()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, f"closed without an answer after {data!r}")
+            data += chunk
+        self.assertEqual(hh.status_of(data), 504, data)
+        self.assertLess(time.monotonic() - start, h.scaled(4))
+        s.close()
+        sender.join(h.scaled(10))
+
     def test_slowloris_cut_off_with_408(self):
         b, port, admin = self.start("timeouts: { client_header: 1s }")
         # A head trickling in one byte at a time never completes within client_header.

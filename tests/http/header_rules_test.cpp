@@ -79,7 +79,8 @@ TEST(HttpHeaderRules, EmptyRequestIdIsReplaced) {
   }
   // An empty one before a real one: the real one is the request's id.
   RequestParser parser({});
-  testing::parseOne(parser, "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id:\r\nX-Request-Id: r\r\n\r\n");
+  testing::parseOne(parser,
+                    "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id:\r\nX-Request-Id: r\r\n\r\n");
   EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "r");
 }
 

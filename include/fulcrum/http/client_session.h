@@ -66,7 +66,8 @@ class ClientSession final : public core::Session,
     bool continue_sent = false;
     bool request_done = false;  // the whole request went into the upstream writer
     bool response_started = false;
-    bool head_sent = false;  // bytes of a response (ours or the backend's) went out
+    size_t unsent_at_check = 0;  // request bytes waiting on the backend at the last timeout
+    bool head_sent = false;      // bytes of a response (ours or the backend's) went out
     bool response_done = false;
     bool upstream_reusable = true;
     bool close_after = false;  // the client connection ends after this response
@@ -140,6 +141,8 @@ class ClientSession final : public core::Session,
   void failExchange(uint16_t status, const char* why);
   void sendError(uint16_t status, const char* why);
   void recordRequest(uint16_t status);
+  // The request body has not moved for timeouts.idle: wait on, 504 or 408 (whose stall).
+  void uploadStalled();
   // Adds the client bytes written since the last report to fulcrum_bytes_sent_total.
   void reportBytesSent();
   void writeAccessLog(uint16_t status);

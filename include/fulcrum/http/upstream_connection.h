@@ -52,6 +52,8 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   uint32_t uses() const { return uses_; }
   void countUse() { ++uses_; }
   bool closing() const { return closing_; }
+  // Bytes in the kernel's send queue not yet taken by the backend (SIOCOUTQ); 0 if unknown.
+  size_t unsentBytes() const;
 
   // ---- the pool (UpstreamPool only) ----
   void parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout);
