@@ -210,7 +210,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   ex_.status = status;
   ErrorResponseOptions options;
   options.close = true;
-  options.head_request = ex_.has_head ? parser_.head().is_head : parser_.methodIsHead();
+  options.head_request = parser_.methodIsHead();  // also when the head itself was refused
   if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
   scratch_.clear();
   writeErrorResponse(status, options, scratch_);

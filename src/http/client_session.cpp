@@ -215,16 +215,13 @@ void ClientSession::processInput() {
 void ClientSession::arm(Wait wait, std::chrono::milliseconds timeout) {
   if (timer_ == nullptr) return;
   wait_ = wait;
-  // The libuv timer is only restarted when it would fire too late: a session changes waits
-  // several times per request, and each restart is a timer-heap removal and insertion.
-  // A timer that fires early (or with kNone) finds the current deadline in onTimer.
+  // A lazy deadline (core::armNoLaterThan): a session changes waits several times per
+  // request. A timer that fires early (or with kNone) finds the current deadline in onTimer.
   if (wait == Wait::kNone) return;
   wait_ms_ = static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 1));
   armed_at_ = uv_now(worker().loop());
   last_progress_ = armed_at_;
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) ||
-      uv_timer_get_due_in(timer_) > wait_ms_)
-    uv_timer_start(timer_, &ClientSession::onTimer, wait_ms_, 0);
+  core::armNoLaterThan(timer_, &ClientSession::onTimer, wait_ms_);
 }
 
 void ClientSession::onTimer(uv_timer_t* timer) {
@@ -233,11 +230,7 @@ void ClientSession::onTimer(uv_timer_t* timer) {
   // kStream is an inactivity timeout: progress() moved last_progress_ forward. The others
   // run from when they were armed (the timer may be left over from an earlier wait).
   uint64_t since = self->wait_ == Wait::kStream ? self->last_progress_ : self->armed_at_;
-  uint64_t elapsed = uv_now(self->worker().loop()) - since;
-  if (elapsed < self->wait_ms_) {
-    uv_timer_start(timer, &ClientSession::onTimer, self->wait_ms_ - elapsed, 0);
-    return;
-  }
+  if (!core::deadlinePassed(timer, &ClientSession::onTimer, since, self->wait_ms_)) return;
   Wait wait = self->wait_;
   self->wait_ = Wait::kNone;
   self->onTimeout(wait);
@@ -279,8 +272,9 @@ void ClientSession::onTimeout(Wait wait) {
 void ClientSession::uploadStalled() {
   // No request body byte moved for timeouts.idle. Write completions are a poor sign of
   // progress here: a backend that reads slowly drains a send buffer of megabytes without the
-  // socket turning writable for seconds. So the kernel's send queue is asked: if it moved,
-  // the backend is reading and the wait starts again.
+  // socket turning writable for seconds. So the kernel's send queue is asked: if it moved
+  // since the last check, the backend is reading and the wait starts again. (The first check
+  // has nothing to compare with, so a backend that reads nothing is a 504 after two periods.)
   size_t unsent =
       upstream_ != nullptr ? upstream_->unsentBytes() + upstream_->writer().queued() : 0;
   if (unsent != 0 && unsent != ex_.unsent_at_check) {

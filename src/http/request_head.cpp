@@ -11,11 +11,6 @@ namespace fulcrum::http {
 
 namespace {
 
-bool allDigits(std::string_view s) {
-  if (s.empty()) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 // uri-host [":" port]: reg-name / IPv4 / IP-literal characters only, so that routing and the
 // backend see the same name.
 constexpr std::array<bool, 256> kHostChar = [] {

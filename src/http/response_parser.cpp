@@ -11,10 +11,6 @@ namespace {
 
 ResponseParser* self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
 
-bool allDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 }  // namespace
 
 const llhttp_settings_t& ResponseParser::settings(bool head) {
@@ -152,10 +148,9 @@ bool ResponseParser::finishHead() {
   head_.status = static_cast<uint16_t>(llhttp_get_status_code(&parser_));
   // status-code = 3DIGIT in 100..599 (RFC 9112 4, RFC 9110 15), and llhttp takes any number
   // of digits: "HTTP/1.1 20 OK" or "HTTP/1.1 0200" must not reach a client rewritten.
-  std::string_view line = buf_.bytes();  // the status line starts the head
-  auto digit = [&](size_t i) { return line[i] >= '0' && line[i] <= '9'; };
-  if (line.size() < 13 || line[8] != ' ' || !digit(9) || !digit(10) || !digit(11) ||
-      (line[12] != ' ' && line[12] != '\r') || head_.status < 100 || head_.status > 599) {
+  std::string_view line = buf_.bytes();  // "HTTP/1.x " starts the head
+  if (line.size() < 13 || !allDigits(line.substr(9, 3)) || (line[12] != ' ' && line[12] != '\r') ||
+      head_.status < 100 || head_.status > 599) {
     error_ = "invalid status code";
     return false;
   }

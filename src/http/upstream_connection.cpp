@@ -142,13 +142,10 @@ void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle
   list->head = this;
   ++list->count;
   user_ = nullptr;
-  // Not stopped by unparkIdle (a restart per exchange costs timer-heap work): restarted only
-  // when it would fire too late; onIdleTimer checks the deadline.
+  // A lazy deadline (core::armNoLaterThan), not stopped by unparkIdle: onIdleTimer checks it.
   idle_ms_ = static_cast<uint64_t>(std::max<int64_t>(idle_timeout.count(), 1));
   parked_at_ = uv_now(worker().loop());
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) ||
-      uv_timer_get_due_in(timer_) > idle_ms_)
-    uv_timer_start(timer_, &UpstreamConnection::onIdleTimer, idle_ms_, 0);
+  core::armNoLaterThan(timer_, &UpstreamConnection::onIdleTimer, idle_ms_);
   startReading();
 }
 
@@ -188,12 +185,9 @@ void UpstreamConnection::unparkIdle() {
 void UpstreamConnection::onIdleTimer(uv_timer_t* timer) {
   auto* self = static_cast<UpstreamConnection*>(timer->data);
   if (self == nullptr || self->idle_list_ == nullptr || self->closing_) return;
-  uint64_t elapsed = uv_now(self->worker().loop()) - self->parked_at_;
-  if (elapsed < self->idle_ms_) {
-    uv_timer_start(timer, &UpstreamConnection::onIdleTimer, self->idle_ms_ - elapsed, 0);
-    return;
-  }
-  self->close();
+  if (core::deadlinePassed(timer, &UpstreamConnection::onIdleTimer, self->parked_at_,
+                           self->idle_ms_))
+    self->close();
 }
 
 namespace {

@@ -93,9 +93,9 @@ void BytePump::start() {
     idle_timer_ = new uv_timer_t{};
     uv_timer_init(worker_.loop(), idle_timer_);
     idle_timer_->data = this;
-    // One-shot, re-armed for what is left when it fires: a touch per read stays one store,
-    // and the pump still ends idle_timeout after the last byte (a repeating timer that only
-    // looked at the clock on each tick let a tunnel live up to twice the timeout).
+    // A lazy deadline (core::deadlinePassed): a touch per read stays one store, and the pump
+    // still ends idle_timeout after the last byte (a repeating timer that only looked at the
+    // clock on each tick let a tunnel live up to twice the timeout).
     uv_timer_start(idle_timer_, &BytePump::onIdleTimer,
                    static_cast<uint64_t>(idle_timeout_.count()), 0);
   }
@@ -109,13 +109,9 @@ void BytePump::touch() { last_activity_ = uv_now(worker_.loop()); }
 void BytePump::onIdleTimer(uv_timer_t* timer) {
   auto* self = static_cast<BytePump*>(timer->data);
   if (self == nullptr || self->closing_) return;
-  uint64_t idle = uv_now(self->worker_.loop()) - self->last_activity_;
-  uint64_t timeout = static_cast<uint64_t>(self->idle_timeout_.count());
-  if (idle >= timeout) {
+  if (core::deadlinePassed(timer, &BytePump::onIdleTimer, self->last_activity_,
+                           static_cast<uint64_t>(self->idle_timeout_.count())))
     self->fail(CloseReason::kIdleTimeout);
-    return;
-  }
-  uv_timer_start(timer, &BytePump::onIdleTimer, timeout - idle, 0);
 }
 
 void BytePump::startReading(Direction& dir) {

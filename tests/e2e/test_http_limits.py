@@ -8,6 +8,7 @@ import time
 
 import harness as h
 import http_helpers as hh
+from wire import SockReader, read_head
 
 
 class Limits(h.FulcrumTestCase):
@@ -90,12 +91,7 @@ class Limits(h.FulcrumTestCase):
         # sending, reads the answer (lingering close, no reset).
         class HeadOnly(h.ThreadedServer):
             def handle(self, conn, conn_id):
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        return
-                    data += chunk
+                read_head(SockReader(conn), is_request=True)
                 self._stopping.wait(h.scaled(10))
 
         b = self.backend(HeadOnly(name="head-only"))
@@ -116,12 +112,7 @@ class Limits(h.FulcrumTestCase):
         import threading
         sender = threading.Thread(target=pump, daemon=True)
         sender.start()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            self.assertTrue(chunk, f"closed without an answer after {data!r}")
-            data += chunk
-        self.assertEqual(hh.status_of(data), 504, data)
+        self.assertEqual(read_head(SockReader(s), is_request=False).status, 504)
         self.assertLess(time.monotonic() - start, h.scaled(4))
         s.close()
         sender.join(h.scaled(10))

@@ -6,13 +6,12 @@ plain requests on the same listener are unaffected."""
 import base64
 import json
 import os
-import re
 import time
 
 import harness as h
 import http_helpers as hh
 from http_servers import Response
-from wire import WS_BINARY, WS_TEXT, ws_accept_key, ws_encode_frame
+from wire import WS_BINARY, WS_TEXT, SockReader, read_head, ws_accept_key, ws_encode_frame
 
 
 class Tunnel(h.FulcrumTestCase):
@@ -125,35 +124,22 @@ class Tunnel(h.FulcrumTestCase):
         def sent():
             return hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
 
-        def read_head(sock):
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = sock.recv(65536)
-                self.assertTrue(chunk, "closed mid-head")
-                data += chunk
-            return data
-
-        received = 0
         with h.connect(port, h.scaled(5)) as s:
+            reader = SockReader(s, record=True)  # .raw: every byte the client received
             for i in range(3):
                 s.sendall(f"GET /p{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                data = read_head(s)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
-                while len(body) < length:
-                    body += s.recv(65536)
-                received += len(head) + 4 + len(body)
-                hh.wait_for(lambda: sent() == received, 3, f"{received} bytes counted")
+                head = read_head(reader, is_request=False)
+                reader.read_exact(int(head.get("Content-Length")))
+                hh.wait_for(lambda: sent() == len(reader.raw), 3,
+                            f"{len(reader.raw)} bytes counted")
             key = base64.b64encode(os.urandom(16)).decode()
             s.sendall((f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                        f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-            received += len(read_head(s))  # the backend sends the 101 alone
+            self.assertEqual(read_head(reader, is_request=False).status, 101)
             s.sendall(ws_encode_frame(WS_TEXT, b"hi"))
-            echo = b""
-            while len(echo) < 4:
-                echo += s.recv(4 - len(echo))
-            received += len(echo)
+            reader.read_exact(4)  # the echo: 2-byte header, "hi"
+            received = len(reader.raw)
         hh.wait_for(lambda: sent() == received, 3, f"{received} bytes counted after the tunnel")
 
     def test_access_log_line_when_the_tunnel_ends(self):

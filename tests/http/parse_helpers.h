@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fulcrum/http/request_parser.h"
 
@@ -25,6 +26,13 @@ struct ParsedRequest {
   std::string body;     // re-framed body as the backend would see it
   size_t consumed = 0;  // input bytes used by this message
 };
+
+// "name=value;" for each header, in order (values as the proxy sees them: trimmed).
+inline std::string headerList(const std::vector<Header>& headers) {
+  std::string out;
+  for (const Header& h : headers) out.append(h.name).append("=").append(h.value).append(";");
+  return out;
+}
 
 // Parses one message from `input`, feeding at most `piece` bytes per call.
 inline ParsedRequest parseOne(RequestParser& parser, std::string_view input,

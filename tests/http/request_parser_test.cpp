@@ -43,12 +43,7 @@ TEST(HttpRequestParser, HeadersAreViewsTrimmed) {
   auto r = parseOne(parser,
                     "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-A:  v1 \t\r\nx-b: v2\r\n\r\n", 3);
   ASSERT_TRUE(r.complete);
-  const auto& h = parser.head().headers;
-  ASSERT_EQ(h.size(), 4u);
-  EXPECT_EQ(h[1].name, "X-Empty");
-  EXPECT_EQ(h[1].value, "");
-  EXPECT_EQ(h[2].name, "X-A");
-  EXPECT_EQ(h[2].value, "v1");
+  EXPECT_EQ(testing::headerList(parser.head().headers), "Host=a;X-Empty=;X-A=v1;x-b=v2;");
   EXPECT_EQ(parser.head().find("X-B")->value, "v2");
 }
 
@@ -59,12 +54,8 @@ TEST(HttpRequestParser, HeadersAfterLeadingEmptyLines) {
     RequestParser parser({});
     auto r = parseOne(parser, "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX-B: v 2\r\n\r\n", piece);
     ASSERT_TRUE(r.complete);
-    const auto& h = parser.head().headers;
-    ASSERT_EQ(h.size(), 2u);
-    EXPECT_EQ(h[0].name, "Host");
-    EXPECT_EQ(h[0].value, "a");
-    EXPECT_EQ(h[1].name, "X-B");
-    EXPECT_EQ(h[1].value, "v 2");
+    EXPECT_EQ(testing::headerList(parser.head().headers), "Host=a;X-B=v 2;")
+        << "pieces of " << piece;
   }
 }
 

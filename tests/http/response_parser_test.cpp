@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "parse_helpers.h"
+
 namespace fulcrum::http {
 namespace {
 
@@ -22,8 +24,7 @@ struct Collect : ResponseSink {
     framing = h.framing;
     content_length = h.content_length;
     keep_alive = h.keep_alive;
-    for (const Header& x : h.headers)
-      headers += std::string(x.name) + "=" + std::string(x.value) + ";";
+    headers = testing::headerList(h.headers);
   }
   void onResponseBody(const char* d, size_t n) override { body.append(d, n); }
 };

@@ -35,6 +35,25 @@ inline void skipWritten(uv_buf_t*& bufs, unsigned& n, size_t written) {
   bufs->len -= written;
 }
 
+// Lazy deadlines: a timer that is not restarted per event (each restart is a timer-heap
+// removal and insertion). The owner moves its start time forward with one store; the timer
+// only moves when it would fire too late, and when it fires early it re-arms for the rest.
+//
+// Starts `timer` for `timeout_ms` unless it is already due no later than that.
+inline void armNoLaterThan(uv_timer_t* timer, uv_timer_cb cb, uint64_t timeout_ms) {
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(timer)) ||
+      uv_timer_get_due_in(timer) > timeout_ms)
+    uv_timer_start(timer, cb, timeout_ms, 0);
+}
+// From the timer's callback: true when `timeout_ms` have passed since `since` (loop time);
+// otherwise the timer is re-armed for what is left.
+inline bool deadlinePassed(uv_timer_t* timer, uv_timer_cb cb, uint64_t since, uint64_t timeout_ms) {
+  uint64_t elapsed = uv_now(timer->loop) - since;
+  if (elapsed >= timeout_ms) return true;
+  uv_timer_start(timer, cb, timeout_ms - elapsed, 0);
+  return false;
+}
+
 // Closes `h` and deletes it (as H, allocated with new) from the close callback.
 template <class H>
 void closeAndDelete(H* h) {

@@ -65,6 +65,14 @@ bool equalBytesIgnoreCase(const char* a, const char* b, size_t n);
 inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && equalBytesIgnoreCase(a.data(), b.data(), a.size());
 }
+// One or more ASCII digits and nothing else (Content-Length, a status code).
+inline bool allDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
 // Trims spaces and tabs at both ends.
 inline std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
