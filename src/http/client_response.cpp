@@ -44,12 +44,7 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
     case ResponseParser::Status::kError:
       log::debug("http {}: bad response from {}: {}", listener_->config->name,
                  ex_.member->address(), response_.error());
-      if (ex_.head_sent) {
-        releaseMember(true, 0);
-        closeNow();
-      } else {
-        failExchange(502, response_.error());
-      }
+      failExchange(502, response_.error());
       return;
   }
 }
@@ -178,6 +173,9 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     core::cancelConnect(attempt_);
     attempt_ = nullptr;
   }
+  // The head and what spoiled the response came in one read: nothing has left yet, so the
+  // client can still get a 502 rather than a connection cut without a word.
+  if (ex_.head_sent && client_writer_.retract(ex_.bytes_out_start)) ex_.head_sent = false;
   if (ex_.head_sent) {
     // Too late for an answer of our own: cutting the connection is the only honest end.
     if (status >= 500) {

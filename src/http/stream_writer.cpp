@@ -48,6 +48,18 @@ void StreamWriter::append(const char* data, size_t length) {
   if (queued_ > kHighWatermark) above_ = true;
 }
 
+bool StreamWriter::retract(uint64_t mark) {
+  uint64_t since = bytes_appended_ - mark;
+  if (since == 0) return true;
+  // The open buffer always holds the most recently appended bytes (appendAdopted and submit
+  // empty it), so they are all still here exactly when it holds at least `since` bytes.
+  if (failed_ || open_ == nullptr || open_->length < since) return false;
+  open_->length -= since;
+  queued_ -= since;
+  bytes_appended_ = mark;
+  return true;
+}
+
 void StreamWriter::flush() { submitOpen(false); }
 
 void StreamWriter::flushBeforeFin() { submitOpen(true); }

@@ -93,6 +93,11 @@ class Upstream(h.FulcrumTestCase):
             "/cut-status-line": b"HTTP/1.1 20",
             "/cut-headers": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
             "/cut-after-103": b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n",
+            # The head and a bad chunk in one write: nothing had left for the client yet.
+            "/bad-chunk-with-head": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    b"zz\r\nab\r\n0\r\n\r\n",
+            "/bad-chunk-after-body": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     b"2\r\nab\r\n2x\r\ncd\r\n0\r\n\r\n",
         }
         b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
             raw=bad[r.target], close=True) if r.target in bad else None))

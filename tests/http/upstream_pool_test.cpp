@@ -78,6 +78,43 @@ TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
   EXPECT_EQ(obs.errors, 0);
 }
 
+TEST_F(HttpLoop, StreamWriterRetractsOnlyWhatHasNotLeft) {
+  int peer;
+  uv_tcp_t* h = pair(&peer);
+  Observer obs;
+  {
+    StreamWriter w(worker_.buffers(), &obs);
+    w.attach(reinterpret_cast<uv_stream_t*>(h));
+    w.append("first;");
+    uint64_t mark = w.bytesAppended();
+    w.append("spoiled head;");
+    EXPECT_TRUE(w.retract(mark));  // still all in the open buffer
+    EXPECT_EQ(w.bytesAppended(), mark);
+    EXPECT_EQ(w.queued(), mark);
+    EXPECT_TRUE(w.retract(mark));  // nothing after the mark: nothing to take back
+    w.append("answer;");
+    w.flush();
+    EXPECT_EQ(drainPeer(peer, 13, w), "first;answer;");
+    mark = w.bytesAppended();
+    w.append("sent;");
+    w.flush();
+    w.append("more;");
+    EXPECT_FALSE(w.retract(mark));  // "sent;" has left: nothing is taken back
+    EXPECT_EQ(w.queued(), 5u);
+    w.flush();
+    EXPECT_EQ(drainPeer(peer, 10, w), "sent;more;");
+    // More than a buffer after the mark: the full buffers were submitted as they filled.
+    mark = w.bytesAppended();
+    std::string big = appendPieces(w, core::Buffer::kCapacity + 100);
+    EXPECT_FALSE(w.retract(mark));
+    w.flush();
+    EXPECT_EQ(drainPeer(peer, big.size(), w), big);
+    closeStream(h);
+  }
+  close(peer);
+  EXPECT_EQ(obs.errors, 0);
+}
+
 // Large pieces of read buffers go out without a copy (the writer holds the buffer: it marks it
 // as its own), after what was appended before them and in order, also when the socket takes
 // only part of a writev (the peer reads nothing at first); small ones are copied. Every buffer

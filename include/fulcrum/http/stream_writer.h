@@ -64,6 +64,11 @@ class StreamWriter {
   // segment (a Connection: close response then costs the peer one wakeup, not two).
   // Otherwise (or on any error) it is flush().
   void flushBeforeFin();
+  // Takes back everything appended after bytesAppended() was `mark`, if none of it has been
+  // handed to the socket yet (it is all in the open buffer); false, changing nothing, if some
+  // of it has. A response the backend spoiled in the same read as its head can so still be
+  // answered with an error of the proxy's own instead of a cut connection.
+  bool retract(uint64_t mark);
   // Bytes appended and not yet written to the socket.
   size_t queued() const { return queued_; }
   bool aboveHighWatermark() const { return queued_ > kHighWatermark; }
