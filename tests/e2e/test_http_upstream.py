@@ -114,6 +114,19 @@ class Upstream(h.FulcrumTestCase):
                          len(bad))
         self.assertEqual(self.get(port, "/good").status, 200)
 
+    def test_chunk_extensions_in_a_response_are_dropped_not_refused(self):
+        # RFC 9112 7.1.1: any number of extensions per chunk line; a recipient ignores them.
+        raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5;a=b;c=d\r\nhello\r\n6;e;f=\"g\"\r\n world\r\n0;h=i;j\r\n\r\n")
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(raw=raw)))
+        port, admin = self.start([b])
+        with h.HttpClient(port, timeout=h.scaled(5)) as c:
+            for _ in range(2):  # and the connection goes on
+                r = c.request("GET", "/ext")
+                self.assertEqual(r.status, 200)
+                self.assertTrue(r.complete)
+                self.assertEqual(r.body, b"hello world")
+
     def test_backend_dying_mid_response_closes_the_client(self):
         body = h.payload(200_000)
 

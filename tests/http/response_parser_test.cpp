@@ -85,6 +85,16 @@ TEST(HttpResponseParser, ChunkedDecoded) {
   }
 }
 
+TEST(HttpResponseParser, SeveralChunkExtensions) {
+  for (size_t piece : {1, 5, 1000}) {
+    auto o =
+        run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b;c=d\r\nhello\r\n0\r\n\r\n",
+            piece);
+    EXPECT_EQ(o.status, S::kComplete) << o.error;
+    EXPECT_EQ(o.sink.body, "hello");
+  }
+}
+
 TEST(HttpResponseParser, NoBodyCases) {
   auto o = run("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1000, /*head=*/true);
   EXPECT_EQ(o.status, S::kComplete);
