@@ -22,11 +22,31 @@ constexpr std::array<bool, 256> kHostChar = [] {
   return t;
 }();
 
+// The port (RFC 3986 3.2.3) is digits, and one a socket can have: "x:abc" or "x:99999999999"
+// names nothing to connect to (nginx and HAProxy forward both as they are). Brackets only
+// around an IP-literal; a ':' outside one starts the port.
+bool validPort(std::string_view port) {
+  if (port.empty()) return true;  // "x:" is allowed: the scheme's default port
+  if (!allDigits(port) || port.size() > 5) return false;
+  return port.size() < 5 || port <= "65535";
+}
+
 bool validHost(std::string_view host) {
   for (char ch : host) {
     if (!kHostChar[static_cast<unsigned char>(ch)]) return false;
   }
-  return true;
+  std::string_view after;  // what follows the host name: empty or ":" port
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos || host.find('[', 1) < close) return false;
+    after = host.substr(close + 1);
+  } else {
+    size_t colon = host.find(':');
+    if (colon != std::string_view::npos) after = host.substr(colon);
+    if (host.substr(0, colon).find_first_of("[]") != std::string_view::npos) return false;
+  }
+  if (after.empty()) return true;
+  return after.front() == ':' && validPort(after.substr(1));
 }
 
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
@@ -98,12 +118,14 @@ HttpError RequestParser::finishHead() {
     if (host != nullptr) return {400, "several Host headers"};
     host = &h;
   }
+  // RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 even when its target is in
+  // absolute-form, and so is an invalid Host that the target's authority would replace.
+  if (host == nullptr && minor == 1) return {400, "HTTP/1.1 request without Host"};
+  if (host != nullptr && !validHost(host->value)) return {400, "invalid Host"};
   if (authority.length != 0) {
     head_.host = buf_.view(authority);
   } else if (host != nullptr) {
     head_.host = host->value;
-  } else if (minor == 1) {
-    return {400, "HTTP/1.1 request without Host"};
   }
   if (!validHost(head_.host)) return {400, "invalid Host"};
   // An http URI must not have an empty host (RFC 9110 4.2.1), and the target URI of an

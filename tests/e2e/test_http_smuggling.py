@@ -44,6 +44,9 @@ CASES = {
     "no host in HTTP/1.1": b"GET / HTTP/1.1\r\n\r\n",
     "empty host": b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
     "host with a port and no name": b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n",
+    "absolute-form without Host": b"GET http://x/ HTTP/1.1\r\n\r\n",
+    "host with a port that is not a number": b"GET / HTTP/1.1\r\nHost: x:abc\r\n\r\n",
+    "host with a port over 65535": b"GET / HTTP/1.1\r\nHost: x:99999999999\r\n\r\n",
 }
 
 

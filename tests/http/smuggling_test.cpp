@@ -10,6 +10,7 @@
 namespace fulcrum::http {
 namespace {
 
+using testing::ParsedRequest;
 using testing::parseOne;
 
 void expectRefused(const std::string& input, uint16_t status = 400) {
@@ -132,6 +133,24 @@ TEST(HttpSmuggling, HostRules) {
   expectRefused("GET / HTTP/1.1\r\nHost: :80\r\n\r\n");
   expectRefused("GET / HTTP/1.0\r\nHost: \r\n\r\n");
   expectRefused("GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n");
+  // Absolute-form does not excuse a missing or invalid Host (RFC 9112 3.2).
+  expectRefused("GET http://a/ HTTP/1.1\r\n\r\n");
+  expectRefused("GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n");
+  // A port is digits, at most 65535; brackets only around an IP-literal.
+  for (const char* host : {"a:abc", "a:99999999999", "a:65536", "a:1:2", "a:-1", "[::1", "a]",
+                           "[::1]x", "[::1]:8x", "a[b]", "[a[b]]"}) {
+    expectRefused(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+    expectRefused(std::string("GET http://") + host + "/ HTTP/1.1\r\nHost: a\r\n\r\n");
+  }
+  for (const char* host : {"a", "a:", "a:80", "a:65535", "a:08080", "[::1]", "[::1]:443",
+                           "127.0.0.1:1", "A.Example."}) {
+    for (const ParsedRequest& r :
+         {parseOne(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"),
+          parseOne(std::string("GET http://") + host + "/x HTTP/1.1\r\nHost: b\r\n\r\n")}) {
+      EXPECT_TRUE(r.head_ok) << host << ": " << r.error.reason;
+      EXPECT_EQ(r.host, host);
+    }
+  }
 }
 
 TEST(HttpSmuggling, RequestLineShape) {
