@@ -3,6 +3,7 @@
 #include "fulcrum/core/log.h"
 #include "fulcrum/http/client_session.h"
 #include "fulcrum/http/error_response.h"
+#include "fulcrum/http/http_date.h"
 #include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
@@ -74,6 +75,7 @@ void ClientSession::onResponseHead(const ResponseHead& head) {
   fwd.head_request = req.is_head;
   if (listener_->config->headers.request_id) fwd.request_id = ex_.request_id;
   fwd.set_cookie = set_cookie_;
+  fwd.date = httpDateNow(now);
   if (head.status == 101) {
     // Kept in scratch_ until startTunnel hands it to the pump.
     scratch_.clear();
@@ -209,6 +211,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   ErrorResponseOptions options;
   options.close = true;
   options.head_request = parser_.methodIsHead();  // also when the head itself was refused
+  options.date = httpDateNow(eventUs());
   if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
   scratch_.clear();
   writeErrorResponse(status, options, scratch_);

@@ -58,6 +58,7 @@ void writeErrorResponse(uint16_t status, const ErrorResponseOptions& options, st
   auto it = std::back_inserter(out);
   fmt::format_to(it, "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n", status,
                  reason, body_length);
+  if (!options.date.empty()) fmt::format_to(it, "Date: {}\r\n", options.date);
   if (!options.request_id.empty()) fmt::format_to(it, "X-Request-Id: {}\r\n", options.request_id);
   if (status == 405) out.append("Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
   if (options.close) out.append("Connection: close\r\n");

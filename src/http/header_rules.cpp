@@ -257,7 +257,7 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
   bool upgrade_offer = head.status == 426 && fwd.client_minor == 1;
   bool offered = false;
   size_t bound = kFixedBound + head.reason.size() + fwd.request_id.size() + fwd.set_cookie.size() +
-                 headersBound(head.headers);
+                 fwd.date.size() + headersBound(head.headers);
   char* p = beginWrite(out, bound);
   p = writeLine(p, "HTTP/1.1 ");
   p = writeDecimal(p, head.status);
@@ -266,17 +266,21 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
   p = writeLine(p, "\r\n");
   ConnectionOptions options = ConnectionOptions::from(head.headers);
   bool has_request_id = false;
+  bool has_date = false;
   const Header* content_length = nullptr;
   for (const Header& h : head.headers) {
     if (h.id == HeaderId::kContentLength) content_length = &h;
     if (isHopByHop(h, options, upgrade || upgrade_offer)) continue;
     if (h.id == HeaderId::kXRequestId) has_request_id = true;
+    if (h.id == HeaderId::kDate) has_date = true;
     if (h.id == HeaderId::kUpgrade) offered = true;
     p = writeHeader(p, h.name, h.value);
   }
   if (!fwd.request_id.empty() && !has_request_id)
     p = writeHeader(p, "X-Request-Id", fwd.request_id);
   if (!fwd.set_cookie.empty()) p = writeHeader(p, "Set-Cookie", fwd.set_cookie);
+  // RFC 9110 6.6.1: a recipient with a clock adds the Date a forwarded response lacks.
+  if (!fwd.date.empty() && !has_date && head.status >= 200) p = writeHeader(p, "Date", fwd.date);
   switch (fwd.framing) {
     case BodyFraming::kContentLength:
       p = writeContentLength(p, fwd.content_length);

@@ -49,6 +49,7 @@ HeaderId classifyHeader(std::string_view n) {
       break;
     case 4:
       if (sameLower(n, "host")) return HeaderId::kHost;
+      if (sameLower(n, "date")) return HeaderId::kDate;
       break;
     case 6:
       if (sameLower(n, "cookie")) return HeaderId::kCookie;

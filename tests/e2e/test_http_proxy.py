@@ -1,7 +1,9 @@
 """HTTP/1.1 reverse proxying (issue 4, "Proxying"): methods and bodies both ways, HTTP/1.0
 clients, HEAD/204/304, Expect: 100-continue, header rules and routing."""
 
+import email.utils
 import hashlib
+import time
 
 import harness as h
 import http_helpers as hh
@@ -142,6 +144,21 @@ class Proxy(h.FulcrumTestCase):
         self.assertEqual(r2.header("X-Request-Id"), "abc-123")
         h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertNotEqual(b.requests[2].header("X-Request-Id"), rid)
+
+    def test_date_added_where_missing(self):
+        # RFC 9110 6.6.1: the backend's Date is kept; a response without one gets the proxy's,
+        # and so do the proxy's own answers.
+        theirs = "Sun, 06 Nov 1994 08:49:37 GMT"
+        b, port = self.start(lambda req: Response(
+            200, headers=[("Date", theirs)] if req.target == "/dated" else [], body=b"ok"))
+        self.assertEqual(h.http_request(port, b"GET /dated HTTP/1.1\r\nHost: x\r\n\r\n")
+                         .header("Date"), theirs)
+        for raw in (b"GET /undated HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n"):
+            r = h.http_request(port, raw)
+            date = email.utils.parsedate_to_datetime(r.header("Date"))
+            self.assertLess(abs(date.timestamp() - time.time()), 2, r.header("Date"))
+            self.assertRegex(r.header("Date"), r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} "
+                                               r"\d\d:\d\d:\d\d GMT$")
 
     def test_headers_off(self):
         b, port = self.start(listener_extra="headers: { forwarded: false, request_id: false }")

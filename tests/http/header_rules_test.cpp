@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "fulcrum/http/http_date.h"
 #include "fulcrum/http/request_parser.h"
 #include "parse_helpers.h"
 
@@ -164,6 +165,41 @@ TEST(HttpHeaderRules, ResponseHeadRewritten) {
   EXPECT_EQ(out,
             "HTTP/1.1 200 OK\r\nServer: s\r\nX-Request-Id: rid\r\n"
             "Set-Cookie: S=abc; Path=/; HttpOnly\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
+TEST(HttpHeaderRules, DateAddedWhenTheResponseHasNone) {
+  const char* date = "Sun, 06 Nov 1994 08:49:37 GMT";
+  std::string out;
+  writeResponseHead(response({{"Server", "s"}}), {.date = date}, out);
+  EXPECT_NE(out.find("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"), std::string::npos) << out;
+  out.clear();
+  writeResponseHead(response({{"date", "Mon, 07 Nov 1994 00:00:00 GMT"}}), {.date = date}, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\ndate: Mon, 07 Nov 1994 00:00:00 GMT\r\n\r\n");  // theirs
+  out.clear();
+  writeResponseHead(response({}, 103), {.date = date}, out);  // interim: none added
+  EXPECT_EQ(out.find("Date"), std::string::npos) << out;
+}
+
+TEST(HttpHeaderRules, HttpDateIsImfFixdate) {
+  char buf[kHttpDateLength];
+  formatHttpDate(784111777, buf);  // RFC 9110 5.6.7's example
+  EXPECT_EQ(std::string_view(buf, kHttpDateLength), "Sun, 06 Nov 1994 08:49:37 GMT");
+  formatHttpDate(951782400, buf);  // a leap day
+  EXPECT_EQ(std::string_view(buf, kHttpDateLength), "Tue, 29 Feb 2000 00:00:00 GMT");
+  formatHttpDate(0, buf);
+  EXPECT_EQ(std::string_view(buf, kHttpDateLength), "Thu, 01 Jan 1970 00:00:00 GMT");
+  // The cached "now" is within a second of the clock, and reused within the loop turn.
+  std::string_view now = httpDateNow(1);
+  EXPECT_EQ(now.size(), kHttpDateLength);
+  char direct[kHttpDateLength];
+  std::time_t t = std::time(nullptr);
+  formatHttpDate(t, direct);
+  char before[kHttpDateLength];
+  formatHttpDate(t - 1, before);
+  EXPECT_TRUE(now == std::string_view(direct, kHttpDateLength) ||
+              now == std::string_view(before, kHttpDateLength))
+      << now;
+  EXPECT_EQ(httpDateNow(1).data(), now.data());
 }
 
 TEST(HttpHeaderRules, ResponseConnectionHandling) {

@@ -92,6 +92,9 @@ TEST(HttpErrorResponse, ShortAndComplete) {
   EXPECT_EQ(out.substr(body), "431 Request Header Fields Too Large\n");
   EXPECT_NE(out.find("Content-Length: " + std::to_string(out.size() - body)), std::string::npos);
   out.clear();
+  writeErrorResponse(400, {.date = "Sun, 06 Nov 1994 08:49:37 GMT"}, out);
+  EXPECT_NE(out.find("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"), std::string::npos);
+  out.clear();
   writeErrorResponse(504, {.head_request = true}, out);
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
   for (uint16_t s : {400, 405, 408, 413, 414, 417, 501, 503, 505})

@@ -16,6 +16,7 @@ struct ErrorResponseOptions {
   bool close = true;                 // add "Connection: close" (the connection ends after it)
   bool head_request = false;         // no body (the Content-Length is still sent)
   std::string_view request_id = {};  // X-Request-Id to return (empty: none)
+  std::string_view date = {};        // Date value (empty: none)
 };
 
 // Appends the full response (head and body) to `out`.

@@ -92,6 +92,7 @@ struct ResponseForwarding {
   uint64_t content_length = 0;               // kContentLength
   std::string_view request_id = {};          // added when the response has none (empty: not added)
   std::string_view set_cookie = {};          // a complete Set-Cookie value to add (empty: none)
+  std::string_view date = {};  // Date value to add when the response has none (empty: none)
 };
 
 // Appends the head to send to the client (HTTP/1.1 status line, hop-by-hop removed, the

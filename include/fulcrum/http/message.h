@@ -30,6 +30,7 @@ enum class HeaderId : uint8_t {
   kXForwardedProto,
   kXForwardedHost,
   kXRequestId,
+  kDate,
 };
 
 // The HeaderId of a header name (ASCII case-insensitive).
