@@ -33,7 +33,7 @@ void ClientSession::beginExchange() {
   ex_ = Exchange{};
   const RequestHead& head = parser_.head();
   ex_.has_head = true;
-  ex_.started_us = eventUs();
+  ex_.started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
   ex_.bytes_out_start = client_writer_.bytesAppended();
   ex_.route = &selectRoute(*listener_, head.host, head.target);
   ex_.pool = &ws_->snapshot->pools[ex_.route->pool];
@@ -47,6 +47,11 @@ void ClientSession::beginExchange() {
   arm(Wait::kNone, {});
   phase_ = Phase::kConnecting;
   pickAndConnect();
+}
+
+std::string_view ClientSession::generateRequestId() {
+  idGenerator(worker()).next(generated_id_);
+  return {generated_id_, sizeof generated_id_};
 }
 
 std::string_view ClientSession::stickyToken() const {

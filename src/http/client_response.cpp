@@ -204,8 +204,10 @@ void ClientSession::sendError(uint16_t status, const char* why) {
   if (!ex_.has_head || phase_ == Phase::kHead) {
     // A parse error or a timeout before any head: no route yet.
     ex_ = Exchange{};
-    ex_.started_us = eventUs();
+    ex_.started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
     ex_.bytes_out_start = client_writer_.bytesAppended();
+    // Returned like any request's, so a refused one can be found in the logs too.
+    if (listener_->config->headers.request_id) ex_.request_id = generateRequestId();
   }
   ex_.status = status;
   ErrorResponseOptions options;
@@ -234,6 +236,7 @@ void ClientSession::reportBytesSent() {
 }
 
 void ClientSession::recordRequest(uint16_t status) {
+  ex_.recorded = true;
   const core::RouteRuntime* route = ex_.route != nullptr ? ex_.route : &listener_->default_route;
   if (!route->stats) return;
   metrics::RouteCell& cell = route->stats->cell(worker().id());
@@ -252,11 +255,11 @@ void ClientSession::writeAccessLog(uint16_t status) {
       std::chrono::system_clock::now() - elapsed);
   e.listener = listener_->config->name;
   e.client = clientAddr();
-  if (ex_.has_head) {
-    e.method = parser_.head().method;
-    e.path = parser_.head().target;
-    e.bytes_in = parser_.bodyBytes();
-  }
+  // Whatever of the request was parsed (a head refused at its end still has its request
+  // line); bytes in, like bytes out, count the head too, as nginx's $request_length does.
+  e.method = parser_.head().method;
+  e.path = parser_.head().target;
+  e.bytes_in = parser_.headBytes() + parser_.bodyBytes();
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
   if (pump_ != nullptr) {

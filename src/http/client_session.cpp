@@ -59,6 +59,7 @@ const sockaddr* ClientSession::clientAddr() const {
 void ClientSession::start(bool deferred) {
   // From the accept on: a client that sends nothing, or a head byte by byte, is cut off by
   // client_header (slowloris).
+  head_started_us_ = eventUs();
   if (deferred) {
     readFirstBytes();
     return;
@@ -136,6 +137,12 @@ void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
     }
     // EOF or error from the client. A request cut short aborts its exchange; otherwise what
     // is already being written still goes out (a half-closing client gets its response).
+    // A reset cannot be a half-close: nobody is left to read the answer, so the exchange
+    // and its backend connection end now (nginx's 499), not when the backend answers.
+    if (phase_ == Phase::kExchange && nread != UV_EOF) {
+      closeNow();
+      return;
+    }
     if (phase_ == Phase::kExchange && ex_.request_done && !ex_.response_done) {
       // Reading was left armed while the response is awaited: finish it, then close.
       client_eof_ = true;
@@ -176,7 +183,10 @@ void ClientSession::processInput() {
   for (;;) {
     if (phase_ == Phase::kHead) {
       if (held_ == nullptr || client_writer_.aboveHighWatermark()) break;
-      if (wait_ == Wait::kIdle) arm(Wait::kHeader, listener_->config->timeouts.client_header);
+      if (wait_ == Wait::kIdle) {
+        arm(Wait::kHeader, listener_->config->timeouts.client_header);
+        head_started_us_ = eventUs();
+      }
       RequestParser::Result r = parser_.feed(held_->data + held_off_, held_len_, nullptr);
       consumeHeld(r.consumed);
       if (r.status == RequestParser::Status::kError) {
@@ -294,6 +304,7 @@ void ClientSession::uploadStalled() {
 void ClientSession::closeAfterFlush(bool linger) {
   if (phase_ == Phase::kClosing || phase_ == Phase::kFlushing || phase_ == Phase::kLingering)
     return;
+  recordUnfinished();
   if (attempt_ != nullptr) {
     core::cancelConnect(attempt_);
     attempt_ = nullptr;
@@ -374,6 +385,7 @@ void ClientSession::closeNow() {
     if (pump_) pump_->close(l4::CloseReason::kClosed);
     return;
   }
+  recordUnfinished();
   phase_ = Phase::kClosing;
   wait_ = Wait::kNone;
   if (attempt_ != nullptr) {
@@ -402,6 +414,16 @@ void ClientSession::closeNow() {
     client_ = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(c), on_close);
   }
+}
+
+void ClientSession::recordUnfinished() {
+  if ((phase_ != Phase::kConnecting && phase_ != Phase::kExchange) || !ex_.has_head || ex_.recorded)
+    return;
+  // The status the client saw: the backend's when its head went out, else 499 (nginx's
+  // "client closed request": nothing was answered).
+  uint16_t status = ex_.head_sent ? ex_.status : 499;
+  recordRequest(status);
+  writeAccessLog(status);
 }
 
 void ClientSession::onHandleClosed() {

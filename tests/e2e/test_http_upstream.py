@@ -3,6 +3,10 @@
 gives 502; a backend that dies mid-response makes the proxy close the client connection
 (the response never looks complete) and the next request is served normally."""
 
+import json
+import os
+import socket
+import struct
 import time
 
 import harness as h
@@ -150,6 +154,50 @@ class Upstream(h.FulcrumTestCase):
                     self.assertTrue(c.is_closed(wait=h.scaled(3)))
                 # The next request, on a new connection, is served normally.
                 self.assertEqual(self.get(port, "/fine").status, 200)
+
+    def test_unfinished_exchanges_are_counted_and_logged(self):
+        # A response the backend cuts, and a client that resets while its answer is awaited:
+        # neither ends with an answer of the proxy's own, and both are counted and logged
+        # (with the status the client got: the backend's 200, or 499 for nothing).
+        body = h.payload(200_000)
+
+        def handler(req):
+            if req.target == "/cut":
+                return Response(200, body=body, drop_after=50_000)
+            if req.target == "/slow":
+                return Response(200, body=b"late", delay=3.0)
+            return None
+
+        b = self.backend(h.HttpBackend("b", handler=handler))
+        port, admin = h.free_port(), h.free_port()
+        log_path = os.path.join(self.tmp, "access.log")
+        self.fulcrum(f'log: {{ access_log: "{log_path}", format: json }}\n' +
+                     hh.http_config(port, [hh.pool("p", [b])], admin_port=admin))
+
+        def lines():
+            if not os.path.exists(log_path):
+                return []
+            with open(log_path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+
+        with h.HttpClient(port, timeout=h.scaled(5)) as c:
+            self.assertFalse(c.request("GET", "/cut").complete)
+        hh.wait_for(lambda: len(lines()) == 1, h.scaled(3), "the cut response's line")
+        self.assertEqual((lines()[0]["path"], lines()[0]["status"]), ("/cut", 200))
+        self.assertEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total", code=200), 1)
+        # The client resets while the backend takes 3 s: the exchange ends at once.
+        s = h.connect(port)
+        s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST
+        start = time.monotonic()
+        hh.wait_for(lambda: hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                      code=499) == 1, h.scaled(2), "the reset counted as 499")
+        self.assertLess(time.monotonic() - start, h.scaled(1.5))
+        hh.wait_for(lambda: len(lines()) == 2, h.scaled(2), "the reset request's line")
+        self.assertEqual((lines()[1]["path"], lines()[1]["status"]), ("/slow", 499))
+        self.assertGreater(lines()[1]["bytes_in"], 0)  # its head counts
 
     def test_backend_closing_without_answer_gives_502(self):
         b = self.backend(h.HttpBackend("b", handler=lambda r: Response(

@@ -69,6 +69,7 @@ class ClientSession final : public core::Session,
     size_t unsent_at_check = 0;  // request bytes waiting on the backend at the last timeout
     bool head_sent = false;      // bytes of a response (ours or the backend's) went out
     bool response_done = false;
+    bool recorded = false;  // counted in the metrics and written to the access log
     bool upstream_reusable = true;
     bool close_after = false;  // the client connection ends after this response
     BodyFraming out_framing = BodyFraming::kNone;
@@ -103,6 +104,9 @@ class ClientSession final : public core::Session,
   void startLingering();
   void onLingerRead(ssize_t nread, const uv_buf_t* buf);
   void closeNow();
+  // An exchange that ends without an answer of its own (cut by the backend, the client gone,
+  // a timeout mid-response) is still counted and logged, with the status the client got.
+  void recordUnfinished();
   void onHandleClosed();
   void refreshSnapshot();
   void onWriterDrained(StreamWriter& writer) override;
@@ -127,6 +131,8 @@ class ClientSession final : public core::Session,
   void onUpstreamWriteError(UpstreamConnection& c, int status) override;
   void onUpstreamClosed(UpstreamConnection& c, int status) override;
   std::string_view stickyToken() const;
+  // A fresh id in generated_id_ (for requests that got no further than their head).
+  std::string_view generateRequestId();
 
   // ---- client_response.cpp ----
   void onUpstreamData(UpstreamConnection& c, core::Buffer& read, size_t length) override;
@@ -162,6 +168,7 @@ class ClientSession final : public core::Session,
   uint64_t wait_ms_ = 0;
   uint64_t armed_at_ = 0;  // uv_now when wait_ was armed
   uint64_t last_progress_ = 0;
+  uint64_t head_started_us_ = 0;  // the current head's first byte (or the accept): loop µs
   int open_handles_ = 0;
 
   RequestParser parser_;

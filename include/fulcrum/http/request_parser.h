@@ -64,6 +64,8 @@ class RequestParser {
   bool inBody() const { return state_ == State::kBody; }
   // Body bytes received so far (decoded: without chunk framing).
   uint64_t bodyBytes() const { return body_bytes_; }
+  // Bytes of the current message's head read so far.
+  size_t headBytes() const { return head_bytes_; }
   // Gives back head-buffer memory after a large head (idle connections stay small).
   void shrink();
   // Between requests, before any byte of the next head: gives all head memory back.
