@@ -23,6 +23,8 @@ const char* reasonPhrase(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
     case 414:
       return "URI Too Long";
     case 431:
@@ -85,9 +87,19 @@ class AdminServer::Connection {
 
   void start() {
     uv_tcp_nodelay(&tcp_, 1);
-    armIdleTimer();
+    armRequestTimer();
+    idle_since_ = uv_hrtime();
     startReading();
   }
+
+  // Idle: waiting for a request, with none partly received and nothing left to send. Only
+  // such a connection may be closed to make room (AdminServer::makeRoom): it loses nothing.
+  bool idle() const {
+    return !closing_ && !close_after_write_ && !in_request_ && !input_paused_ &&
+           pending_writes_ == 0;
+  }
+  uint64_t idleSince() const { return idle_since_; }
+  bool closing() const { return closing_; }
 
   // Idempotent. Pending writes complete with UV_ECANCELED before the close callbacks.
   void close() {
@@ -111,6 +123,7 @@ class AdminServer::Connection {
       llhttp_settings_t v;
       llhttp_settings_init(&v);
       v.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
+      v.on_method_complete = [](llhttp_t* p) { return self(p)->onMethod(); };
       v.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
       v.on_header_field = [](llhttp_t* p, const char*, size_t n) { return self(p)->onHead(n); };
       v.on_header_value = [](llhttp_t* p, const char*, size_t n) { return self(p)->onHead(n); };
@@ -124,6 +137,15 @@ class AdminServer::Connection {
   int onMessageBegin() {
     target_.clear();
     head_bytes_ = 0;
+    head_only_ = false;
+    in_request_ = true;
+    // The first byte after a keep-alive pause starts this request's deadline; bytes that
+    // follow do not push it back, so trickling a head cannot hold the connection.
+    if (!request_timer_armed_) armRequestTimer();
+    return 0;
+  }
+  int onMethod() {
+    head_only_ = llhttp_get_method(&parser_) == HTTP_HEAD;
     return 0;
   }
   int onUrl(const char* at, size_t n) {
@@ -141,8 +163,11 @@ class AdminServer::Connection {
   }
 
   int onMessageComplete() {
+    in_request_ = false;
+    request_timer_armed_ = false;  // the answer's writes arm the idle timer (send())
     if (server_ == nullptr) return HPE_PAUSED;
-    const bool is_get = llhttp_get_method(&parser_) == HTTP_GET;
+    const auto method = llhttp_get_method(&parser_);
+    const bool is_get = method == HTTP_GET || method == HTTP_HEAD;
     const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
     const bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;
     AdminResponse response = handleAdminRequest(server_->ctx_, is_get, target_);
@@ -160,6 +185,8 @@ class AdminServer::Connection {
 
   bool backpressured() { return stream()->write_queue_size > limits().write_high_watermark; }
 
+  // A HEAD answer is the GET answer without its body, Content-Length included (RFC 9110
+  // 9.3.2): a client probing with HEAD sees the same status and headers.
   void respond(const AdminResponse& r, bool keep_alive, bool http10) {
     std::string bytes;
     bytes.reserve(160 + r.body.size());
@@ -167,12 +194,13 @@ class AdminServer::Connection {
     bytes.append(reasonPhrase(r.status)).append("\r\nContent-Type: ").append(r.content_type);
     bytes.append("\r\nContent-Length: ").append(std::to_string(r.body.size()));
     bytes.append("\r\nCache-Control: no-store\r\n");
-    if (r.status == 405) bytes.append("Allow: GET\r\n");
+    if (r.status == 405) bytes.append("Allow: GET, HEAD\r\n");
     if (!keep_alive)
       bytes.append("Connection: close\r\n");
     else if (http10)
       bytes.append("Connection: keep-alive\r\n");
-    bytes.append("\r\n").append(r.body);
+    bytes.append("\r\n");
+    if (!head_only_) bytes.append(r.body);
     send(std::move(bytes));
     if (!keep_alive) close_after_write_ = true;
   }
@@ -190,6 +218,8 @@ class AdminServer::Connection {
       return;
     }
     ++pending_writes_;
+    // Armed after rendering: building a large answer is not the client's idle time.
+    armIdleTimer();
     if (reading_ && backpressured()) stopReading();
   }
 
@@ -207,12 +237,15 @@ class AdminServer::Connection {
       close();
       return;
     }
-    armIdleTimer();  // a client that is reading, however slowly, is not idle
+    // A client that is reading, however slowly, is not idle. A partly received next request
+    // keeps its own deadline, unless it waits on us (input stopped under backpressure).
+    if (!in_request_ || !reading_) armIdleTimer();
     if (close_after_write_) {
       if (pending_writes_ == 0) close();
       return;
     }
     if (!reading_ && stream()->write_queue_size < limits().write_low_watermark) resume();
+    if (idle()) idle_since_ = uv_hrtime();
   }
 
   void resume() {
@@ -230,18 +263,35 @@ class AdminServer::Connection {
   void startReading() {
     reading_ = true;
     uv_read_start(stream(), onAlloc, onRead);
+    // The rest of a request left unread under backpressure gets a whole deadline again.
+    if (in_request_) armRequestTimer();
   }
   void stopReading() {
     reading_ = false;
     uv_read_stop(stream());
   }
 
-  void armIdleTimer() {
+  void armIdleTimer() { armTimer(limits_.idle_timeout_ms); }
+  void armRequestTimer() {
+    request_timer_armed_ = true;
+    armTimer(limits_.request_timeout_ms);
+  }
+  void armTimer(uint64_t ms) {
     // The loop's cached time may be a whole render old: refresh it so the deadline is real.
     uv_update_time(timer_.loop);
     uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); },
-        limits_.idle_timeout_ms, 0);
+        &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->timedOut(); }, ms, 0);
+  }
+
+  // A client that started a request and did not finish it is told why it is dropped (408);
+  // a silent one, or one not reading its answers, is just closed.
+  void timedOut() {
+    if (!in_request_ || close_after_write_ || pending_writes_ > 0) {
+      close();
+      return;
+    }
+    if (reading_) stopReading();
+    respond(text(408, "Request Timeout\n"), /*keep_alive=*/false, /*http10=*/false);
   }
 
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -260,8 +310,6 @@ class AdminServer::Connection {
   void received(const char* data, size_t n) {
     if (closing_ || close_after_write_) return;
     const llhttp_errno_t err = llhttp_execute(&parser_, data, n);
-    // Armed after answering: rendering a large answer is not the client's idle time.
-    armIdleTimer();
     if (err == HPE_OK) return;
     if (err == HPE_PAUSED && input_paused_) {
       const char* rest = llhttp_get_error_pos(&parser_);
@@ -302,6 +350,10 @@ class AdminServer::Connection {
   bool input_paused_ = false;
   size_t head_bytes_ = 0;
   int error_status_ = 0;
+  bool head_only_ = false;            // the current request is HEAD: answers carry no body
+  bool in_request_ = false;           // a request has begun and is not complete yet
+  bool request_timer_armed_ = false;  // the timer holds a request deadline, not an idle one
+  uint64_t idle_since_ = 0;           // uv_hrtime() (ns) it last became idle
   int open_handles_ = 2;
   size_t pending_writes_ = 0;
   bool reading_ = false;
@@ -377,11 +429,28 @@ void AdminServer::accept() {
   }
   connections_.insert(conn);
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_), conn->stream()) != 0 ||
-      connections_.size() > limits_.max_connections) {
-    conn->close();  // over the limit: shed it rather than let scrapers pile up
+      !makeRoom(conn)) {
+    conn->close();  // over the limit and every slot busy: shed it rather than pile up
     return;
   }
   conn->start();
+}
+
+// At the cap, the connection idle longest is closed for the newcomer: otherwise sockets left
+// open and silent would lock out the health probes. Busy ones are never cut short.
+bool AdminServer::makeRoom(const Connection* newcomer) {
+  size_t open = 0;
+  Connection* idlest = nullptr;
+  for (Connection* conn : connections_) {
+    if (conn == newcomer || conn->closing()) continue;  // a closing one is freed on this turn
+    ++open;
+    if (conn->idle() && (idlest == nullptr || conn->idleSince() < idlest->idleSince()))
+      idlest = conn;
+  }
+  if (open < limits_.max_connections) return true;
+  if (idlest == nullptr) return false;
+  idlest->close();
+  return true;
 }
 
 void AdminServer::close(std::function<void()> done) {

@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <future>
 #include <memory>
 #include <string>
@@ -109,6 +111,7 @@ class Client {
   }
   ~Client() { ::close(fd_); }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   void send(const std::string& bytes) {
     ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
   }
@@ -118,6 +121,15 @@ class Client {
     std::string head;
     std::string body;
   };
+  // Reads one response head and no body (the answer to HEAD).
+  std::string readHeadOnly() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return {};
+    std::string head = buf_.substr(0, end + 4);
+    buf_.erase(0, end + 4);
+    return head;
+  }
   // Reads one response framed by Content-Length.
   Response read() {
     Response r;
@@ -139,6 +151,17 @@ class Client {
   bool closedByPeer() {
     char c;
     return buf_.empty() && ::recv(fd_, &c, 1, 0) == 0;
+  }
+  // True if the server has neither closed the connection nor sent anything, without waiting.
+  bool openAndQuiet() {
+    char c;
+    return buf_.empty() && ::recv(fd_, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+  }
+  // Everything until the server closes (bounded by the 5 s receive timeout).
+  std::string readToEof() {
+    while (fill()) {
+    }
+    return std::move(buf_);
   }
 
  private:
@@ -239,10 +262,12 @@ class AdminServerTest : public ::testing::Test {
     for (int i = 0; i < 20; ++i) ctx_.registry.route("web", "pool" + std::to_string(i));
     AdminLimits limits;
     limits.idle_timeout_ms = 300;
+    limits.request_timeout_ms = 300;
     limits.max_connections = 8;
     limits.write_high_watermark = 64 * 1024;
     limits.write_low_watermark = 16 * 1024;
     limits.send_buffer_bytes = 4096;  // small kernel buffers: backpressure shows at once
+    adjust(limits);
     server_ = std::make_unique<AdminServer>(&loop_, ctx_, limits);
     ASSERT_EQ(server_->listen(loopback(0)), 0);
     port_ = server_->port();
@@ -267,6 +292,8 @@ class AdminServerTest : public ::testing::Test {
     server_.reset();
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
   }
+
+  virtual void adjust(AdminLimits&) {}
 
   Client::Response get(const std::string& path) {
     Client c(port_);
@@ -457,16 +484,112 @@ TEST_F(AdminServerTest, IdleConnectionIsClosed) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
-TEST_F(AdminServerTest, ConnectionsOverTheLimitAreShed) {
+TEST_F(AdminServerTest, SilentConnectionIsClosed) {
+  Client c(port_);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closedByPeer());  // after request_timeout_ms (300 ms), well before recv's 5 s
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST_F(AdminServerTest, PartialRequestGets408) {
+  Client c(port_);
+  c.send("GET /healthz HTTP/1.1\r\nHost");
+  auto r = c.read();
+  EXPECT_EQ(r.status, 408);
+  EXPECT_NE(r.head.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(c.closedByPeer());
+}
+
+TEST_F(AdminServerTest, TricklingAHeadDoesNotExtendItsDeadline) {
+  Client c(port_);
+  const std::string head = "GET /healthz HTTP/1.1\r\nX-Slow: " + std::string(40, 'z');
+  const auto start = std::chrono::steady_clock::now();
+  // One byte per 50 ms: each arrives well within the 300 ms deadline, the whole head never.
+  // Stop once the answer is there: bytes sent after it would turn the close into a reset.
+  for (size_t i = 0; i < head.size(); ++i) {
+    ASSERT_EQ(::send(c.fd(), &head[i], 1, MSG_NOSIGNAL), 1);
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) break;
+  }
+  EXPECT_EQ(c.read().status, 408);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+TEST_F(AdminServerTest, HeadAnswersLikeGetWithoutBody) {
+  for (const std::string path : {"/healthz", "/readyz", "/metrics", "/status", "/nope"}) {
+    const Client::Response got = get(path);
+    Client c(port_);
+    c.send("HEAD " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const std::string raw = c.readToEof();
+    const size_t end = raw.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << path << ": " << raw;
+    EXPECT_EQ(raw.size(), end + 4) << path << ": a body followed the head";
+    EXPECT_EQ(raw.substr(9, 3), std::to_string(got.status)) << path;
+    EXPECT_NE(raw.find("\r\nContent-Length: " + std::to_string(got.body.size()) + "\r\n"),
+              std::string::npos)
+        << path << ": " << raw;
+  }
+}
+
+TEST_F(AdminServerTest, HeadKeepsTheConnectionUsable) {
+  Client c(port_);
+  c.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Framed by hand: the HEAD answer's Content-Length announces a body that is not sent.
+  const std::string first = c.readHeadOnly();
+  EXPECT_EQ(first.substr(0, 15), "HTTP/1.1 200 OK") << first;
+  auto second = c.read();
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(second.body, "ready");
+}
+
+TEST_F(AdminServerTest, MethodNotAllowedListsGetAndHead) {
+  Client c(port_);
+  c.send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  auto r = c.read();
+  EXPECT_EQ(r.status, 405);
+  EXPECT_NE(r.head.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos) << r.head;
+}
+
+// Timeouts long enough that nothing closes on its own while a test looks at the cap.
+class AdminServerCapTest : public AdminServerTest {
+ protected:
+  void adjust(AdminLimits& limits) override {
+    limits.idle_timeout_ms = 20'000;
+    limits.request_timeout_ms = 20'000;
+  }
+};
+
+TEST_F(AdminServerCapTest, AtTheCapTheIdlestConnectionMakesRoom) {
   std::vector<std::unique_ptr<Client>> held;
   for (int i = 0; i < 8; ++i) {
     held.push_back(std::make_unique<Client>(port_));
     held.back()->send("GET /healthz HTTP/1.1\r\n\r\n");
     ASSERT_EQ(held.back()->read().status, 200);
   }
+  auto extra = get("/healthz");
+  EXPECT_EQ(extra.status, 200);
+  EXPECT_TRUE(held[0]->closedByPeer());  // idle longest: closed at once, not after 20 s
+  for (int i = 1; i < 8; ++i) EXPECT_TRUE(held[i]->openAndQuiet()) << i;
+}
+
+TEST_F(AdminServerCapTest, SilentConnectionsDoNotLockOut) {
+  std::vector<std::unique_ptr<Client>> silent;
+  for (int i = 0; i < 20; ++i) silent.push_back(std::make_unique<Client>(port_));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get("/healthz").status, 200) << i;
+}
+
+TEST_F(AdminServerCapTest, BusyConnectionsAreNotShed) {
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(std::make_unique<Client>(port_));
+    held.back()->send("GET /healthz HTTP/1.1\r\n");  // a request in progress
+  }
+  // Let the server read those partial heads before the extra connection arrives.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   Client extra(port_);
   extra.send("GET /healthz HTTP/1.1\r\n\r\n");
   EXPECT_EQ(extra.read().status, 0);  // closed without an answer
+  for (auto& c : held) EXPECT_TRUE(c->openAndQuiet());
   held.clear();
   // Once the held connections are gone, new ones are served again.
   for (int i = 0; i < 50; ++i) {
@@ -512,6 +635,7 @@ TEST(AdminHandler, Routing) {
   FakeContext ctx;
   EXPECT_EQ(handleAdminRequest(ctx, true, "/healthz").status, 200);
   EXPECT_EQ(handleAdminRequest(ctx, false, "/healthz").status, 405);
+  EXPECT_EQ(handleAdminRequest(ctx, false, "/nope").status, 404);
   EXPECT_EQ(handleAdminRequest(ctx, true, "/healthz/x").status, 404);
   EXPECT_EQ(handleAdminRequest(ctx, true, "/status").content_type, "application/json");
 }

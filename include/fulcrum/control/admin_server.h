@@ -1,7 +1,7 @@
 #pragma once
-// The admin HTTP/1.1 endpoint (CONFIG.md "Admin endpoints"): GET /metrics, /healthz,
-// /readyz, /status, with keep-alive. Control thread only: it runs on the control loop and
-// reads the process through AdminContext.
+// The admin HTTP/1.1 endpoint (CONFIG.md "Admin endpoints"): GET (and HEAD) /metrics,
+// /healthz, /readyz, /status, with keep-alive. Control thread only: it runs on the control
+// loop and reads the process through AdminContext.
 
 #include <uv.h>
 
@@ -23,13 +23,23 @@ struct AdminResponse {
 };
 
 // The routing of the admin endpoint, apart from the socket code so it can be tested alone.
+// `is_get` is true for GET and for HEAD (answered like GET, the framing drops the body);
 // `target` is the request target; its query string is ignored.
 AdminResponse handleAdminRequest(AdminContext& ctx, bool is_get, std::string_view target);
 
 // Resource bounds of the admin endpoint (defaults suit production; tests shrink them).
+// The timeouts are short because the cap is small: a probe must find a free slot even when
+// other clients open connections and leave them silent.
 struct AdminLimits {
-  size_t max_connections = 64;          // more are accepted and closed at once
-  uint64_t idle_timeout_ms = 60'000;    // a connection with no request for this long is closed
+  // At the cap a new connection closes the one idle longest (no request being received, no
+  // answer being sent); when none is idle, the new one is closed at once.
+  size_t max_connections = 64;
+  // A complete request (head, and the body if any: none is needed here) must arrive within
+  // this long after the connection opens or after its first byte; else 408 (if a partial
+  // request came) and close.
+  uint64_t request_timeout_ms = 5'000;
+  // An answer makes no progress, or no new request starts after it, for this long: close.
+  uint64_t idle_timeout_ms = 5'000;
   size_t max_target_bytes = 8 * 1024;   // over it: 414 and close
   size_t max_header_bytes = 32 * 1024;  // over it: 431 and close
   // A client that pipelines requests without reading the answers stops being read past
@@ -62,6 +72,7 @@ class AdminServer {
 
   static void onConnection(uv_stream_t* server, int status);
   void accept();
+  bool makeRoom(const Connection* newcomer);
   void maybeDone();
 
   uv_loop_t* loop_;
