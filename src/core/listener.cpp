@@ -41,7 +41,7 @@ int createListenSocket(const sockaddr* address, socklen_t length, int backlog) {
 }
 
 WorkerListener::WorkerListener(Worker& worker, std::string address, uint32_t index)
-    : worker_(worker), address_(std::move(address)), index_(index) {}
+    : worker_(worker), address_(std::move(address)), index_(index), id_(worker.newListenerId()) {}
 
 WorkerListener::~WorkerListener() { stopAccepting(); }
 
@@ -111,11 +111,14 @@ void WorkerListener::accept() {
     closeAndDelete(client);
     return;
   }
+  // The session made next is this listener's: a reload that removes it drains the session.
+  worker_.setAcceptingListener(id_);
   if (lr.config->protocol == config::Protocol::kTcp) {
     l4::startTcpSession(worker_, ws, index_, client, std::move(slot));
   } else {
     http::startHttpSession(worker_, ws, index_, client, std::move(slot), defer_accept_ > 0);
   }
+  worker_.setAcceptingListener(0);
 }
 
 }  // namespace fulcrum::core

@@ -6,6 +6,7 @@
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/session.h"
 #include "fulcrum/core/uv_util.h"
+#include "fulcrum/http/upstream_connection.h"
 
 namespace fulcrum::core {
 
@@ -87,6 +88,9 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
   }
   current_ = std::move(next);
   openAccessLog(snapshot->config->log);
+  // Idle keep-alive connections to a backend the new config dropped would otherwise stay open
+  // until timeouts.idle, and ones released later would be parked again.
+  http::UpstreamPool::retainOnly(*snapshot->config);
 
   // Reconcile listeners by address.
   std::vector<std::unique_ptr<WorkerListener>> kept;
@@ -113,9 +117,27 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
     }
   }
   listeners_.swap(kept);  // what is left in `kept` are removed listeners: they close here
+  drainSessionsOf(kept);
   kept.clear();
   for (auto& fd : new_fds)
     if (fd.fd >= 0) ::close(fd.fd);
+}
+
+void Worker::drainSessionsOf(const std::vector<std::unique_ptr<WorkerListener>>& removed) {
+  // A removed listener's connections drain as on SIGTERM (its keep-alive clients would
+  // otherwise be served indefinitely by a listener the config no longer has). Matched by
+  // listener id: a listener kept across the reload keeps its sessions untouched, and one
+  // removed and re-added on the same address is a new listener. While the worker drains,
+  // every session already has been.
+  if (draining_) return;
+  std::vector<Session*> matched;
+  for (Session* s = sessions_; s != nullptr; s = s->next_) {
+    if (s->listener_id_ == 0) continue;
+    for (const auto& l : removed)  // null: a listener the reload kept (moved out)
+      if (l && l->id() == s->listener_id_) matched.push_back(s);
+  }
+  // drain() may end a session synchronously (closing is async, but be safe): walk a copy.
+  for (Session* s : matched) s->drain();
 }
 
 void Worker::openAccessLog(const config::LogConfig& config) {

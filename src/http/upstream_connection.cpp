@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "fulcrum/config/config.h"
 #include "fulcrum/core/uv_util.h"
 #include "fulcrum/core/worker.h"
 
@@ -194,12 +196,40 @@ namespace {
 // Worker-local: a worker is one thread. Lists are never erased, so their addresses are stable
 // for the connections parked in them.
 thread_local std::unordered_map<std::string, std::unique_ptr<IdleList>> t_pools;
+// The keys of the worker's current config (retainOnly), so that a list first made after a
+// reload for a backend of an older snapshot (a session still on it) starts out retired.
+thread_local std::unordered_set<std::string> t_live;
+thread_local bool t_filtered = false;  // retainOnly ran on this thread
 }  // namespace
 
 IdleList* UpstreamPool::list(const std::string& key) {
   std::unique_ptr<IdleList>& list = t_pools[key];
-  if (!list) list = std::make_unique<IdleList>();
+  if (!list) {
+    list = std::make_unique<IdleList>();
+    list->retired = t_filtered && t_live.count(key) == 0;
+  }
   return list.get();
+}
+
+std::string UpstreamPool::key(const std::string& pool, const std::string& address) {
+  std::string k;
+  k.reserve(pool.size() + 1 + address.size());
+  k.append(pool).append("|").append(address);
+  return k;
+}
+
+void UpstreamPool::retainOnly(const config::Config& config) {
+  std::unordered_set<std::string> live;
+  for (const auto& pool : config.pools)
+    for (const auto& backend : pool.backends) live.insert(key(pool.name, backend.address.text));
+  for (auto& [k, list] : t_pools) {
+    list->retired = live.count(k) == 0;
+    if (!list->retired) continue;
+    // close() unparks the connection: the list shrinks each time.
+    while (UpstreamConnection* c = list->head) c->close();
+  }
+  t_live.swap(live);
+  t_filtered = true;
 }
 
 UpstreamConnection* UpstreamPool::take(const std::string& key) {
@@ -226,7 +256,9 @@ void UpstreamPool::put(const std::string& key, UpstreamConnection* c, size_t max
 void UpstreamPool::put(IdleList* list, UpstreamConnection* c, size_t max_idle,
                        std::chrono::milliseconds idle_timeout) {
   if (c->closing()) return;
-  if (max_idle == 0 || c->worker().draining() || list->count >= max_idle) {
+  // A retired list's backend left the config: parked, the connection would hold the backend's
+  // socket open until timeouts.idle (or be lent to a session still on an old snapshot).
+  if (max_idle == 0 || list->retired || c->worker().draining() || list->count >= max_idle) {
     c->close();
     return;
   }

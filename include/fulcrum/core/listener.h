@@ -25,6 +25,8 @@ class WorkerListener {
   // Takes ownership of `fd` (bound and listening, made by the control thread).
   int open(int fd);
   const std::string& address() const { return address_; }
+  // Tags the sessions this listener accepts (Session::listenerId).
+  uint64_t id() const { return id_; }
   // Position of this listener in the worker's current snapshot (changes on reload).
   void setIndex(uint32_t index) { index_ = index; }
   // Applies the listener's protocol to the socket (on open and on every reload, as a kept
@@ -40,6 +42,7 @@ class WorkerListener {
   Worker& worker_;
   std::string address_;
   uint32_t index_;
+  uint64_t id_;
   int defer_accept_ = 0;  // TCP_DEFER_ACCEPT seconds set on the socket
   UvHandlePtr<uv_tcp_t> handle_;
 };

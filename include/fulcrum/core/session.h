@@ -2,6 +2,8 @@
 // Base of every connection-owning object on a worker (tcp session, http session, tunnel), so
 // the worker can drain and, at the drain deadline, close them. Worker-local.
 
+#include <cstdint>
+
 namespace fulcrum::core {
 
 class Worker;
@@ -19,10 +21,16 @@ class Session {
   virtual void forceClose() = 0;
 
   Worker& worker() const { return worker_; }
+  // The WorkerListener::id() of the listener that accepted this connection, so that a reload
+  // removing that listener drains exactly its connections (an id, not the listener's name or
+  // address, which a reload may reuse, nor its pointer, which a later listener may reuse);
+  // 0 for connections the worker opens itself (upstream connections).
+  uint64_t listenerId() const { return listener_id_; }
 
  private:
   friend class Worker;
   Worker& worker_;
+  uint64_t listener_id_;
   Session* prev_ = nullptr;  // intrusive list of the worker's live sessions
   Session* next_ = nullptr;
 };

@@ -73,7 +73,8 @@ class Worker {
   AccessLog& accessLog() { return *access_log_; }
 
   // Installs a new snapshot: builds pickers, reconciles listeners by address (unchanged ones
-  // keep their sockets, `new_fds` open, missing ones close).
+  // keep their sockets and sessions, `new_fds` open, missing ones close and their sessions
+  // drain as on SIGTERM), and closes idle upstream connections to backends it no longer has.
   void applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd> new_fds);
   // Graceful shutdown: close listeners, ask every session to drain. `on_idle` runs (on this
   // worker) once no session is left.
@@ -85,6 +86,14 @@ class Worker {
 
   size_t sessionCount() const { return session_count_; }
 
+  // ---- WorkerListener ----
+  // A new listener's id, unique on this worker for its lifetime (Session::listenerId).
+  uint64_t newListenerId() { return ++last_listener_id_; }
+  // Set while a listener creates the session of a connection it accepted (0 after): the
+  // Session constructor takes it, so a session knows its listener without every session type
+  // passing it along.
+  void setAcceptingListener(uint64_t id) { accepting_listener_ = id; }
+
  private:
   friend class Session;
   void addSession(Session* s);
@@ -93,6 +102,7 @@ class Worker {
   static void onAsync(uv_async_t* handle);
   void drainMailbox();
   void checkIdle();
+  void drainSessionsOf(const std::vector<std::unique_ptr<WorkerListener>>& removed);
   void openAccessLog(const config::LogConfig& config);
 
   size_t id_;
@@ -109,6 +119,8 @@ class Worker {
   std::vector<std::unique_ptr<WorkerListener>> listeners_;
   Session* sessions_ = nullptr;
   size_t session_count_ = 0;
+  uint64_t last_listener_id_ = 0;
+  uint64_t accepting_listener_ = 0;  // see setAcceptingListener
   bool draining_ = false;
   std::function<void()> on_idle_;
   std::mt19937_64 rng_;

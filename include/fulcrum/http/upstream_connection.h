@@ -14,6 +14,10 @@
 #include "fulcrum/core/session.h"
 #include "fulcrum/http/stream_writer.h"
 
+namespace fulcrum::config {
+struct Config;
+}  // namespace fulcrum::config
+
 namespace fulcrum::http {
 
 class UpstreamConnection;
@@ -97,6 +101,9 @@ class IdleList {
  public:
   UpstreamConnection* head = nullptr;
   size_t count = 0;
+  // The backend is not in the worker's current config (a reload removed it): nothing is
+  // parked here, a connection released to it closes. A reload that brings it back clears it.
+  bool retired = false;
 };
 
 // Per-worker keep-alive pools keyed by backend identity (pool name + address). A worker is
@@ -116,6 +123,13 @@ class UpstreamPool {
   static void put(IdleList* list, UpstreamConnection* c, size_t max_idle,
                   std::chrono::milliseconds idle_timeout);
   static size_t idleCount(const std::string& key);
+  // The key of a backend: pool name + "|" + address (as ClientSession builds it).
+  static std::string key(const std::string& pool, const std::string& address);
+  // A reload: only the backends of `config` (pool name + address, the identity under which
+  // the snapshot builder carries backend state over) keep their lists. Idle connections to
+  // any other close now and its list is retired; lists of backends that stay are untouched.
+  // Until the first call (unit tests) every list is live.
+  static void retainOnly(const config::Config& config);
 };
 
 }  // namespace fulcrum::http
