@@ -111,14 +111,12 @@ void WorkerListener::accept() {
     closeAndDelete(client);
     return;
   }
-  // The session made next is this listener's: a reload that removes it drains the session.
-  worker_.setAcceptingListener(id_);
+  // Tagged with id_: a reload that removes this listener drains exactly its sessions.
   if (lr.config->protocol == config::Protocol::kTcp) {
-    l4::startTcpSession(worker_, ws, index_, client, std::move(slot));
+    l4::startTcpSession(worker_, ws, {index_, id_}, client, std::move(slot));
   } else {
-    http::startHttpSession(worker_, ws, index_, client, std::move(slot), defer_accept_ > 0);
+    http::startHttpSession(worker_, ws, {index_, id_}, client, std::move(slot), defer_accept_ > 0);
   }
-  worker_.setAcceptingListener(0);
 }
 
 }  // namespace fulcrum::core

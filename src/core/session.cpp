@@ -1,16 +1,11 @@
 #include "fulcrum/core/session.h"
 
-#include <utility>
-
 #include "fulcrum/core/worker.h"
 
 namespace fulcrum::core {
 
-// The first session made while WorkerListener::accept runs is the accepted connection's (the
-// session types construct their Session base before anything else): it takes the tag, so
-// nothing created later in the same call is mistaken for a connection of that listener.
-Session::Session(Worker& worker)
-    : worker_(worker), listener_id_(std::exchange(worker.accepting_listener_, 0)) {
+Session::Session(Worker& worker, uint64_t listener_id)
+    : worker_(worker), listener_id_(listener_id) {
   worker_.addSession(this);
 }
 

@@ -24,10 +24,10 @@ constexpr uint64_t kLingerMaxMs = 30'000;
 }  // namespace
 
 ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                             uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot)
-    : core::Session(worker),
+                             core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot)
+    : core::Session(worker, listener.id),
       ws_(std::move(snapshot)),
-      listener_(&ws_->snapshot->listeners[listener]),
+      listener_(&ws_->snapshot->listeners[listener.index]),
       client_(client),
       slot_(std::move(slot)),
       parser_(

@@ -5,7 +5,7 @@
 namespace fulcrum::http {
 
 void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot,
+                      core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot,
                       bool deferred) {
   // Frees itself when its connection closes.
   auto* session = new ClientSession(worker, std::move(snapshot), listener, client, std::move(slot));

@@ -21,11 +21,11 @@ using std::chrono::milliseconds;
 // ways. Worker-local; frees itself.
 class TcpSession final : public core::Session, public core::ConnectObserver, public PumpObserver {
  public:
-  TcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr ws, uint32_t listener,
+  TcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr ws, core::AcceptedBy listener,
              uv_tcp_t* client, core::ConnectionSlot slot)
-      : core::Session(worker),
+      : core::Session(worker, listener.id),
         ws_(std::move(ws)),
-        listener_(ws_->snapshot->listeners[listener]),
+        listener_(ws_->snapshot->listeners[listener.index]),
         pool_(ws_->snapshot->pools[listener_.default_route.pool]),
         client_(client),
         slot_(std::move(slot)) {
@@ -171,7 +171,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
 }  // namespace
 
 void startTcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                     uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot) {
+                     core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot) {
   auto* session = new TcpSession(worker, std::move(snapshot), listener, client, std::move(slot));
   session->begin();
 }

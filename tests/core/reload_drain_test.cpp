@@ -103,28 +103,14 @@ class ReloadDrain : public fulcrum::testing::WorkerLoopTest {
   }
 };
 
-TEST_F(ReloadDrain, OnlyTheFirstSessionMadeWhileAcceptingTakesTheListenerTag) {
-  worker_.setAcceptingListener(42);
-  FakeSession accepted(worker_);
-  FakeSession later(worker_);  // e.g. an upstream connection made in the same call
-  worker_.setAcceptingListener(0);
-  FakeSession own(worker_);
-  EXPECT_EQ(accepted.listenerId(), 42u);
-  EXPECT_EQ(later.listenerId(), 0u);
-  EXPECT_EQ(own.listenerId(), 0u);
-}
-
 TEST_F(ReloadDrain, RemovedListenerSessionsDrainOthersAreUntouched) {
   onOwnThread([this] {
     const std::string a = freeAddress(), b = freeAddress();
     worker_.applySnapshot(snapshotOf({a, b}), {{a, listenOn(a)}, {b, listenOn(b)}});
     // Listener ids are handed out in order: a is 1, b is 2 (Worker::newListenerId).
-    worker_.setAcceptingListener(1);
-    FakeSession on_a(worker_);
-    worker_.setAcceptingListener(2);
-    FakeSession on_b(worker_);
+    FakeSession on_a(worker_, 1);
+    FakeSession on_b(worker_, 2);
     FakeSession upstream(worker_);  // untagged
-    worker_.setAcceptingListener(0);
 
     worker_.applySnapshot(snapshotOf({a}), {});  // b removed
     EXPECT_EQ(on_a.drained, 0);
@@ -133,9 +119,7 @@ TEST_F(ReloadDrain, RemovedListenerSessionsDrainOthersAreUntouched) {
 
     // b comes back: a new listener (id 3). Its sessions, not the old ones, drain when it goes.
     worker_.applySnapshot(snapshotOf({a, b}), {{b, listenOn(b)}});
-    worker_.setAcceptingListener(3);
-    FakeSession on_new_b(worker_);
-    worker_.setAcceptingListener(0);
+    FakeSession on_new_b(worker_, 3);
     worker_.applySnapshot(snapshotOf({a, b}), {});  // unchanged: nothing drains
     EXPECT_EQ(on_new_b.drained, 0);
     worker_.applySnapshot(snapshotOf({a}), {});

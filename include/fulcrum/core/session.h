@@ -8,9 +8,18 @@ namespace fulcrum::core {
 
 class Worker;
 
+// The listener that accepted a connection: its index in the snapshot the session starts with,
+// and its WorkerListener::id() (stable across reloads, unlike the index).
+struct AcceptedBy {
+  uint32_t index = 0;
+  uint64_t id = 0;
+};
+
 class Session {
  public:
-  explicit Session(Worker& worker);
+  // `listener_id`: the WorkerListener::id() of the listener that accepted the connection, 0
+  // for connections the worker opens itself.
+  explicit Session(Worker& worker, uint64_t listener_id = 0);
   virtual ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;

@@ -89,10 +89,6 @@ class Worker {
   // ---- WorkerListener ----
   // A new listener's id, unique on this worker for its lifetime (Session::listenerId).
   uint64_t newListenerId() { return ++last_listener_id_; }
-  // Set while a listener creates the session of a connection it accepted (0 after): the
-  // Session constructor takes it, so a session knows its listener without every session type
-  // passing it along.
-  void setAcceptingListener(uint64_t id) { accepting_listener_ = id; }
 
  private:
   friend class Session;
@@ -120,7 +116,6 @@ class Worker {
   Session* sessions_ = nullptr;
   size_t session_count_ = 0;
   uint64_t last_listener_id_ = 0;
-  uint64_t accepting_listener_ = 0;  // see setAcceptingListener
   bool draining_ = false;
   std::function<void()> on_idle_;
   std::mt19937_64 rng_;

@@ -35,8 +35,8 @@ class ClientSession final : public core::Session,
                             private BodySink,
                             private l4::PumpObserver {
  public:
-  ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot, uint32_t listener,
-                uv_tcp_t* client, core::ConnectionSlot slot);
+  ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
+                core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot);
   // `deferred`: see startHttpSession.
   void start(bool deferred);
   void drain() override;

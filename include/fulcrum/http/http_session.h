@@ -4,16 +4,17 @@
 #include <uv.h>
 
 #include "fulcrum/core/connection_slot.h"
+#include "fulcrum/core/session.h"
 #include "fulcrum/core/worker.h"
 
 namespace fulcrum::http {
 
 // Takes ownership of the accepted client handle (heap-allocated uv_tcp_t) and of
-// its connection slot (released when the connection closes). `listener` is the
-// listener's index in `snapshot->snapshot->listeners`. `deferred`: the listening socket defers
-// accept (TCP_DEFER_ACCEPT), so the client's first bytes are normally there already.
+// its connection slot (released when the connection closes). `listener` is the accepting
+// listener (its index in `snapshot->snapshot->listeners`, and its id). `deferred`: the listening
+// socket defers accept (TCP_DEFER_ACCEPT), so the client's first bytes are normally there already.
 void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                      uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot,
+                      core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot,
                       bool deferred);
 
 }  // namespace fulcrum::http

@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include "fulcrum/core/connection_slot.h"
+#include "fulcrum/core/session.h"
 #include "fulcrum/core/worker.h"
 
 namespace fulcrum::l4 {
@@ -11,6 +12,6 @@ namespace fulcrum::l4 {
 // Takes ownership of the accepted client handle (heap-allocated uv_tcp_t) and of
 // its connection slot (released when the connection closes).
 void startTcpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapshot,
-                     uint32_t listener, uv_tcp_t* client, core::ConnectionSlot slot);
+                     core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot);
 
 }  // namespace fulcrum::l4
