@@ -91,8 +91,9 @@ void ClientSession::pickAndConnect() {
     }
   }
   if (member != key_member_ || ws_.get() != key_snapshot_) {
-    // The keep-alive pool's key: pool name + "|" + address. Built in a worker-local string
-    // (only the list pointer is kept), so a new connection does not allocate it.
+    // The keep-alive pool's key, as UpstreamPool::key makes it (pool name + "|" + address),
+    // built in a worker-local string (only the list pointer is kept), so a new connection
+    // does not allocate it.
     static thread_local std::string key;
     key.clear();
     key.append(pool.pool().name()).append("|").append(member->address());

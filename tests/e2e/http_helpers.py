@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
 import time
@@ -82,3 +84,11 @@ def metric(text: str, name: str, **labels) -> float:
 
 def wait_for(predicate, timeout: float, what: str = "condition"):
     return h.wait_until(predicate, h.scaled(timeout), what=what)
+
+
+def access_log_lines(path: str) -> list[dict]:
+    """The JSON access log's lines so far (none before the file exists)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -3,7 +3,6 @@
 gives 502; a backend that dies mid-response makes the proxy close the client connection
 (the response never looks complete) and the next request is served normally."""
 
-import json
 import os
 import socket
 import struct
@@ -175,10 +174,7 @@ class Upstream(h.FulcrumTestCase):
                      hh.http_config(port, [hh.pool("p", [b])], admin_port=admin))
 
         def lines():
-            if not os.path.exists(log_path):
-                return []
-            with open(log_path) as f:
-                return [json.loads(line) for line in f if line.strip()]
+            return hh.access_log_lines(log_path)
 
         with h.HttpClient(port, timeout=h.scaled(5)) as c:
             self.assertFalse(c.request("GET", "/cut").complete)

@@ -4,7 +4,6 @@ connection stays HTTP; `websocket.idle_timeout`; `fulcrum_websocket_tunnels_acti
 plain requests on the same listener are unaffected."""
 
 import base64
-import json
 import os
 import time
 
@@ -152,10 +151,7 @@ class Tunnel(h.FulcrumTestCase):
                      hh.http_config(port, [hh.pool("p", [b])]))
 
         def lines():
-            if not os.path.exists(log_path):
-                return []
-            with open(log_path) as f:
-                return [json.loads(line) for line in f if line.strip()]
+            return hh.access_log_lines(log_path)
 
         with h.HttpClient(port) as c:
             self.assertEqual(c.request("GET", "/plain").status, 200)
