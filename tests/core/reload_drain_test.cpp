@@ -64,7 +64,7 @@ SnapshotConstSharedPtr snapshotOf(
   auto config = std::make_shared<config::Config>();
   for (size_t i = 0; i < addresses.size(); ++i) {
     config::ListenerConfig lc;
-    lc.name = "l" + std::to_string(i);
+    lc.name = std::string("l").append(std::to_string(i));  // not "l" + ...: GCC 12 -Wrestrict
     lc.listen.text = addresses[i];
     lc.protocol = config::Protocol::kTcp;
     config->listeners.push_back(lc);
