@@ -8,6 +8,7 @@
 
 #include "fulcrum/control/admin_status.h"
 #include "fulcrum/core/uv_util.h"
+#include "fulcrum/http/http_date.h"
 #include "fulcrum/metrics/collector.h"
 
 namespace fulcrum::control {
@@ -193,7 +194,8 @@ class AdminServer::Connection {
     bytes.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
     bytes.append(reasonPhrase(r.status)).append("\r\nContent-Type: ").append(r.content_type);
     bytes.append("\r\nContent-Length: ").append(std::to_string(r.body.size()));
-    bytes.append("\r\nCache-Control: no-store\r\n");
+    bytes.append("\r\nCache-Control: no-store\r\nDate: ");
+    bytes.append(http::httpDateNow(uv_now(stream()->loop) * 1000)).append("\r\n");
     if (r.status == 405) bytes.append("Allow: GET, HEAD\r\n");
     if (!keep_alive)
       bytes.append("Connection: close\r\n");

@@ -243,7 +243,7 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
     log::debug("http {}: {} closed mid-response: {}", listener_->config->name,
                ex_.member->address(), uv_strerror(status));
     releaseMember(true, micros(ex_.upstream_sent_us, now));
-    closeNow();
+    cutResponse();
     return;
   }
   // Nothing came back. A pooled connection the backend had just closed is replaced once by

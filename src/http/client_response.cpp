@@ -156,6 +156,7 @@ void ClientSession::finishExchange() {
 
 void ClientSession::nextRequest() {
   parser_.nextMessage();
+  request_bytes_ = 0;
   if (held_ == nullptr) {
     // Going idle: an idle keep-alive client keeps no head memory (there may be many).
     parser_.release();
@@ -185,7 +186,7 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     } else {
       abandonMember();
     }
-    closeNow();
+    cutResponse();
     return;
   }
   // 5xx produced for a backend count against it (timeout, reset, bad response); a 4xx is
@@ -206,8 +207,10 @@ void ClientSession::sendError(uint16_t status, const char* why) {
     ex_ = Exchange{};
     ex_.started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
     ex_.bytes_out_start = client_writer_.bytesAppended();
-    // Returned like any request's, so a refused one can be found in the logs too.
-    if (listener_->config->headers.request_id) ex_.request_id = generateRequestId();
+    // Returned like any request's (the client's own when its head got that far), so a
+    // refused one can be found in the logs too.
+    if (listener_->config->headers.request_id)
+      ex_.request_id = effectiveRequestId(parser_.head(), generateRequestId());
   }
   ex_.status = status;
   ErrorResponseOptions options;
@@ -256,10 +259,11 @@ void ClientSession::writeAccessLog(uint16_t status) {
   e.listener = listener_->config->name;
   e.client = clientAddr();
   // Whatever of the request was parsed (a head refused at its end still has its request
-  // line); bytes in, like bytes out, count the head too, as nginx's $request_length does.
+  // line); bytes in, like bytes out, are the bytes on the wire, head and chunk framing
+  // included, as nginx's $request_length counts them.
   e.method = parser_.head().method;
   e.path = parser_.head().target;
-  e.bytes_in = parser_.headBytes() + parser_.bodyBytes();
+  e.bytes_in = request_bytes_;
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
   if (pump_ != nullptr) {

@@ -189,6 +189,7 @@ void ClientSession::processInput() {
       }
       RequestParser::Result r = parser_.feed(held_->data + held_off_, held_len_, nullptr);
       consumeHeld(r.consumed);
+      request_bytes_ += r.consumed;
       if (r.status == RequestParser::Status::kError) {
         sendError(parser_.error().status, parser_.error().reason);
         break;
@@ -202,6 +203,7 @@ void ClientSession::processInput() {
       size_t length = held_ != nullptr ? held_len_ : 0;
       RequestParser::Result r = parser_.feed(data, length, this);
       if (held_ != nullptr) consumeHeld(r.consumed);
+      request_bytes_ += r.consumed;
       if (r.status == RequestParser::Status::kError) {
         // Checked before flushing: a head and a bad body that arrived together never reach
         // the backend (the unflushed bytes die with the connection).
@@ -259,7 +261,7 @@ void ClientSession::onTimeout(Wait wait) {
       if (ex_.head_sent) {
         // Mid-response: the only honest ending is to cut the connection.
         releaseMember(true, 0);
-        closeNow();
+        cutResponse();
       } else if (ex_.request_done || ex_.response_started) {
         failExchange(504, wait == Wait::kResponse ? "response timeout" : "upstream idle");
       } else {
@@ -414,6 +416,18 @@ void ClientSession::closeNow() {
     client_ = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(c), on_close);
   }
+}
+
+void ClientSession::cutResponse() {
+  // A close-delimited body (an HTTP/1.0 client's) ends at the FIN: a plain close would make
+  // the cut response look complete. A reset (SO_LINGER 0) cannot be mistaken for its end.
+  uv_os_fd_t fd;
+  if (ex_.out_framing == BodyFraming::kUntilClose && client_ != nullptr &&
+      uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &fd) == 0) {
+    linger abort{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  }
+  closeNow();
 }
 
 void ClientSession::recordUnfinished() {

@@ -27,8 +27,9 @@ constexpr std::array<bool, 256> kHostChar = [] {
 // around an IP-literal; a ':' outside one starts the port.
 bool validPort(std::string_view port) {
   if (port.empty()) return true;  // "x:" is allowed: the scheme's default port
-  if (!allDigits(port) || port.size() > 5) return false;
-  return port.size() < 5 || port <= "65535";
+  if (!allDigits(port)) return false;
+  port.remove_prefix(std::min(port.find_first_not_of('0'), port.size() - 1));  // "0080" is 80
+  return port.size() < 5 || (port.size() == 5 && port <= "65535");
 }
 
 bool validHost(std::string_view host) {

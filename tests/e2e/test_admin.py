@@ -99,6 +99,7 @@ class Admin(h.FulcrumTestCase):
             self.assertIn(b"\r\nContent-Length: %d\r\n" % len(before.body), head + b"\r\n",
                           f"HEAD {path}: {head!r}")
             self.assertIn(b"\r\nContent-Type: " + before.header("Content-Type").encode(), head)
+            self.assertRegex(before.header("Date") or "", r" GMT$", f"GET {path}: no Date")
 
     def test_head_then_get_on_one_connection(self):
         admin = self.start()

@@ -159,9 +159,12 @@ class Proxy(h.FulcrumTestCase):
             self.assertLess(abs(date.timestamp() - time.time()), 2, r.header("Date"))
             self.assertRegex(r.header("Date"), r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} "
                                                r"\d\d:\d\d:\d\d GMT$")
-        # A request refused at its head still gets an id to find it by in the logs.
+        # A request refused at its head still gets an id to find it by in the logs: the
+        # client's own when it sent one.
         self.assertRegex(h.http_request(port, b"GET / HTTP/1.1\r\n\r\n").header("X-Request-Id"),
                          r"^[0-9a-f]{32}$")
+        self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nX-Request-Id: abc\r\n\r\n")
+                         .header("X-Request-Id"), "abc")
 
     def test_headers_off(self):
         b, port = self.start(listener_extra="headers: { forwarded: false, request_id: false }")

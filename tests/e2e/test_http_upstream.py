@@ -153,6 +153,17 @@ class Upstream(h.FulcrumTestCase):
                     self.assertTrue(c.is_closed(wait=h.scaled(3)))
                 # The next request, on a new connection, is served normally.
                 self.assertEqual(self.get(port, "/fine").status, 200)
+        # An HTTP/1.0 client gets a chunked answer close-delimited: a FIN would read as its
+        # end, so the cut is a reset.
+        with h.connect(port, timeout=h.scaled(5)) as s:
+            s.sendall(b"GET /chunked HTTP/1.0\r\nHost: x\r\n\r\n")
+            got, reset = b"", False
+            try:
+                while chunk := s.recv(65536):
+                    got += chunk
+            except ConnectionResetError:
+                reset = True
+            self.assertTrue(reset, f"a clean end after {len(got)} bytes: the cut looked complete")
 
     def test_unfinished_exchanges_are_counted_and_logged(self):
         # A response the backend cuts, and a client that resets while its answer is awaited:
@@ -176,11 +187,17 @@ class Upstream(h.FulcrumTestCase):
         def lines():
             return hh.access_log_lines(log_path)
 
+        # bytes_in is the request as it came on the wire, chunk framing included.
+        upload = (b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5;ext=1\r\nhello\r\n0\r\nX-T: t\r\n\r\n")
+        self.assertEqual(h.http_request(port, upload).status, 200)
+        hh.wait_for(lambda: len(lines()) == 1, h.scaled(3), "the upload's line")
+        self.assertEqual(lines()[0]["bytes_in"], len(upload))
         with h.HttpClient(port, timeout=h.scaled(5)) as c:
             self.assertFalse(c.request("GET", "/cut").complete)
-        hh.wait_for(lambda: len(lines()) == 1, h.scaled(3), "the cut response's line")
-        self.assertEqual((lines()[0]["path"], lines()[0]["status"]), ("/cut", 200))
-        self.assertEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total", code=200), 1)
+        hh.wait_for(lambda: len(lines()) == 2, h.scaled(3), "the cut response's line")
+        self.assertEqual((lines()[1]["path"], lines()[1]["status"]), ("/cut", 200))
+        self.assertEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total", code=200), 2)
         # The client resets while the backend takes 3 s: the exchange ends at once.
         s = h.connect(port)
         s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -191,9 +208,9 @@ class Upstream(h.FulcrumTestCase):
         hh.wait_for(lambda: hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
                                       code=499) == 1, h.scaled(2), "the reset counted as 499")
         self.assertLess(time.monotonic() - start, h.scaled(1.5))
-        hh.wait_for(lambda: len(lines()) == 2, h.scaled(2), "the reset request's line")
-        self.assertEqual((lines()[1]["path"], lines()[1]["status"]), ("/slow", 499))
-        self.assertGreater(lines()[1]["bytes_in"], 0)  # its head counts
+        hh.wait_for(lambda: len(lines()) == 3, h.scaled(2), "the reset request's line")
+        self.assertEqual((lines()[2]["path"], lines()[2]["status"]), ("/slow", 499))
+        self.assertEqual(lines()[2]["bytes_in"], len(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"))
 
     def test_backend_closing_without_answer_gives_502(self):
         b = self.backend(h.HttpBackend("b", handler=lambda r: Response(

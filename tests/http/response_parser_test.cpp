@@ -92,6 +92,12 @@ TEST(HttpResponseParser, SeveralChunkExtensions) {
             piece);
     EXPECT_EQ(o.status, S::kComplete) << o.error;
     EXPECT_EQ(o.sink.body, "hello");
+    for (std::string_view line : {"5;=b", "5;a=", "5;;a"}) {
+      auto bad = run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(line) +
+                         "\r\nhello\r\n0\r\n\r\n",
+                     piece);
+      EXPECT_EQ(bad.status, S::kError) << line;
+    }
   }
 }
 

@@ -143,7 +143,7 @@ TEST(HttpSmuggling, HostRules) {
     expectRefused(std::string("GET http://") + host + "/ HTTP/1.1\r\nHost: a\r\n\r\n");
   }
   for (const char* host : {"a", "a:", "a:80", "a:65535", "a:08080", "[::1]", "[::1]:443",
-                           "127.0.0.1:1", "A.Example."}) {
+                           "127.0.0.1:1", "A.Example.", "a:000080", "a:0"}) {
     for (const ParsedRequest& r :
          {parseOne(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"),
           parseOne(std::string("GET http://") + host + "/x HTTP/1.1\r\nHost: b\r\n\r\n")}) {

@@ -104,6 +104,9 @@ class ClientSession final : public core::Session,
   void startLingering();
   void onLingerRead(ssize_t nread, const uv_buf_t* buf);
   void closeNow();
+  // A response that cannot be finished: the client connection is cut so that it never looks
+  // complete (closeNow, with a reset where a FIN would read as the end of the body).
+  void cutResponse();
   // An exchange that ends without an answer of its own (cut by the backend, the client gone,
   // a timeout mid-response) is still counted and logged, with the status the client got.
   void recordUnfinished();
@@ -169,6 +172,7 @@ class ClientSession final : public core::Session,
   uint64_t armed_at_ = 0;  // uv_now when wait_ was armed
   uint64_t last_progress_ = 0;
   uint64_t head_started_us_ = 0;  // the current head's first byte (or the accept): loop µs
+  uint64_t request_bytes_ = 0;    // bytes of the current request parsed so far (access log)
   int open_handles_ = 0;
 
   RequestParser parser_;

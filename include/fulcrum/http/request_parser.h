@@ -64,8 +64,6 @@ class RequestParser {
   bool inBody() const { return state_ == State::kBody; }
   // Body bytes received so far (decoded: without chunk framing).
   uint64_t bodyBytes() const { return body_bytes_; }
-  // Bytes of the current message's head read so far.
-  size_t headBytes() const { return head_bytes_; }
   // Gives back head-buffer memory after a large head (idle connections stay small).
   void shrink();
   // Between requests, before any byte of the next head: gives all head memory back.
@@ -91,6 +89,7 @@ class RequestParser {
   static int onChunkHeader(llhttp_t* p);
   static int onChunkComplete(llhttp_t* p);
   static int onChunkExtension(llhttp_t* p, const char* at, size_t length);
+  static int onChunkExtensionEnd(llhttp_t* p);
   static int onMessageComplete(llhttp_t* p);
   // The callbacks while a head is parsed, and while a body (and its trailers) is.
   static const llhttp_settings_t& settings(bool head);
@@ -105,6 +104,7 @@ class RequestParser {
   bool in_head_ = true;         // llhttp is between a message's start and its headers' end
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
   uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
+  size_t ext_part_ = 0;         // bytes of the chunk-extension name or value being parsed
   uint64_t body_bytes_ = 0;
   uint64_t chunk_size_ = 0;
   HeadBuffer buf_;

@@ -72,6 +72,8 @@ class ResponseParser {
   static int onStatus(llhttp_t* p, const char* at, size_t length);
   // Trailer fields (in the body settings only: the head's come from the scanner).
   static int onTrailerBytes(llhttp_t* p, const char* at, size_t length);
+  static int onChunkExtension(llhttp_t* p, const char* at, size_t length);
+  static int onChunkExtensionEnd(llhttp_t* p);
   static int onHeadersComplete(llhttp_t* p);
   static int onBody(llhttp_t* p, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* p);
@@ -95,6 +97,7 @@ class ResponseParser {
   bool upgrade_ = false;
   bool failed_ = false;
   size_t head_bytes_ = 0;
+  size_t ext_part_ = 0;  // bytes of the chunk-extension name or value being parsed
   const char* error_ = "";
 #ifdef FULCRUM_CHECK_HEADER_SPANS
 
