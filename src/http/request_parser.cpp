@@ -208,6 +208,13 @@ int RequestParser::onChunkHeader(llhttp_t* p) {
   RequestParser* r = self(p);
   r->chunk_size_ = p->content_length;
   if (r->chunk_size_ == 0) return 0;  // the last chunk: written by onMessageComplete
+  // The size goes to the backend as it is: one that a signed 64-bit parser (off_t, int64_t)
+  // would read as negative is refused, as nginx and HAProxy refuse it.
+  if (r->chunk_size_ > static_cast<uint64_t>(INT64_MAX)) {
+    r->state_ = State::kError;
+    r->error_ = HttpError{400, "chunk size too large"};
+    return HPE_USER;
+  }
   if (r->limits_.max_body_bytes != 0 &&
       (r->chunk_size_ > r->limits_.max_body_bytes ||
        r->body_bytes_ + r->chunk_size_ > r->limits_.max_body_bytes)) {

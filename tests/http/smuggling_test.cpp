@@ -78,7 +78,9 @@ TEST(HttpSmuggling, InvalidChunkSizes) {
        {"zz\r\nabc\r\n0\r\n\r\n", "-1\r\nabc\r\n0\r\n\r\n", "0x3\r\nabc\r\n0\r\n\r\n",
         " 3\r\nabc\r\n0\r\n\r\n", "3 \r\nabc\r\n0\r\n\r\n", "3\nabc\r\n0\r\n\r\n",
         "3\rabc\r\n0\r\n\r\n", "\r\nabc\r\n0\r\n\r\n", "fffffffffffffffff\r\nabc\r\n0\r\n\r\n",
-        "10000000000000000\r\nabc\r\n0\r\n\r\n"})
+        "10000000000000000\r\nabc\r\n0\r\n\r\n",
+        // Fits 64 bits, but a signed 64-bit parser downstream would read it as negative.
+        "8000000000000000\r\nabc\r\n0\r\n\r\n", "ffffffffffffffff\r\nabc\r\n0\r\n\r\n"})
     expectRefused(post(te, chunk));
 }
 
