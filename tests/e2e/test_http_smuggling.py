@@ -126,7 +126,7 @@ class Smuggling(h.FulcrumTestCase):
     def test_chunked_body_is_reframed_for_the_backend(self):
         b, port = self.start()
         raw = (H + b"Transfer-Encoding: chunked\r\n\r\n"
-               b"5;ext=\"x\"\r\nhello\r\n6;a=b;c=d\r\n world\r\n0;e\r\nX-Trailer: t\r\n\r\n")
+               b"5;ext=\"x\\\"y\"\r\nhello\r\n6;a=b;c=d\r\n world\r\n0;e\r\nX-Trailer: t\r\n\r\n")
         r = h.http_request(port, raw)
         self.assertEqual(r.status, 200)
         req = b.requests[0]

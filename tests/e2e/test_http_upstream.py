@@ -120,7 +120,7 @@ class Upstream(h.FulcrumTestCase):
     def test_chunk_extensions_in_a_response_are_dropped_not_refused(self):
         # RFC 9112 7.1.1: any number of extensions per chunk line; a recipient ignores them.
         raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"5;a=b;c=d\r\nhello\r\n6;e;f=\"g\"\r\n world\r\n0;h=i;j\r\n\r\n")
+               b"5;a=b;c=d\r\nhello\r\n6;e;f=\"g\\\"h\"\r\n world\r\n0;h=i;j\r\n\r\n")
         b = self.backend(h.HttpBackend("b", handler=lambda r: Response(raw=raw)))
         port, admin = self.start([b])
         with h.HttpClient(port, timeout=h.scaled(5)) as c:

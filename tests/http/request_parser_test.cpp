@@ -89,7 +89,8 @@ TEST(HttpRequestParser, ChunkedBodyReframed) {
 // RFC 9112 7.1.1: any number of extensions, values as tokens or quoted strings. llhttp 8.1
 // refused a second extension after an unquoted value (cmake/PatchLlhttp.cmake).
 TEST(HttpRequestParser, SeveralChunkExtensions) {
-  for (std::string_view line : {"3;a=b;c=d", "3;a;c", "3;a=\"b\";c=d", "3;a=b;c;d=\"e\";f=g"}) {
+  for (std::string_view line : {"3;a=b;c=d", "3;a;c", "3;a=\"b\";c=d", "3;a=b;c;d=\"e\";f=g",
+                                "3;a=\"b\\\"c\"", "3;a=\"\\\\\";b", "3;a=\"x\\\ty\""}) {
     std::string in = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
                      std::string(line) + "\r\nabc\r\n0;x=y;z=w\r\n\r\n";
     for (const ParsedRequest& r : parseAllWays(in)) {
@@ -100,7 +101,8 @@ TEST(HttpRequestParser, SeveralChunkExtensions) {
   // Still refused: nothing after ';', an empty name or value, a bad character in a value, a
   // line that does not end in CRLF. (Extensions are dropped on the way to the backend anyway.)
   for (std::string_view line :
-       {"3;", "3;a=b,c", "3;a=b\n", "3;a=b;c=d e", "3;=b", "3;a=", "3;;a", "3;a;;b"}) {
+       {"3;", "3;a=b,c", "3;a=b\n", "3;a=b;c=d e", "3;=b", "3;a=", "3;;a", "3;a;;b",
+        "3;a=\"b\\\r\"", "3;a=\"b\\\x7f\"", "3;a=\"b\\\"", "3;a=\"b\\\n\""}) {
     expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
                        std::string(line) + "\r\nabc\r\n0\r\n\r\n",
                    400);

@@ -88,7 +88,8 @@ TEST(HttpResponseParser, ChunkedDecoded) {
 TEST(HttpResponseParser, SeveralChunkExtensions) {
   for (size_t piece : {1, 5, 1000}) {
     auto o =
-        run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b;c=d\r\nhello\r\n0\r\n\r\n",
+        run("HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+            "chunked\r\n\r\n5;a=b;c=d;e=\"f\\\"g\"\r\nhello\r\n0\r\n\r\n",
             piece);
     EXPECT_EQ(o.status, S::kComplete) << o.error;
     EXPECT_EQ(o.sink.body, "hello");
