@@ -18,6 +18,7 @@ char* two(char* p, int v) {
 
 struct Cache {
   char text[kHttpDateLength];
+  uint64_t since_us = 0;        // loop time it was formatted at
   uint64_t valid_until_us = 0;  // loop time at which the shown second has ended
   bool set = false;
 };
@@ -51,11 +52,14 @@ void formatHttpDate(std::time_t t, char* out) {
 }
 
 std::string_view httpDateNow(uint64_t loop_us) {
-  if (!cache.set || loop_us >= cache.valid_until_us) {
+  // A loop time before the formatting one is another loop's clock on this thread (or a test's):
+  // formatted again rather than trusted.
+  if (!cache.set || loop_us < cache.since_us || loop_us >= cache.valid_until_us) {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     formatHttpDate(now.tv_sec, cache.text);
     // Until the wall clock's next second, measured on the loop's (monotonic) clock.
+    cache.since_us = loop_us;
     cache.valid_until_us = loop_us + (1'000'000'000 - static_cast<uint64_t>(now.tv_nsec)) / 1000;
     cache.set = true;
   }
