@@ -91,12 +91,10 @@ void ClientSession::pickAndConnect() {
     }
   }
   if (member != key_member_ || ws_.get() != key_snapshot_) {
-    // The keep-alive pool's key, as UpstreamPool::key makes it (pool name + "|" + address),
-    // built in a worker-local string (only the list pointer is kept), so a new connection
-    // does not allocate it.
+    // The keep-alive pool's key, built in a worker-local string (only the list pointer is
+    // kept), so a new connection does not allocate it.
     static thread_local std::string key;
-    key.clear();
-    key.append(pool.pool().name()).append("|").append(member->address());
+    UpstreamPool::keyInto(key, pool.pool().name(), member->address());
     idle_list_ = UpstreamPool::list(key);
     key_member_ = member;
     key_snapshot_ = ws_.get();

@@ -26,10 +26,7 @@ const llhttp_settings_t& RequestParser::settings(bool head) {
     v.on_body = onBody;
     v.on_chunk_header = onChunkHeader;
     v.on_chunk_complete = onChunkComplete;
-    v.on_chunk_extension_name = onChunkExtension;
-    v.on_chunk_extension_value = onChunkExtension;
-    v.on_chunk_extension_name_complete = onChunkExtensionEnd;
-    v.on_chunk_extension_value_complete = onChunkExtensionEnd;
+    checkChunkExtensions<RequestParser>(v);
     v.on_message_complete = onMessageComplete;
     return headAndBodySettings<RequestParser>(v, onTrailerBytes);
   }();
@@ -236,30 +233,17 @@ int RequestParser::onChunkComplete(llhttp_t* p) {
   return 0;
 }
 
-int RequestParser::onChunkExtension(llhttp_t* p, const char*, size_t length) {
-  RequestParser* r = self(p);
-  r->ext_part_ += length;
-  r->trailer_bytes_ += length;
-  if (r->trailer_bytes_ > kMaxChunkExtensionAndTrailerBytes) {
-    r->state_ = State::kError;
-    r->error_ = HttpError{400, "chunk extensions too large"};
-    return HPE_USER;
-  }
-  return 0;
+int RequestParser::chunkExtensionBytes(size_t length) {
+  trailer_bytes_ += length;
+  return trailer_bytes_ > kMaxChunkExtensionAndTrailerBytes
+             ? refuseChunkLine("chunk extensions too large")
+             : 0;
 }
 
-// llhttp 8.1 takes an empty chunk-extension name or value (";=b", ";a=", ";;a"); RFC 9112
-// 7.1.1's grammar (a token, or a quoted string, quotes included) does not. Harmless for
-// framing (extensions are dropped), but refused like any other bad chunk line.
-int RequestParser::onChunkExtensionEnd(llhttp_t* p) {
-  RequestParser* r = self(p);
-  if (r->ext_part_ == 0) {
-    r->state_ = State::kError;
-    r->error_ = HttpError{400, "empty chunk extension name or value"};
-    return HPE_USER;
-  }
-  r->ext_part_ = 0;
-  return 0;
+int RequestParser::refuseChunkLine(const char* why) {
+  state_ = State::kError;
+  error_ = HttpError{400, why};
+  return HPE_USER;
 }
 
 int RequestParser::onMessageComplete(llhttp_t* p) {

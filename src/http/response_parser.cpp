@@ -22,10 +22,7 @@ const llhttp_settings_t& ResponseParser::settings(bool head) {
     v.on_headers_complete = onHeadersComplete;
     v.on_body = onBody;
     v.on_message_complete = onMessageComplete;
-    v.on_chunk_extension_name = onChunkExtension;
-    v.on_chunk_extension_value = onChunkExtension;
-    v.on_chunk_extension_name_complete = onChunkExtensionEnd;
-    v.on_chunk_extension_value_complete = onChunkExtensionEnd;
+    checkChunkExtensions<ResponseParser>(v);
     return headAndBodySettings<ResponseParser>(v, onTrailerBytes);
   }();
   return head ? kSettings.head : kSettings.body;
@@ -230,26 +227,15 @@ int ResponseParser::onTrailerBytes(llhttp_t* p, const char*, size_t length) {
   return 0;
 }
 
-int ResponseParser::onChunkExtension(llhttp_t* p, const char*, size_t length) {
-  ResponseParser* r = self(p);
-  if ((r->ext_part_ += length) > kMaxHeadBytes) {  // dropped, but bounded
-    r->failed_ = true;
-    r->error_ = "chunk extension too large";
-    return HPE_USER;
-  }
-  return 0;
+int ResponseParser::chunkExtensionBytes(size_t) {
+  // Dropped, but bounded: one name or value at most as large as a head.
+  return ext_part_.length > kMaxHeadBytes ? refuseChunkLine("chunk extension too large") : 0;
 }
 
-// An empty chunk-extension name or value: see RequestParser::onChunkExtensionEnd.
-int ResponseParser::onChunkExtensionEnd(llhttp_t* p) {
-  ResponseParser* r = self(p);
-  if (r->ext_part_ == 0) {
-    r->failed_ = true;
-    r->error_ = "empty chunk extension name or value";
-    return HPE_USER;
-  }
-  r->ext_part_ = 0;
-  return 0;
+int ResponseParser::refuseChunkLine(const char* why) {
+  failed_ = true;
+  error_ = why;
+  return HPE_USER;
 }
 
 int ResponseParser::onHeadersComplete(llhttp_t* p) {

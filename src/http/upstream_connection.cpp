@@ -211,10 +211,14 @@ IdleList* UpstreamPool::list(const std::string& key) {
   return list.get();
 }
 
-std::string UpstreamPool::key(const std::string& pool, const std::string& address) {
+void UpstreamPool::keyInto(std::string& out, std::string_view pool, std::string_view address) {
+  out.clear();
+  out.append(pool).append("|").append(address);
+}
+
+std::string UpstreamPool::key(std::string_view pool, std::string_view address) {
   std::string k;
-  k.reserve(pool.size() + 1 + address.size());
-  k.append(pool).append("|").append(address);
+  keyInto(k, pool, address);
   return k;
 }
 

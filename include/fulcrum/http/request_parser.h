@@ -15,6 +15,7 @@
 
 #include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
+#include "fulcrum/http/llhttp_settings.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -88,8 +89,11 @@ class RequestParser {
   static int onBody(llhttp_t* p, const char* at, size_t length);
   static int onChunkHeader(llhttp_t* p);
   static int onChunkComplete(llhttp_t* p);
-  static int onChunkExtension(llhttp_t* p, const char* at, size_t length);
-  static int onChunkExtensionEnd(llhttp_t* p);
+  // checkChunkExtensions (llhttp_settings.h).
+  template <class Parser>
+  friend void checkChunkExtensions(llhttp_settings_t& v);
+  int chunkExtensionBytes(size_t length);
+  int refuseChunkLine(const char* why);
   static int onMessageComplete(llhttp_t* p);
   // The callbacks while a head is parsed, and while a body (and its trailers) is.
   static const llhttp_settings_t& settings(bool head);
@@ -104,7 +108,7 @@ class RequestParser {
   bool in_head_ = true;         // llhttp is between a message's start and its headers' end
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
   uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
-  size_t ext_part_ = 0;         // bytes of the chunk-extension name or value being parsed
+  ChunkExtensionPart ext_part_;
   uint64_t body_bytes_ = 0;
   uint64_t chunk_size_ = 0;
   HeadBuffer buf_;

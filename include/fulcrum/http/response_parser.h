@@ -13,6 +13,7 @@
 
 #include "fulcrum/http/head_buffer.h"
 #include "fulcrum/http/head_scanner.h"
+#include "fulcrum/http/llhttp_settings.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -72,8 +73,11 @@ class ResponseParser {
   static int onStatus(llhttp_t* p, const char* at, size_t length);
   // Trailer fields (in the body settings only: the head's come from the scanner).
   static int onTrailerBytes(llhttp_t* p, const char* at, size_t length);
-  static int onChunkExtension(llhttp_t* p, const char* at, size_t length);
-  static int onChunkExtensionEnd(llhttp_t* p);
+  // checkChunkExtensions (llhttp_settings.h).
+  template <class Parser>
+  friend void checkChunkExtensions(llhttp_settings_t& v);
+  int chunkExtensionBytes(size_t length);
+  int refuseChunkLine(const char* why);
   static int onHeadersComplete(llhttp_t* p);
   static int onBody(llhttp_t* p, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* p);
@@ -97,7 +101,7 @@ class ResponseParser {
   bool upgrade_ = false;
   bool failed_ = false;
   size_t head_bytes_ = 0;
-  size_t ext_part_ = 0;  // bytes of the chunk-extension name or value being parsed
+  ChunkExtensionPart ext_part_;
   const char* error_ = "";
 #ifdef FULCRUM_CHECK_HEADER_SPANS
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "fulcrum/core/session.h"
 #include "fulcrum/http/stream_writer.h"
@@ -123,8 +124,10 @@ class UpstreamPool {
   static void put(IdleList* list, UpstreamConnection* c, size_t max_idle,
                   std::chrono::milliseconds idle_timeout);
   static size_t idleCount(const std::string& key);
-  // The key of a backend: pool name + "|" + address (as ClientSession builds it).
-  static std::string key(const std::string& pool, const std::string& address);
+  // The key of a backend: pool name + "|" + address. keyInto writes it into `out` (cleared),
+  // so that a caller with a reused string allocates nothing.
+  static void keyInto(std::string& out, std::string_view pool, std::string_view address);
+  static std::string key(std::string_view pool, std::string_view address);
   // A reload: only the backends of `config` (pool name + address, the identity under which
   // the snapshot builder carries backend state over) keep their lists. Idle connections to
   // any other close now and its list is retired; lists of backends that stay are untouched.
