@@ -369,6 +369,28 @@ class Fulcrum:
         if self.running():
             os.kill(self.proc.pid, sig)
 
+    def pause(self) -> None:
+        """SIGSTOP, and wait until every thread is stopped: kill() returns before that, and a
+        thread woken in epoll_wait may still take the events that arrive meanwhile."""
+        self.signal(signal.SIGSTOP)
+        task_dir = f"/proc/{self.proc.pid}/task"
+
+        def all_stopped():
+            for tid in os.listdir(task_dir):
+                try:
+                    with open(f"{task_dir}/{tid}/stat") as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                except FileNotFoundError:
+                    continue
+                if state not in ("T", "t"):
+                    return False
+            return True
+
+        wait_until(all_stopped, 5, interval=0.005, what="fulcrum's threads stopped")
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+
     def terminate(self, timeout: float = 10.0) -> int:
         """SIGTERM; wait at most scaled(timeout) s for the exit; returns the exit code
         (negative = killed by that signal). Raises TimeoutError (after SIGKILL) if the

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import select
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -81,6 +81,10 @@ class Response:
     close: bool = False            # send `Connection: close` and close afterwards
     drop_after: int | None = None  # close the socket after this many body bytes
     close_silently: bool = False   # close after the response without saying so
+    # Keep the connection idle after the response until `close_on` is set, then close it
+    # (FIN) and set `closed`: a keep-alive timeout the test controls.
+    close_on: threading.Event | None = None
+    closed: threading.Event | None = None
     raw: bytes | None = None       # send exactly these bytes instead of building a response
 
 
@@ -95,10 +99,8 @@ class HttpBackend(ThreadedServer):
 
     def __init__(self, name: str = "http", handler: Callable[[Request], Response | None] |
                  Response | None = None, keep_alive: bool = True, store_bodies: bool = True,
-                 record_raw: bool = True, send_100_continue: bool = True, port: int = 0,
-                 idle_close: float | None = None):
+                 record_raw: bool = True, send_100_continue: bool = True, port: int = 0):
         super().__init__(port, name)
-        self.idle_close = idle_close  # close a keep-alive connection idle this long (seconds)
         self.handler = handler
         self.keep_alive = keep_alive
         self.store_bodies = store_bodies
@@ -115,10 +117,6 @@ class HttpBackend(ThreadedServer):
             self.raw_streams[conn_id] = reader.raw
         index = 0
         while True:
-            if self.idle_close is not None and not reader.buf:
-                readable, _, _ = select.select([conn], [], [], self.idle_close)
-                if not readable:
-                    return  # like a server's keep-alive timeout: the connection closes
             try:
                 head = read_head(reader, is_request=True)
             except ConnectionClosed:
@@ -239,6 +237,12 @@ class HttpBackend(ThreadedServer):
             conn.sendall(b"0\r\n\r\n")
         if close or resp.close_silently:
             conn.shutdown(socket.SHUT_WR)
+            return False
+        if resp.close_on is not None:
+            resp.close_on.wait(30)  # bounded: a failed test must not hang the teardown
+            conn.shutdown(socket.SHUT_WR)
+            if resp.closed is not None:
+                resp.closed.set()
             return False
         return True
 
