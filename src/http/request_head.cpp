@@ -11,20 +11,25 @@ namespace fulcrum::http {
 
 namespace {
 
-// uri-host [":" port]: reg-name / IPv4 / IP-literal characters only, so that routing and the
-// backend see the same name.
-constexpr std::array<bool, 256> kHostChar = [] {
-  std::array<bool, 256> t{};
+// uri-host [":" port] (RFC 3986 3.2.2): reg-name / IPv4 characters, or an IP-literal in
+// brackets, so that routing and the backend see the same name. Brackets only around an
+// IP-literal; a ':' outside one starts the port.
+enum HostByte : uint8_t { kBad, kName, kColon, kOpen, kClose };
+constexpr std::array<HostByte, 256> kHostByte = [] {
+  std::array<HostByte, 256> t{};
   for (int c = 0; c < 256; ++c) {
-    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    bool name = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    t[c] = name ? kName : kBad;
   }
-  for (unsigned char c : std::string_view("-._~!$&'()*+,;=:[]%")) t[c] = true;
+  for (unsigned char c : std::string_view("-._~!$&'()*+,;=%")) t[c] = kName;
+  t[':'] = kColon;
+  t['['] = kOpen;
+  t[']'] = kClose;
   return t;
 }();
 
 // The port (RFC 3986 3.2.3) is digits, and one a socket can have: "x:abc" or "x:99999999999"
-// names nothing to connect to (nginx and HAProxy forward both as they are). Brackets only
-// around an IP-literal; a ':' outside one starts the port.
+// names nothing to connect to (nginx and HAProxy forward both as they are).
 bool validPort(std::string_view port) {
   if (port.empty()) return true;  // "x:" is allowed: the scheme's default port
   if (!allDigits(port)) return false;
@@ -32,22 +37,28 @@ bool validPort(std::string_view port) {
   return port.size() < 5 || (port.size() == 5 && port <= "65535");
 }
 
+// One pass (it runs on every request): the host part, then an optional ":" port.
 bool validHost(std::string_view host) {
-  for (char ch : host) {
-    if (!kHostChar[static_cast<unsigned char>(ch)]) return false;
-  }
-  std::string_view after;  // what follows the host name: empty or ":" port
-  if (!host.empty() && host.front() == '[') {
-    size_t close = host.find(']');
-    if (close == std::string_view::npos || host.find('[', 1) < close) return false;
-    after = host.substr(close + 1);
+  size_t i = 0;
+  const size_t n = host.size();
+  if (n != 0 && host[0] == '[') {
+    // IP-literal: host bytes (':' included) up to the one ']'.
+    for (i = 1; i < n; ++i) {
+      HostByte b = kHostByte[static_cast<unsigned char>(host[i])];
+      if (b == kClose) break;
+      if (b != kName && b != kColon) return false;
+    }
+    if (i == n || i == 1) return false;  // no ']', or nothing between the brackets
+    ++i;
   } else {
-    size_t colon = host.find(':');
-    if (colon != std::string_view::npos) after = host.substr(colon);
-    if (host.substr(0, colon).find_first_of("[]") != std::string_view::npos) return false;
+    for (; i < n; ++i) {
+      HostByte b = kHostByte[static_cast<unsigned char>(host[i])];
+      if (b == kColon) break;
+      if (b != kName) return false;
+    }
   }
-  if (after.empty()) return true;
-  return after.front() == ':' && validPort(after.substr(1));
+  if (i == n) return true;
+  return host[i] == ':' && validPort(host.substr(i + 1));
 }
 
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
@@ -125,10 +136,10 @@ HttpError RequestParser::finishHead() {
   if (host != nullptr && !validHost(host->value)) return {400, "invalid Host"};
   if (authority.length != 0) {
     head_.host = buf_.view(authority);
+    if (!validHost(head_.host)) return {400, "invalid Host"};
   } else if (host != nullptr) {
-    head_.host = host->value;
+    head_.host = host->value;  // checked above
   }
-  if (!validHost(head_.host)) return {400, "invalid Host"};
   // An http URI must not have an empty host (RFC 9110 4.2.1), and the target URI of an
   // origin-form request is built from Host: `Host:` or `Host: :80` names no host to route by
   // (nginx and HAProxy refuse it too). Only an HTTP/1.0 request may leave Host out altogether.

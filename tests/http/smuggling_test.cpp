@@ -139,13 +139,14 @@ TEST(HttpSmuggling, HostRules) {
   expectRefused("GET http://a/ HTTP/1.1\r\n\r\n");
   expectRefused("GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n");
   // A port is digits, at most 65535; brackets only around an IP-literal.
-  for (const char* host : {"a:abc", "a:99999999999", "a:65536", "a:1:2", "a:-1", "[::1", "a]",
-                           "[::1]x", "[::1]:8x", "a[b]", "[a[b]]"}) {
+  for (const char* host :
+       {"a:abc", "a:99999999999", "a:65536", "a:1:2", "a:-1", "[::1", "a]", "[::1]x", "[::1]:8x",
+        "a[b]", "[a[b]]", "[[::1]]", "[::1]]", "[]", "[]:80", "[::1]:65536", "a:80]"}) {
     expectRefused(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
     expectRefused(std::string("GET http://") + host + "/ HTTP/1.1\r\nHost: a\r\n\r\n");
   }
   for (const char* host : {"a", "a:", "a:80", "a:65535", "a:08080", "[::1]", "[::1]:443",
-                           "127.0.0.1:1", "A.Example.", "a:000080", "a:0"}) {
+                           "[::1]:", "127.0.0.1:1", "A.Example.", "a:000080", "a:0"}) {
     for (const ParsedRequest& r :
          {parseOne(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"),
           parseOne(std::string("GET http://") + host + "/x HTTP/1.1\r\nHost: b\r\n\r\n")}) {
