@@ -104,7 +104,7 @@ void ClientSession::pickAndConnect() {
 
 void ClientSession::connectTo(const upstream::PoolMember& member, bool allow_pooled) {
   if (allow_pooled) {
-    if (UpstreamConnection* c = UpstreamPool::take(idle_list_)) {
+    if (UpstreamConnection* c = UpstreamPool::take(idle_list_, hasBody(parser_.head()))) {
       attachUpstream(c);
       return;
     }

@@ -160,13 +160,15 @@ size_t UpstreamConnection::unsentBytes() const {
   return static_cast<size_t>(n);
 }
 
-bool UpstreamConnection::stillOpen() {
+bool UpstreamConnection::stillOpen(bool always) {
   // A backend closes idle keep-alive connections on its own clock: its FIN can be in the
   // socket while its EOF event waits behind the client read this loop turn is handling, and a
   // request sent on such a connection fails (a request with a body cannot be sent again). So
   // a connection parked for a while is asked directly, with one MSG_PEEK recv: 0 is that FIN,
-  // a byte is one nobody asked for. Busy connections come back sooner and cost nothing.
-  if (uv_now(worker().loop()) - parked_at_ < kProbeAfterMs) return true;
+  // a byte is one nobody asked for. Busy connections come back sooner and cost nothing, unless
+  // the request has a body: a backend that closes right after its response leaves a FIN that
+  // the next request can beat to the loop.
+  if (!always && uv_now(worker().loop()) - parked_at_ < kProbeAfterMs) return true;
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return false;
   char byte;
@@ -236,16 +238,16 @@ void UpstreamPool::retainOnly(const config::Config& config) {
   t_filtered = true;
 }
 
-UpstreamConnection* UpstreamPool::take(const std::string& key) {
+UpstreamConnection* UpstreamPool::take(const std::string& key, bool for_body) {
   auto it = t_pools.find(key);
-  return it == t_pools.end() ? nullptr : take(it->second.get());
+  return it == t_pools.end() ? nullptr : take(it->second.get(), for_body);
 }
 
-UpstreamConnection* UpstreamPool::take(IdleList* list) {
+UpstreamConnection* UpstreamPool::take(IdleList* list, bool for_body) {
   while (UpstreamConnection* c = list->head) {
     // Reading stays armed for the borrower: stopping and restarting it costs epoll_ctl calls.
     c->unparkIdle();
-    if (c->stillOpen()) return c;
+    if (c->stillOpen(for_body)) return c;
     c->close();
   }
   return nullptr;

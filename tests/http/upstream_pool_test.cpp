@@ -383,5 +383,26 @@ TEST_F(HttpLoop, UpstreamPoolProbesALongIdleConnectionBeforeReuse) {
   EXPECT_TRUE(runUntil([&] { return worker_.sessionCount() == 0; }));
 }
 
+TEST_F(HttpLoop, UpstreamPoolProbesEveryConnectionForARequestWithABody) {
+  // A backend that closes right after its response: the FIN is in the socket at once, and the
+  // next request can be handled before its EOF event. A request without a body takes the
+  // connection unprobed (it is sent again on a fresh one if that fails); one with a body
+  // cannot be sent again, so the connection is probed however briefly it was parked.
+  const std::string key = "pool-d|127.0.0.1:4";
+  int p1, p2;
+  auto* older = new UpstreamConnection(worker_, pair(&p1));
+  auto* newer = new UpstreamConnection(worker_, pair(&p2));
+  UpstreamPool::put(key, older, 8, 60s);
+  UpstreamPool::put(key, newer, 8, 60s);
+  close(p2);
+  EXPECT_EQ(UpstreamPool::take(key, /*for_body=*/true), older);
+  EXPECT_EQ(UpstreamPool::idleCount(key), 0u);
+  UpstreamPool::put(key, older, 8, 60s);
+  close(p1);
+  EXPECT_EQ(UpstreamPool::take(key, /*for_body=*/false), older);  // the cheap path
+  older->close();
+  EXPECT_TRUE(runUntil([&] { return worker_.sessionCount() == 0; }));
+}
+
 }  // namespace
 }  // namespace fulcrum::http

@@ -65,8 +65,9 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   void unparkIdle();
   // Parked for at least this long, a connection is probed before reuse (stillOpen).
   static constexpr uint64_t kProbeAfterMs = 10;
-  // False when the backend closed the connection (or sent bytes) while it was parked.
-  bool stillOpen();
+  // False when the backend closed the connection (or sent bytes) while it was parked. `always`:
+  // probe however briefly it was parked (a request that cannot be sent again).
+  bool stillOpen(bool always);
   UpstreamConnection* idle_prev = nullptr;
   UpstreamConnection* idle_next = nullptr;
 
@@ -114,9 +115,11 @@ class UpstreamPool {
   // The list of `key`, created on first use. Lists are never erased: a caller may keep the
   // pointer instead of looking the key up per request.
   static IdleList* list(const std::string& key);
-  // An idle connection to `key`, unparked, or null.
-  static UpstreamConnection* take(const std::string& key);
-  static UpstreamConnection* take(IdleList* list);
+  // An idle connection to `key`, unparked, or null. `for_body`: the request has a body, which
+  // cannot be sent again on a fresh connection if this one turns out closed, so every
+  // candidate is probed (stillOpen(true)); a request without one is retried instead.
+  static UpstreamConnection* take(const std::string& key, bool for_body = false);
+  static UpstreamConnection* take(IdleList* list, bool for_body = false);
   // Parks `c` (reading for EOF, idle timer running) unless the list is full or the worker is
   // draining: then it is closed.
   static void put(const std::string& key, UpstreamConnection* c, size_t max_idle,
