@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fulcrum/core/uv_util.h"
 #include "fulcrum/core/worker.h"
@@ -52,6 +53,16 @@ class HttpLoop : public fulcrum::testing::WorkerLoopTest {
       all += piece;
     }
     return all;
+  }
+  // Two connections parked under `key` (the newer is handed out first); their peers'
+  // descriptors go to *older_peer and *newer_peer.
+  std::pair<UpstreamConnection*, UpstreamConnection*> parkTwo(const std::string& key,
+                                                              int* older_peer, int* newer_peer) {
+    auto* older = new UpstreamConnection(worker_, pair(older_peer));
+    auto* newer = new UpstreamConnection(worker_, pair(newer_peer));
+    UpstreamPool::put(key, older, 8, 60s);
+    UpstreamPool::put(key, newer, 8, 60s);
+    return {older, newer};
   }
   // close(2) happens in uv_close; the loop then runs the close callback (which frees `h`).
   void closeStream(uv_tcp_t* h) {
@@ -369,10 +380,7 @@ TEST_F(HttpLoop, UpstreamPoolProbesALongIdleConnectionBeforeReuse) {
   // directly and not handed out.
   const std::string key = "pool-c|127.0.0.1:3";
   int p1, p2;
-  auto* older = new UpstreamConnection(worker_, pair(&p1));
-  auto* newer = new UpstreamConnection(worker_, pair(&p2));
-  UpstreamPool::put(key, older, 8, 60s);
-  UpstreamPool::put(key, newer, 8, 60s);
+  UpstreamConnection* older = parkTwo(key, &p1, &p2).first;
   close(p2);
   std::this_thread::sleep_for(std::chrono::milliseconds(UpstreamConnection::kProbeAfterMs + 5));
   uv_update_time(worker_.loop());  // the clock moves on; no I/O event has been handled
@@ -390,10 +398,7 @@ TEST_F(HttpLoop, UpstreamPoolProbesEveryConnectionForARequestWithABody) {
   // cannot be sent again, so the connection is probed however briefly it was parked.
   const std::string key = "pool-d|127.0.0.1:4";
   int p1, p2;
-  auto* older = new UpstreamConnection(worker_, pair(&p1));
-  auto* newer = new UpstreamConnection(worker_, pair(&p2));
-  UpstreamPool::put(key, older, 8, 60s);
-  UpstreamPool::put(key, newer, 8, 60s);
+  UpstreamConnection* older = parkTwo(key, &p1, &p2).first;
   close(p2);
   EXPECT_EQ(UpstreamPool::take(key, /*for_body=*/true), older);
   EXPECT_EQ(UpstreamPool::idleCount(key), 0u);
