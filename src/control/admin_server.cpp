@@ -45,12 +45,12 @@ AdminResponse text(int status, std::string body) {
 
 }  // namespace
 
-AdminResponse handleAdminRequest(AdminContext& ctx, bool is_get, std::string_view target) {
+AdminResponse handleAdminRequest(AdminContext& ctx, bool get_or_head, std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   const bool known =
       path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/status";
   if (!known) return text(404, "not found\n");
-  if (!is_get) return text(405, "method not allowed\n");
+  if (!get_or_head) return text(405, "method not allowed\n");
   if (path == "/healthz") return text(200, "ok");
   if (path == "/readyz") {
     if (ctx.ready() && !ctx.draining()) return text(200, "ready");
@@ -168,10 +168,10 @@ class AdminServer::Connection {
     request_timer_armed_ = false;  // the answer's writes arm the idle timer (send())
     if (server_ == nullptr) return HPE_PAUSED;
     const auto method = llhttp_get_method(&parser_);
-    const bool is_get = method == HTTP_GET || method == HTTP_HEAD;
+    const bool get_or_head = method == HTTP_GET || method == HTTP_HEAD;
     const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
     const bool http10 = parser_.http_major == 1 && parser_.http_minor == 0;
-    AdminResponse response = handleAdminRequest(server_->ctx_, is_get, target_);
+    AdminResponse response = handleAdminRequest(server_->ctx_, get_or_head, target_);
     respond(response, keep_alive, http10);
     // Stop parsing: nothing after a last request is answered.
     if (!keep_alive) return HPE_PAUSED;

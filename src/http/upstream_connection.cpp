@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -198,17 +199,17 @@ namespace {
 // Worker-local: a worker is one thread. Lists are never erased, so their addresses are stable
 // for the connections parked in them.
 thread_local std::unordered_map<std::string, std::unique_ptr<IdleList>> t_pools;
-// The keys of the worker's current config (retainOnly), so that a list first made after a
-// reload for a backend of an older snapshot (a session still on it) starts out retired.
-thread_local std::unordered_set<std::string> t_live;
-thread_local bool t_filtered = false;  // retainOnly ran on this thread
+// The keys of the worker's current config, once retainOnly has run on this thread, so that a
+// list first made after a reload for a backend of an older snapshot (a session still on it)
+// starts out retired.
+thread_local std::optional<std::unordered_set<std::string>> t_live;
 }  // namespace
 
 IdleList* UpstreamPool::list(const std::string& key) {
   std::unique_ptr<IdleList>& list = t_pools[key];
   if (!list) {
     list = std::make_unique<IdleList>();
-    list->retired = t_filtered && t_live.count(key) == 0;
+    list->retired = t_live && t_live->count(key) == 0;
   }
   return list.get();
 }
@@ -234,8 +235,7 @@ void UpstreamPool::retainOnly(const config::Config& config) {
     // close() unparks the connection: the list shrinks each time.
     while (UpstreamConnection* c = list->head) c->close();
   }
-  t_live.swap(live);
-  t_filtered = true;
+  t_live = std::move(live);
 }
 
 UpstreamConnection* UpstreamPool::take(const std::string& key, bool for_body) {

@@ -23,9 +23,9 @@ struct AdminResponse {
 };
 
 // The routing of the admin endpoint, apart from the socket code so it can be tested alone.
-// `is_get` is true for GET and for HEAD (answered like GET, the framing drops the body);
+// `get_or_head` is true for GET and for HEAD (answered like GET, the framing drops the body);
 // `target` is the request target; its query string is ignored.
-AdminResponse handleAdminRequest(AdminContext& ctx, bool is_get, std::string_view target);
+AdminResponse handleAdminRequest(AdminContext& ctx, bool get_or_head, std::string_view target);
 
 // Resource bounds of the admin endpoint (defaults suit production; tests shrink them).
 // The timeouts are short because the cap is small: a probe must find a free slot even when
