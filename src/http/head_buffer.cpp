@@ -18,9 +18,7 @@ void HeadBuffer::reset() {
   raw_length_ = 0;
   first_ = Span{};
   spans_.clear();
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  span_check_.reset();
-#endif
+  classified_ = 0;
 }
 
 void HeadBuffer::addRaw(const char* data, size_t length) {
@@ -69,11 +67,19 @@ HeadBuffer::Span HeadBuffer::appendExtra(std::string_view bytes) {
   return span;
 }
 
-void HeadBuffer::build(std::vector<Header>& out) const {
+void HeadBuffer::classify() {
+  for (; classified_ < spans_.size(); ++classified_) {
+    HeaderSpan& s = spans_[classified_];
+    s.id = classifyHeader(view(s.name));
+  }
+}
+
+void HeadBuffer::build(std::vector<Header>& out) {
+  classify();
   SpareStorage<std::vector<Header>>::take(out);
   out.clear();
   out.reserve(spans_.size());
-  for (const HeaderSpan& s : spans_) out.push_back({view(s.name), trimOws(view(s.value))});
+  for (const HeaderSpan& s : spans_) out.emplace_back(view(s.name), trimOws(view(s.value)), s.id);
 }
 
 void HeadBuffer::shrink() {
@@ -86,6 +92,7 @@ void HeadBuffer::release() {
   raw_length_ = 0;
   SpareStorage<std::string>::give(buf_);
   SpareStorage<std::vector<HeaderSpan>>::give(spans_);
+  classified_ = 0;
   first_ = Span{};
 }
 

@@ -87,6 +87,7 @@ size_t skipRequestLineBytes(const unsigned char* p, size_t i, size_t length) {
 void HeadScanner::reset() {
   state_ = State::kLeading;
   base_ = 0;
+  header_start_ = 0;
   first_line_bytes_ = 0;
   spaces_ = 0;
   prev_space_ = false;
@@ -152,6 +153,7 @@ HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* u
       case State::kFirstLineCr:
         if (c != '\n') return stop(fail("bare CR in the first line"));
         if (first_line_bytes_ == 0) return stop(fail("empty first line"));
+        header_start_ = base_ + static_cast<uint32_t>(i) + 1;
         state_ = State::kLineStart;
         break;
       // A header line runs through these four states in order: each falls through to the

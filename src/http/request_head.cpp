@@ -120,9 +120,6 @@ HttpError RequestParser::finishHead() {
   // Views from here on: the head buffer no longer changes for this message.
   head_.target = buf_.view(target);
   buf_.build(head_.headers);
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  buf_.spanCheck().verify(head_.headers);
-#endif
 
   const Header* host = nullptr;
   for (const Header& h : head_.headers) {

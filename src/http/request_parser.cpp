@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fulcrum/http/head_feed.h"
 #include "fulcrum/http/llhttp_settings.h"
 #include "fulcrum/http/wire_format.h"
 
@@ -28,7 +29,7 @@ const llhttp_settings_t& RequestParser::settings(bool head) {
     v.on_chunk_complete = onChunkComplete;
     checkChunkExtensions<RequestParser>(v);
     v.on_message_complete = onMessageComplete;
-    return headAndBodySettings<RequestParser>(v, onTrailerBytes);
+    return headAndBodySettings(v, onTrailerBytes);
   }();
   return head ? kSettings.head : kSettings.body;
 }
@@ -116,10 +117,18 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   size_t scan_length = static_cast<size_t>(std::min<uint64_t>(length, room));
   size_t used = 0;
   if (head_bytes_ == 0) buf_.reset();  // the scanner records the header spans into it
+  bool line_done_before = scanner_.firstLineDone();
   HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
-  // llhttp parses what the scanner passed; after a scanner error, that is the bytes before it.
   buf_.addRaw(data, used);
-  llhttp_errno_t err = llhttp_execute(&parser_, data, used);
+  // llhttp parses the request line as it arrives, so that its refusals there (501, 505) come as
+  // early as they can; after a scanner error, up to the byte before it. The header lines
+  // follow once the head is complete (head_feed.h).
+  size_t line_bytes = 0;
+  if (!line_done_before) {
+    bool line_done = scanned != HeadScanner::Result::kError && scanner_.firstLineDone();
+    line_bytes = line_done ? scanner_.headerStart() - head_bytes_ : used;
+  }
+  llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, data, line_bytes) : HPE_OK;
   head_bytes_ += used;
   if (scanned == HeadScanner::Result::kError) {
     // The earliest refusal wins however the head was split into reads: llhttp may refuse a
@@ -137,9 +146,19 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
     }
     return {Status::kNeedMore, used};
   }
-  // The scanner saw the end of the head: llhttp must have stopped in onHeadersComplete at
-  // exactly the same byte, or the two disagree about the message and it is refused.
-  if (err != HPE_PAUSED || in_head_ || llhttp_get_error_pos(&parser_) != data + used) {
+  // The scanner saw the end of the head: llhttp must stop in onHeadersComplete at the blank
+  // line, or the two disagree about the message and it is refused.
+  const char* end = nullptr;
+  if (err == HPE_OK) {
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+    verdict_ = {};
+    err = executeHeaderLines(&parser_, buf_, &end);
+    crossCheckHead(HTTP_REQUEST, buf_, head_bytes_, verdict_);
+#else
+    err = executeHeaderLines(&parser_, buf_, &end);
+#endif
+  }
+  if (err != HPE_PAUSED || in_head_ || llhttp_get_error_pos(&parser_) != end) {
     if (err == HPE_PAUSED || err == HPE_OK) return fail(400, "head boundary mismatch", used);
     return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
   }
@@ -189,6 +208,9 @@ int RequestParser::onTrailerBytes(llhttp_t* p, const char*, size_t length) {
 
 int RequestParser::onHeadersComplete(llhttp_t* p) {
   RequestParser* r = self(p);
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  r->verdict_ = LlhttpHeadVerdict::of(*p);
+#endif
   r->in_head_ = false;
   r->useSettings(false);  // header fields from here on are trailers
   return HPE_PAUSED;      // the caller checks the head before any body byte is parsed

@@ -23,7 +23,7 @@ const llhttp_settings_t& ResponseParser::settings(bool head) {
     v.on_body = onBody;
     v.on_message_complete = onMessageComplete;
     checkChunkExtensions<ResponseParser>(v);
-    return headAndBodySettings<ResponseParser>(v, onTrailerBytes);
+    return headAndBodySettings(v, onTrailerBytes);
   }();
   return head ? kSettings.head : kSettings.body;
 }
@@ -76,18 +76,20 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       size_t used = 0;
       // A new head (the first, or after a 1xx): the scanner records its header spans into buf_.
       if (head_bytes_ == 0) buf_.reset();
+      bool line_done_before = scanner_.firstLineDone();
       HeadScanner::Result scanned = scanner_.scan(at, std::min(n, room), &used);
       if (scanned == HeadScanner::Result::kError) {
         result = fail(scanner_.error(), pos + used);
         break;
       }
       buf_.addRaw(at, used);
+      // llhttp parses the status line as it arrives, the header lines once the head is
+      // complete (head_feed.h).
+      size_t line_bytes = line_done_before           ? 0
+                          : scanner_.firstLineDone() ? scanner_.headerStart() - head_bytes_
+                                                     : used;
       head_bytes_ += used;  // before llhttp: the end of a 1xx head starts the next at 0
-      llhttp_errno_t err = llhttp_execute(&parser_, at, used);
-      if (failed_) {
-        result = {Status::kError, pos + used};
-        break;
-      }
+      llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, at, line_bytes) : HPE_OK;
       if (scanned == HeadScanner::Result::kNeedMore) {
         if (err != HPE_OK) {
           result = fail(llhttp_get_error_reason(&parser_), pos + used);
@@ -99,8 +101,22 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
         }
         break;
       }
-      if (err == HPE_PAUSED && (complete_ || upgrade_) &&
-          llhttp_get_error_pos(&parser_) == at + used) {
+      const char* end = nullptr;
+      if (err == HPE_OK) {
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+        size_t head_length = head_bytes_;  // the end of a 1xx head sets it to 0
+        verdict_ = {};
+        err = executeHeaderLines(&parser_, buf_, &end);
+        crossCheckHead(HTTP_RESPONSE, buf_, head_length, verdict_);
+#else
+        err = executeHeaderLines(&parser_, buf_, &end);
+#endif
+      }
+      if (failed_) {
+        result = {Status::kError, pos + used};
+        break;
+      }
+      if (err == HPE_PAUSED && (complete_ || upgrade_) && llhttp_get_error_pos(&parser_) == end) {
         result = {upgrade_ ? Status::kUpgrade : Status::kComplete, pos + used};
         break;
       }
@@ -158,9 +174,6 @@ bool ResponseParser::finishHead() {
   head_.version_minor = minor;
   head_.reason = buf_.view(buf_.first());
   buf_.build(head_.headers);
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  buf_.spanCheck().verify(head_.headers);
-#endif
 
   const Header* content_length = nullptr;
   size_t codings = 0;
@@ -240,6 +253,9 @@ int ResponseParser::refuseChunkLine(const char* why) {
 
 int ResponseParser::onHeadersComplete(llhttp_t* p) {
   ResponseParser* r = self(p);
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  r->verdict_ = LlhttpHeadVerdict::of(*p);
+#endif
   r->in_head_ = false;
   r->useSettings(false);  // header fields from here on are trailers
   if (!r->finishHead()) {

@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
 
 namespace fulcrum::http {
@@ -64,6 +63,13 @@ class HeadBuffer {
     uint32_t offset = 0;
     uint32_t length = 0;
   };
+  // One header line: its name and untrimmed value. The line runs from the name's first byte to
+  // the CRLF right after the value.
+  struct HeaderSpan {
+    Span name;
+    Span value;
+    HeaderId id = HeaderId::kOther;  // set by classify()
+  };
 
   HeadBuffer() = default;       // no memory until a head arrives (idle connections are many)
   ~HeadBuffer() { release(); }  // the storage goes to the worker's spares
@@ -81,30 +87,26 @@ class HeadBuffer {
     if (spans_.capacity() == 0) spans_.reserve(kInitialSpans);
     spans_.push_back({name, value});
   }
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  // llhttp's report of this head's headers, emptied by reset(); the parser verifies it against
-  // build()'s result.
-  HeaderSpanCheck& spanCheck() { return span_check_; }
-#endif
   // Appends bytes of the proxy's own (a rewritten target) and returns their span.
   Span appendExtra(std::string_view bytes);
 
   Span first() const { return first_; }
+  // The header lines recorded so far, in order (their ids once classify() has run).
+  const std::vector<HeaderSpan>& headerSpans() const { return spans_; }
   // Every byte held: the head from its first byte, then any appendExtra bytes.
   std::string_view bytes() const { return buf_; }
   std::string_view view(Span span) const { return {buf_.data() + span.offset, span.length}; }
+  // Recognises the names of the header lines recorded so far (HeaderId), once: the head feed
+  // needs them before build() does.
+  void classify();
   // Fills `out` with views (values trimmed). Valid until the next append or reset().
-  void build(std::vector<Header>& out) const;
+  void build(std::vector<Header>& out);
   // Gives memory back after an unusually large head.
   void shrink();
   // Gives all memory back (an idle connection); the next head allocates again.
   void release();
 
  private:
-  struct HeaderSpan {
-    Span name;
-    Span value;
-  };
   // One allocation covers the headers of a typical head.
   static constexpr size_t kInitialSpans = 16;
   void append(Span& span, const char* at, size_t length);
@@ -116,9 +118,7 @@ class HeadBuffer {
   size_t raw_offset_ = 0;
   Span first_;
   std::vector<HeaderSpan> spans_;
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  HeaderSpanCheck span_check_;
-#endif
+  size_t classified_ = 0;  // spans_[0, classified_) have their id
 };
 
 }  // namespace fulcrum::http

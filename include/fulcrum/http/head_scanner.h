@@ -32,10 +32,13 @@ class HeadScanner {
   // kError).
   Result scan(const char* data, size_t length, size_t* used);
 
-  // The request/status line has been fully received.
+  // The request/status line has been fully received (or scan() failed).
   bool firstLineDone() const { return state_ > State::kFirstLineCr; }
   // Bytes of the request/status line so far (without leading empty lines).
   size_t firstLineBytes() const { return first_line_bytes_; }
+  // Once firstLineDone(): where the header lines start, from the head's first byte (right
+  // after the first line's LF; leading empty lines included).
+  size_t headerStart() const { return header_start_; }
   // Why scan() returned kError.
   const char* error() const { return error_; }
 
@@ -59,6 +62,7 @@ class HeadScanner {
   HeadBuffer* spans_ = nullptr;
   uint32_t base_ = 0;                       // bytes scanned by earlier calls since reset()
   uint32_t name_start_ = 0, name_end_ = 0;  // of the current header line (the colon ends it)
+  uint32_t header_start_ = 0;
   size_t first_line_bytes_ = 0;
   uint32_t spaces_ = 0;  // request line: separators seen
   bool prev_space_ = false;

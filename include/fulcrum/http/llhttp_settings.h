@@ -9,33 +9,18 @@
 namespace fulcrum::http {
 
 // llhttp callbacks of a parser whose heads go through the HeadScanner: while a head is parsed,
-// the scanner records the headers, so llhttp reports none (in a build with the check, it
-// reports them to Parser::spanCheck()); in a body, header fields are trailers, given to
-// `on_trailer`. `common` has every other callback.
+// the scanner records the headers, so llhttp reports none; in a body, header fields are
+// trailers, given to `on_trailer`. `common` has every other callback.
 struct HeadBodySettings {
   llhttp_settings_t head;
   llhttp_settings_t body;
 };
 
-template <class Parser>
-HeadBodySettings headAndBodySettings(const llhttp_settings_t& common, llhttp_data_cb on_trailer) {
+inline HeadBodySettings headAndBodySettings(const llhttp_settings_t& common,
+                                            llhttp_data_cb on_trailer) {
   HeadBodySettings s{common, common};
   s.body.on_header_field = on_trailer;
   s.body.on_header_value = on_trailer;
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  s.head.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parser*>(p->data)->spanCheck().field(at, n);
-    return 0;
-  };
-  s.head.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parser*>(p->data)->spanCheck().value(at, n);
-    return 0;
-  };
-  s.head.on_header_value_complete = [](llhttp_t* p) {
-    static_cast<Parser*>(p->data)->spanCheck().valueComplete();
-    return 0;
-  };
-#endif
   return s;
 }
 

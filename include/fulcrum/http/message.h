@@ -43,6 +43,7 @@ struct Header {
 
   Header() = default;
   Header(std::string_view n, std::string_view v) : name(n), value(v), id(classifyHeader(n)) {}
+  Header(std::string_view n, std::string_view v, HeaderId i) : name(n), value(v), id(i) {}
 };
 
 // How a message body is delimited on the wire.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fulcrum/http/head_buffer.h"
+#include "fulcrum/http/head_feed.h"
 #include "fulcrum/http/head_scanner.h"
 #include "fulcrum/http/llhttp_settings.h"
 #include "fulcrum/http/message.h"
@@ -116,9 +117,7 @@ class RequestParser {
   HttpError error_;
   BodySink* sink_ = nullptr;  // during feedBody only
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-
- public:
-  HeaderSpanCheck& spanCheck() { return buf_.spanCheck(); }  // headAndBodySettings
+  LlhttpHeadVerdict verdict_;  // of the current head, for crossCheckHead
 #endif
 };
 

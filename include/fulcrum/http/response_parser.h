@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "fulcrum/http/head_buffer.h"
+#include "fulcrum/http/head_feed.h"
 #include "fulcrum/http/head_scanner.h"
 #include "fulcrum/http/llhttp_settings.h"
 #include "fulcrum/http/message.h"
@@ -104,9 +105,7 @@ class ResponseParser {
   ChunkExtensionPart ext_part_;
   const char* error_ = "";
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-
- public:
-  HeaderSpanCheck& spanCheck() { return buf_.spanCheck(); }  // headAndBodySettings
+  LlhttpHeadVerdict verdict_;  // of the current head, for crossCheckHead
 #endif
 };
 
