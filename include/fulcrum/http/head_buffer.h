@@ -1,6 +1,6 @@
 #pragma once
 // The per-connection copy of one message head. The raw head bytes are copied here whole (one
-// memcpy per read, addRaw) before llhttp parses them; the first line's variable part (URL or
+// memcpy per read, addRaw) as the scanner passes them; the first line's variable part (URL or
 // reason phrase, which llhttp reports as spans of that input, possibly split across reads)
 // and the header names and values (which the HeadScanner records as offsets from the head's
 // first byte) are kept as offsets into the copy, and turned into string_views once the head

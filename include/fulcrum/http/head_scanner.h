@@ -4,10 +4,10 @@
 // space-containing header names and some control bytes; a proxy that lets those through can
 // disagree with its backend about where a request ends (request smuggling). This scanner
 // rejects them and finds the exact end of the head, so the head's size can be bounded.
-// It also records where each header's name and value lie (recordInto), which spares llhttp a
-// callback per name and value piece: the scanner passes over those bytes anyway, and its view
-// of a valid head is llhttp's (a build with FULCRUM_CHECK_HEADER_SPANS compares the two).
-// Worker-local; no allocation.
+// It also records where each header's name and value lie (recordInto): the scanner passes
+// over those bytes anyway, and its view of a valid head is llhttp's (a build with
+// FULCRUM_CHECK_HEADER_SPANS compares the two). With those spans, llhttp is given only the
+// header lines it acts on (head_feed.h). Worker-local; no allocation.
 
 #include <cstddef>
 #include <cstdint>
