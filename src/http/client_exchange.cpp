@@ -24,6 +24,17 @@ bool hasBody(const RequestHead& h) {
          (h.framing == BodyFraming::kContentLength && h.content_length > 0);
 }
 
+// What the proxy may send again on a fresh connection when the pooled one it went out on
+// closes without an answer: the backend may have read it, and acted on it, before closing. So
+// nothing of it must be lost by then (no body), and acting on it twice must be harmless: an
+// idempotent method (RFC 9110 9.2.2, "a proxy MUST NOT automatically retry non-idempotent
+// requests"). nginx and HAProxy keep the same rule; a POST or PATCH gets the 502 instead.
+bool resendable(const RequestHead& h) {
+  if (hasBody(h)) return false;
+  std::string_view m = h.method;
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
+}
+
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 
 }  // namespace
@@ -104,7 +115,7 @@ void ClientSession::pickAndConnect() {
 
 void ClientSession::connectTo(const upstream::PoolMember& member, bool allow_pooled) {
   if (allow_pooled) {
-    if (UpstreamConnection* c = UpstreamPool::take(idle_list_, hasBody(parser_.head()))) {
+    if (UpstreamConnection* c = UpstreamPool::take(idle_list_, !resendable(parser_.head()))) {
       attachUpstream(c);
       return;
     }
@@ -245,8 +256,8 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
     return;
   }
   // Nothing came back. A pooled connection the backend had just closed is replaced once by
-  // a fresh one when nothing of the request is lost by sending it again (no body).
-  if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && !hasBody(parser_.head())) {
+  // a fresh one when sending the request again can do no harm (resendable).
+  if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && resendable(parser_.head())) {
     ex_.retried_fresh = true;
     phase_ = Phase::kConnecting;
     arm(Wait::kNone, {});

@@ -164,11 +164,11 @@ size_t UpstreamConnection::unsentBytes() const {
 bool UpstreamConnection::stillOpen(bool always) {
   // A backend closes idle keep-alive connections on its own clock: its FIN can be in the
   // socket while its EOF event waits behind the client read this loop turn is handling, and a
-  // request sent on such a connection fails (a request with a body cannot be sent again). So
-  // a connection parked for a while is asked directly, with one MSG_PEEK recv: 0 is that FIN,
-  // a byte is one nobody asked for. Busy connections come back sooner and cost nothing, unless
-  // the request has a body: a backend that closes right after its response leaves a FIN that
-  // the next request can beat to the loop.
+  // request sent on such a connection fails (one with a body or a non-idempotent method is not
+  // sent again). So a connection parked for a while is asked directly, with one MSG_PEEK recv:
+  // 0 is that FIN, a byte is one nobody asked for. Busy connections come back sooner and cost
+  // nothing, unless the request will not be sent again: a backend that closes right after its
+  // response leaves a FIN that the next request can beat to the loop.
   if (!always && uv_now(worker().loop()) - parked_at_ < kProbeAfterMs) return true;
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return false;
@@ -238,16 +238,16 @@ void UpstreamPool::retainOnly(const config::Config& config) {
   t_live = std::move(live);
 }
 
-UpstreamConnection* UpstreamPool::take(const std::string& key, bool for_body) {
+UpstreamConnection* UpstreamPool::take(const std::string& key, bool final_attempt) {
   auto it = t_pools.find(key);
-  return it == t_pools.end() ? nullptr : take(it->second.get(), for_body);
+  return it == t_pools.end() ? nullptr : take(it->second.get(), final_attempt);
 }
 
-UpstreamConnection* UpstreamPool::take(IdleList* list, bool for_body) {
+UpstreamConnection* UpstreamPool::take(IdleList* list, bool final_attempt) {
   while (UpstreamConnection* c = list->head) {
     // Reading stays armed for the borrower: stopping and restarting it costs epoll_ctl calls.
     c->unparkIdle();
-    if (c->stillOpen(for_body)) return c;
+    if (c->stillOpen(final_attempt)) return c;
     c->close();
   }
   return nullptr;

@@ -97,6 +97,32 @@ class KeepAlive(h.FulcrumTestCase):
             self.assertEqual(h.http_request(port, b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n").status,
                              200)
 
+    def test_pooled_connection_closing_under_a_request_it_read(self):
+        # The backend reads a request on a pooled connection, then closes without answering
+        # (a worker that died). It may have acted on it first, so only a request that can do
+        # no harm twice is sent again on a fresh connection: a GET, not a POST or PATCH, even
+        # without a body (RFC 9110 9.2.2: a proxy must not retry non-idempotent requests).
+        # Those get a 502, as from nginx, and the backend sees them once.
+        def handler(req):
+            if req.target == "/die" and req.index >= 1:  # on a reused connection
+                return Response(raw=b"", close=True, delay=0.3)
+            return Response(200, body=b"ok")
+
+        b, port = self.start(handler)
+        cases = [(b"POST /die HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "POST", 502),
+                 (b"POST /die HTTP/1.1\r\nHost: x\r\n\r\n", "POST", 502),
+                 (b"PATCH /die HTTP/1.1\r\nHost: x\r\n\r\n", "PATCH", 502),
+                 (b"GET /die HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200),
+                 (b"DELETE /die HTTP/1.1\r\nHost: x\r\n\r\n", "DELETE", 200)]
+        for raw, method, status in cases:
+            b.clear()
+            self.assertEqual(h.http_request(port, b"GET /warm HTTP/1.1\r\nHost: x\r\n\r\n").status,
+                             200)
+            r = h.http_request(port, raw, timeout=h.scaled(5))
+            self.assertEqual(r.status, status, method)
+            seen = [q.method for q in b.requests if q.target == "/die"]
+            self.assertEqual(seen, [method] * (1 if status == 502 else 2), method)
+
     def test_backend_fin_queued_behind_the_next_post(self):
         # A backend closes an idle pooled connection (its keep-alive timeout) just as the next
         # POST arrives: the FIN is in the proxy's socket, but its EOF event waits behind the

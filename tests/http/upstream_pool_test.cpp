@@ -400,11 +400,11 @@ TEST_F(HttpLoop, UpstreamPoolProbesEveryConnectionForARequestWithABody) {
   int p1, p2;
   UpstreamConnection* older = parkTwo(key, &p1, &p2).first;
   close(p2);
-  EXPECT_EQ(UpstreamPool::take(key, /*for_body=*/true), older);
+  EXPECT_EQ(UpstreamPool::take(key, /*final_attempt=*/true), older);
   EXPECT_EQ(UpstreamPool::idleCount(key), 0u);
   UpstreamPool::put(key, older, 8, 60s);
   close(p1);
-  EXPECT_EQ(UpstreamPool::take(key, /*for_body=*/false), older);  // the cheap path
+  EXPECT_EQ(UpstreamPool::take(key, /*final_attempt=*/false), older);  // the cheap path
   older->close();
   EXPECT_TRUE(runUntil([&] { return worker_.sessionCount() == 0; }));
 }

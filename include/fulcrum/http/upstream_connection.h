@@ -115,11 +115,12 @@ class UpstreamPool {
   // The list of `key`, created on first use. Lists are never erased: a caller may keep the
   // pointer instead of looking the key up per request.
   static IdleList* list(const std::string& key);
-  // An idle connection to `key`, unparked, or null. `for_body`: the request has a body, which
-  // cannot be sent again on a fresh connection if this one turns out closed, so every
-  // candidate is probed (stillOpen(true)); a request without one is retried instead.
-  static UpstreamConnection* take(const std::string& key, bool for_body = false);
-  static UpstreamConnection* take(IdleList* list, bool for_body = false);
+  // An idle connection to `key`, unparked, or null. `final_attempt`: the request will not be
+  // sent again on a fresh connection if this one turns out closed (it has a body, or its
+  // method is not idempotent), so every candidate is probed (stillOpen(true)); any other
+  // request is sent again instead.
+  static UpstreamConnection* take(const std::string& key, bool final_attempt = false);
+  static UpstreamConnection* take(IdleList* list, bool final_attempt = false);
   // Parks `c` (reading for EOF, idle timer running) unless the list is full or the worker is
   // draining: then it is closed.
   static void put(const std::string& key, UpstreamConnection* c, size_t max_idle,
