@@ -265,19 +265,19 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
   p = writeBytes(p, head.reason);
   p = writeLine(p, "\r\n");
   ConnectionOptions options = ConnectionOptions::from(head.headers);
-  bool has_request_id = false;
   bool has_date = false;
   const Header* content_length = nullptr;
   for (const Header& h : head.headers) {
     if (h.id == HeaderId::kContentLength) content_length = &h;
     if (isHopByHop(h, options, upgrade || upgrade_offer)) continue;
-    if (h.id == HeaderId::kXRequestId) has_request_id = true;
+    // The client gets the id its request carried (to the backend and into the access log),
+    // also when the backend answers with another one: one id per exchange end to end.
+    if (h.id == HeaderId::kXRequestId && !fwd.request_id.empty()) continue;
     if (h.id == HeaderId::kDate) has_date = true;
     if (h.id == HeaderId::kUpgrade) offered = true;
     p = writeHeader(p, h.name, h.value);
   }
-  if (!fwd.request_id.empty() && !has_request_id)
-    p = writeHeader(p, "X-Request-Id", fwd.request_id);
+  if (!fwd.request_id.empty()) p = writeHeader(p, "X-Request-Id", fwd.request_id);
   if (!fwd.set_cookie.empty()) p = writeHeader(p, "Set-Cookie", fwd.set_cookie);
   // RFC 9110 6.6.1: a recipient with a clock adds the Date a forwarded response lacks.
   if (!fwd.date.empty() && !has_date && head.status >= 200) p = writeHeader(p, "Date", fwd.date);

@@ -145,6 +145,18 @@ class Proxy(h.FulcrumTestCase):
         h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertNotEqual(b.requests[2].header("X-Request-Id"), rid)
 
+    def test_response_carries_the_id_the_backend_got(self):
+        # A backend that answers with an id of its own: the client still gets the one its
+        # request carried to the backend and into the access log (one id per exchange).
+        b, port = self.start(lambda req: Response(
+            200, headers=[("X-Request-Id", "backend-own")], body=b"ok"))
+        r = h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertRegex(r.header("X-Request-Id"), r"^[0-9a-f]{32}$")
+        self.assertEqual(r.header("X-Request-Id"), b.requests[0].header("X-Request-Id"))
+        self.assertEqual(len(r.header_all("X-Request-Id")), 1)
+        r = h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: mine\r\n\r\n")
+        self.assertEqual(r.header("X-Request-Id"), "mine")
+
     def test_date_added_where_missing(self):
         # RFC 9110 6.6.1: the backend's Date is kept; a response without one gets the proxy's,
         # and so do the proxy's own answers.
