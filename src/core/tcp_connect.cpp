@@ -1,6 +1,8 @@
 #include "fulcrum/core/tcp_connect.h"
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -129,5 +131,14 @@ void cancelConnect(ConnectAttempt* attempt) {
 }
 
 void tuneSocket(uv_tcp_t* handle) { uv_tcp_nodelay(handle, 1); }
+
+size_t unsentBytes(const uv_tcp_t* handle) {
+  uv_os_fd_t fd;
+  int n = 0;
+  if (handle == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle), &fd) != 0 ||
+      ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+    return 0;
+  return static_cast<size_t>(n);
+}
 
 }  // namespace fulcrum::core

@@ -259,6 +259,7 @@ void ClientSession::onTimeout(Wait wait) {
       return;
     case Phase::kExchange:
       if (ex_.head_sent) {
+        if (clientStillReading()) return;
         // Mid-response: the only honest ending is to cut the connection.
         releaseMember(true, 0);
         cutResponse();
@@ -279,6 +280,21 @@ void ClientSession::onTimeout(Wait wait) {
     case Phase::kClosing:
       return;
   }
+}
+
+bool ClientSession::clientStillReading() {
+  // No response byte moved for the wait. When the bytes wait on the client (it reads slower
+  // than the backend sends, so reading the backend stopped at the writer's high watermark),
+  // the stall is the client's, not the backend's: it gets the listener's client_idle to take
+  // bytes (nginx's send_timeout), not the pool's idle, which is for a backend that stops
+  // sending. As in uploadStalled, the kernel's send queue tells whether the client reads at
+  // all: while it moves, the wait starts again. True while the wait goes on.
+  if (client_writer_.queued() == 0) return false;  // nothing waits on the client
+  size_t unsent = client_writer_.queued() + core::unsentBytes(client_);
+  if (unsent == ex_.client_unsent_at_check) return false;  // not a byte for client_idle
+  ex_.client_unsent_at_check = unsent;
+  arm(Wait::kStream, listener_->config->timeouts.client_idle);
+  return true;
 }
 
 void ClientSession::uploadStalled() {
@@ -466,7 +482,12 @@ void ClientSession::onWriterDrained(StreamWriter&) {
     if (client_writer_.queued() == 0) flushed();
     return;
   }
-  if (phase_ == Phase::kExchange && upstream_ != nullptr) upstream_->startReading();
+  if (phase_ == Phase::kExchange && upstream_ != nullptr) {
+    upstream_->startReading();
+    // The client caught up: a stall from here on is the backend's again.
+    if (ex_.response_started && !ex_.response_done && wait_ == Wait::kStream)
+      arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+  }
   if (phase_ == Phase::kHead || phase_ == Phase::kExchange) processInput();
 }
 

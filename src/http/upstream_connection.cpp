@@ -1,7 +1,5 @@
 #include "fulcrum/http/upstream_connection.h"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -11,6 +9,7 @@
 #include <unordered_set>
 
 #include "fulcrum/config/config.h"
+#include "fulcrum/core/tcp_connect.h"
 #include "fulcrum/core/uv_util.h"
 #include "fulcrum/core/worker.h"
 
@@ -152,14 +151,7 @@ void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle
   startReading();
 }
 
-size_t UpstreamConnection::unsentBytes() const {
-  uv_os_fd_t fd;
-  int n = 0;
-  if (handle_ == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0 ||
-      ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
-    return 0;
-  return static_cast<size_t>(n);
-}
+size_t UpstreamConnection::unsentBytes() const { return core::unsentBytes(handle_); }
 
 bool UpstreamConnection::stillOpen(bool always) {
   // A backend closes idle keep-alive connections on its own clock: its FIN can be in the

@@ -144,6 +144,61 @@ class Streaming(h.FulcrumTestCase):
         self.assertEqual(digest.hexdigest(), expected_digest())
         self.assertRssBounded(base, rss)
 
+    def test_client_pausing_its_reads_is_not_a_backend_stall(self):
+        # The pool's timeouts.idle is for a backend that stops sending. A client that stops
+        # reading for a while (a player with a full buffer) makes the proxy stop reading the
+        # backend: that stall is the client's, and it has the listener's client_idle to read
+        # on. One that reads nothing for client_idle is cut.
+        size = 16 * h.MiB
+        def handler(r):
+            if r.target == "/stall":  # a backend that stops sending mid-body
+                return Response(200, body=[b"a" * 1000, b"b" * 1000], chunked=True,
+                                chunk_delay=5.0)
+            return Response(200, body=(BLOCK for _ in range(
+                (SIZE if r.target == "/huge" else size) // h.MiB)))
+
+        b = self.backend(h.HttpBackend("b", record_raw=False, handler=handler))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b], timeouts="{ idle: 500ms }")],
+                                    listener_extra="timeouts: { client_idle: 2s }"))
+        with h.connect(port, timeout=h.scaled(30)) as s:
+            s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            reader = SockReader(s)
+            head = read_head(reader, is_request=False)
+            self.assertEqual(head.status, 200)
+            time.sleep(1.5)  # three times the pool's idle, under client_idle
+            digest = hashlib.sha256()
+            _, complete = read_body(reader, head, is_request=False, sink=digest.update)
+        self.assertTrue(complete, "a client that paused its reads got a cut response")
+        expected = hashlib.sha256()
+        for _ in range(size // h.MiB):
+            expected.update(BLOCK)
+        self.assertEqual(digest.hexdigest(), expected.hexdigest())
+        # A client that reads nothing at all for client_idle is cut after it: what the
+        # socket buffers hold is far less than 64 MiB.
+        with h.connect(port, timeout=h.scaled(30)) as s:
+            s.sendall(b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(h.scaled(4))  # the pool's idle, then client_idle, pass unread
+            got = 0
+            while True:
+                try:
+                    data = s.recv(1 << 20)
+                except ConnectionResetError:
+                    break
+                if not data:
+                    break
+                got += len(data)
+            self.assertLess(got, SIZE, "a client that stopped reading was never cut")
+        # While the client keeps up, a backend that stops sending is cut after the pool's idle.
+        with h.connect(port, timeout=h.scaled(30)) as s:
+            start = time.monotonic()
+            s.sendall(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+            reader = SockReader(s)
+            head = read_head(reader, is_request=False)
+            _, complete = read_body(reader, head, is_request=False, sink=lambda d: None)
+            self.assertFalse(complete)
+            self.assertLess(time.monotonic() - start, h.scaled(3))
+
     def test_upload_to_slow_backend(self):
         b = self.backend(SlowReadingBackend(name="slow"))
         port = h.free_port()

@@ -37,6 +37,9 @@ void cancelConnect(ConnectAttempt* attempt);
 bool connectedToItself(uv_tcp_t* handle, const sockaddr* destination);
 // Closes with a reset (no TIME_WAIT) and deletes the handle from the close callback.
 void closeWithReset(uv_tcp_t* handle);
+// Bytes in the kernel's send queue not yet acknowledged by the peer (SIOCOUTQ); 0 when it
+// cannot be asked. Whether it changes between two checks tells whether the peer reads at all.
+size_t unsentBytes(const uv_tcp_t* handle);
 
 // TCP_NODELAY and keep-alive settings used for every proxied socket.
 void tuneSocket(uv_tcp_t* handle);

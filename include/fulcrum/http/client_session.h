@@ -66,8 +66,9 @@ class ClientSession final : public core::Session,
     bool continue_sent = false;
     bool request_done = false;  // the whole request went into the upstream writer
     bool response_started = false;
-    size_t unsent_at_check = 0;  // request bytes waiting on the backend at the last timeout
-    bool head_sent = false;      // bytes of a response (ours or the backend's) went out
+    size_t unsent_at_check = 0;         // request bytes waiting on the backend at the last timeout
+    size_t client_unsent_at_check = 0;  // response bytes waiting on the client, the same
+    bool head_sent = false;             // bytes of a response (ours or the backend's) went out
     bool response_done = false;
     bool recorded = false;  // counted in the metrics and written to the access log
     bool upstream_reusable = true;
@@ -152,6 +153,7 @@ class ClientSession final : public core::Session,
   void recordRequest(uint16_t status);
   // The request body has not moved for timeouts.idle: wait on, 504 or 408 (whose stall).
   void uploadStalled();
+  bool clientStillReading();
   // Adds the client bytes written since the last report to fulcrum_bytes_sent_total.
   void reportBytesSent();
   void writeAccessLog(uint16_t status);
