@@ -85,7 +85,7 @@ size_t skipRequestLineBytes(const unsigned char* p, size_t i, size_t length) {
 }  // namespace
 
 void HeadScanner::reset() {
-  state_ = State::kLeading;
+  state_ = kind_ == Kind::kTrailer ? State::kLineStart : State::kLeading;
   base_ = 0;
   header_start_ = 0;
   first_line_bytes_ = 0;

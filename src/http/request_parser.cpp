@@ -66,6 +66,8 @@ void RequestParser::nextMessage() {
   // previous request.
   parser_.method = HTTP_GET;
   scanner_.reset();
+  trailer_scanner_.reset();
+  in_trailers_ = false;
   head_bytes_ = 0;
   std::vector<Header> headers = std::move(head_.headers);
   head_ = RequestHead{};
@@ -172,13 +174,51 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
 
 RequestParser::Result RequestParser::feedBody(const char* data, size_t length, BodySink* sink) {
   sink_ = sink;
-  llhttp_errno_t err = llhttp_execute(&parser_, data, length);
+  Result result{Status::kNeedMore, length};
+  size_t pos = 0;
+  // At least one llhttp call, also with no bytes: a request without a body completes in it.
+  for (bool first = true; first || pos < length; first = false) {
+    const char* at = data + pos;
+    size_t give = length - pos;
+    HeadScanner::Result scanned = HeadScanner::Result::kNeedMore;
+    bool was_in_trailers = in_trailers_;
+    if (in_trailers_) {
+      // The trailer section: the scanner first, as for a head; llhttp parses what it passed.
+      scanned = trailer_scanner_.scan(at, give, &give);
+      if (scanned == HeadScanner::Result::kError) {
+        result = fail(400, "malformed trailer section", pos + give);
+        break;
+      }
+    }
+    llhttp_errno_t err = llhttp_execute(&parser_, at, give);
+    size_t consumed =
+        err == HPE_OK ? pos + give : pos + static_cast<size_t>(llhttp_get_error_pos(&parser_) - at);
+    if (err == HPE_PAUSED && state_ == State::kComplete) {
+      // With trailers, the scanner must have seen the same end of the message.
+      result =
+          !in_trailers_ || (scanned == HeadScanner::Result::kComplete && consumed == pos + give)
+              ? Result{Status::kMessageComplete, consumed}
+              : fail(400, "trailer section boundary mismatch", consumed);
+      break;
+    }
+    if (err == HPE_PAUSED && in_trailers_ && !was_in_trailers) {
+      llhttp_resume(&parser_);  // onChunkHeader stopped at the last chunk: trailers follow
+      pos = consumed;
+      continue;
+    }
+    if (err != HPE_OK) {
+      result = state_ == State::kError ? Result{Status::kError, consumed}  // a callback refused
+                                       : fail(400, llhttp_get_error_reason(&parser_), consumed);
+      break;
+    }
+    if (scanned == HeadScanner::Result::kComplete) {  // llhttp did not end the message there
+      result = fail(400, "trailer section boundary mismatch", consumed);
+      break;
+    }
+    pos = consumed;
+  }
   sink_ = nullptr;
-  if (err == HPE_OK) return {Status::kNeedMore, length};
-  size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
-  if (err == HPE_PAUSED && state_ == State::kComplete) return {Status::kMessageComplete, consumed};
-  if (state_ == State::kError) return {Status::kError, consumed};  // a callback refused
-  return fail(400, llhttp_get_error_reason(&parser_), consumed);
+  return result;
 }
 
 void RequestParser::emit(const char* data, size_t length) {
@@ -226,7 +266,12 @@ int RequestParser::onBody(llhttp_t* p, const char* at, size_t length) {
 int RequestParser::onChunkHeader(llhttp_t* p) {
   RequestParser* r = self(p);
   r->chunk_size_ = p->content_length;
-  if (r->chunk_size_ == 0) return 0;  // the last chunk: written by onMessageComplete
+  if (r->chunk_size_ == 0) {
+    // The last chunk (written by onMessageComplete): the trailer section goes through the
+    // scanner first (feedBody), from the byte after this line.
+    r->in_trailers_ = true;
+    return HPE_PAUSED;
+  }
   // The size goes to the backend as it is: one that a signed 64-bit parser (off_t, int64_t)
   // would read as negative is refused, as nginx and HAProxy refuse it.
   if (r->chunk_size_ > static_cast<uint64_t>(INT64_MAX)) {

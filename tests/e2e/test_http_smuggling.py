@@ -5,6 +5,8 @@ unknown method, 505 for an unsupported HTTP version) with
 `Connection: close`, the connection is closed, and the backend receives nothing: not a
 request, not a byte. A body that looks like a request stays a body."""
 
+import time
+
 import harness as h
 import http_helpers as hh
 
@@ -153,6 +155,21 @@ class Smuggling(h.FulcrumTestCase):
         self.assertEqual(len(b.requests), 1)
         self.assertFalse(b.requests[0].complete)
         self.assertNotIn(b"smuggled", b"".join(bytes(v) for v in b.raw_streams.values()))
+
+    def test_malformed_trailer_section_never_completes_upstream(self):
+        # A bare LF, obs-fold or an empty name in the trailer section is refused as in a head:
+        # the backend never sees the request end, nor the one pipelined after it.
+        b, port = self.start()
+        for trailers in (b"0\r\n\n", b"0\r\nX: y\r\n z\r\n\r\n", b"0\r\n: b\r\n\r\n"):
+            b.clear()
+            raw = (H + b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n" + trailers +
+                   b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+            data, closed = hh.raw_exchange(port, raw, wait=h.scaled(3))
+            self.assertEqual(hh.status_of(data), 400, trailers)
+            self.assertTrue(closed, trailers)
+            time.sleep(0.3)  # what reached the backend, if anything, has been read
+            self.assertFalse(any(r.complete for r in b.requests), trailers)
+            self.assertNotIn(b"smuggled", b"".join(bytes(v) for v in b.raw_streams.values()))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,12 @@ class HeadBuffer;
 
 class HeadScanner {
  public:
-  enum class Kind : uint8_t { kRequest, kResponse };
+  // kTrailer: the trailer section after a chunked body's last chunk, which has the same
+  // field lines and blank line as a head, but no first line.
+  enum class Kind : uint8_t { kRequest, kResponse, kTrailer };
   enum class Result : uint8_t { kNeedMore, kComplete, kError };
 
-  explicit HeadScanner(Kind kind) : kind_(kind) {}
+  explicit HeadScanner(Kind kind) : kind_(kind) { reset(); }
   // Each complete header line adds its name and value spans to `spans` (HeadBuffer::addHeader),
   // as offsets from the head's first byte: the head buffer must hold the head's bytes from
   // there, in the order they were scanned.

@@ -105,6 +105,10 @@ class RequestParser {
   RequestLimits limits_;
   llhttp_t parser_{};
   HeadScanner scanner_{HeadScanner::Kind::kRequest};
+  // After a chunked body's last chunk: its trailer section is checked like a head before
+  // llhttp parses it (llhttp takes a bare LF, obs-fold and empty names there).
+  HeadScanner trailer_scanner_{HeadScanner::Kind::kTrailer};
+  bool in_trailers_ = false;
   State state_ = State::kHead;
   bool in_head_ = true;         // llhttp is between a message's start and its headers' end
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
