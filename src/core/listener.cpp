@@ -59,13 +59,13 @@ int WorkerListener::open(int fd) {
   return uv_listen(reinterpret_cast<uv_stream_t*>(handle_.get()), 4096, &onConnection);
 }
 
-void WorkerListener::setProtocol(bool http) {
+void WorkerListener::setAcceptDeferral(bool on) {
   // A client that connects and stays silent is still accepted after the deferral, and
   // client_header handles it from there. nginx's `listen ... deferred` and HAProxy's
   // `defer-accept` set the same option. What it saves: the request is read straight after
   // accept (ClientSession::readFirstBytes), with no epoll round trip and, for a request that
   // closes its connection, no epoll_ctl.
-  int seconds = http ? static_cast<int>(kAcceptDeferral.count()) : 0;
+  int seconds = on ? static_cast<int>(kAcceptDeferral.count()) : 0;
   uv_os_fd_t fd;
   if (seconds == defer_accept_ || !handle_ ||
       uv_fileno(reinterpret_cast<uv_handle_t*>(handle_.get()), &fd) != 0)

@@ -112,7 +112,8 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
     }
     if (found) {
       found->setIndex(lr.index);
-      found->setProtocol(lr.config->protocol == config::Protocol::kHttp);
+      found->setAcceptDeferral(lr.config->protocol == config::Protocol::kHttp &&
+                               deferHttpAccept(lr.config->timeouts.client_header));
       kept.push_back(std::move(found));
     }
   }

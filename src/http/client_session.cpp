@@ -69,7 +69,7 @@ void ClientSession::start(bool deferred) {
 }
 
 // HTTP listeners defer accept until the client's first bytes are in (WorkerListener::
-// setProtocol), so they are read here rather than after a trip through epoll. A request that
+// setAcceptDeferral), so they are read here rather than after a trip through epoll. A request that
 // arrives whole and asks to close after its response is then served without the socket ever
 // being registered with epoll (two epoll_ctl calls per connection fewer). Nothing there (a
 // silent client accepted at the end of the deferral): reading is armed as usual.
@@ -88,8 +88,9 @@ void ClientSession::readFirstBytes() {
     worker().buffers().release(core::BufferPool::fromBase(buf.base));
     // A silent client, handed over at the end of the kernel's deferral: the second it has
     // already waited counts toward client_header, so that it is cut off when it would have
-    // been without the deferral.
-    arm(Wait::kHeader, std::max(header_timeout - core::kAcceptDeferral, 0ms));
+    // been without the deferral. (A client_header shorter than that has no deferral.)
+    bool deferred = core::deferHttpAccept(header_timeout);
+    arm(Wait::kHeader, deferred ? header_timeout - core::kAcceptDeferral : header_timeout);
     updateClientRead();
     return;
   }

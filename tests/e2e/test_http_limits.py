@@ -153,6 +153,20 @@ class Limits(h.FulcrumTestCase):
         # Meanwhile normal clients are served.
         self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
 
+    def test_client_header_under_a_second_holds_for_a_silent_client(self):
+        # HTTP listeners defer accept for up to a second until the first bytes arrive; with a
+        # shorter client_header there is no deferral, so a silent client is cut on time too.
+        b, port, admin = self.start("timeouts: { client_header: 300ms }")
+        with h.connect(port, timeout=h.scaled(5)) as idle:
+            start = time.monotonic()
+            closed, data = h.wait_closed(idle, h.scaled(4))
+            took = time.monotonic() - start
+        self.assertTrue(closed)
+        self.assertEqual(hh.status_of(data), 408)
+        self.assertGreaterEqual(took, 0.25)
+        self.assertLess(took, h.scaled(0.3) + 0.4)
+        self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
+
     def test_max_connections(self):
         b, port, admin = self.start("limits: { max_connections: 3 }")
         held = [h.HttpClient(port) for _ in range(3)]

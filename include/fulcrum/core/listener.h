@@ -16,6 +16,10 @@ class Worker;
 // How long the kernel holds a connection on an HTTP listener for its first bytes
 // (TCP_DEFER_ACCEPT; one second is the smallest deferral, one SYN-ACK retransmission).
 inline constexpr std::chrono::seconds kAcceptDeferral{1};
+// An HTTP listener defers accept unless that would keep a silent client past client_header.
+inline bool deferHttpAccept(std::chrono::milliseconds client_header) {
+  return client_header >= kAcceptDeferral;
+}
 
 class WorkerListener {
  public:
@@ -29,10 +33,11 @@ class WorkerListener {
   uint64_t id() const { return id_; }
   // Position of this listener in the worker's current snapshot (changes on reload).
   void setIndex(uint32_t index) { index_ = index; }
-  // Applies the listener's protocol to the socket (on open and on every reload, as a kept
-  // socket may change protocol): HTTP listeners defer accept until the client's first bytes
-  // arrive; TCP listeners, whose protocol may be server-speaks-first, never do.
-  void setProtocol(bool http);
+  // Whether accept waits (kAcceptDeferral at most) for the client's first bytes, set on open
+  // and on every reload (a kept socket may change protocol or timeouts): HTTP listeners do,
+  // unless their client_header is shorter than the deferral (deferHttpAccept); TCP listeners,
+  // whose protocol may be server-speaks-first, never do.
+  void setAcceptDeferral(bool on);
   void stopAccepting();
 
  private:
