@@ -12,6 +12,10 @@ namespace {
 
 constexpr char kEmpty[1] = {0};
 constexpr uint64_t kMaxChunkExtensionAndTrailerBytes = 64 * 1024;
+// Chunk framing besides extensions and trailers: a size line (16 hex digits at most, but
+// leading zeros are allowed) and two CRLFs per chunk. This much per chunk is allowed, so that
+// a size line of endless zeros cannot hold a backend connection open forever.
+constexpr uint64_t kMaxFramingBytesPerChunk = 64;
 
 RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
 
@@ -169,6 +173,8 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   state_ = State::kBody;
   body_bytes_ = 0;
   trailer_bytes_ = 0;
+  body_wire_bytes_ = 0;
+  chunks_ = 0;
   return {Status::kHeadComplete, used};
 }
 
@@ -193,6 +199,13 @@ RequestParser::Result RequestParser::feedBody(const char* data, size_t length, B
     llhttp_errno_t err = llhttp_execute(&parser_, at, give);
     size_t consumed =
         err == HPE_OK ? pos + give : pos + static_cast<size_t>(llhttp_get_error_pos(&parser_) - at);
+    body_wire_bytes_ += consumed - pos;
+    if (head_.framing == BodyFraming::kChunked &&
+        body_wire_bytes_ - body_bytes_ >
+            kMaxChunkExtensionAndTrailerBytes + kMaxFramingBytesPerChunk * (chunks_ + 1)) {
+      result = fail(400, "chunk size line too long", consumed);
+      break;
+    }
     if (err == HPE_PAUSED && state_ == State::kComplete) {
       // With trailers, the scanner must have seen the same end of the message.
       result =
@@ -266,6 +279,7 @@ int RequestParser::onBody(llhttp_t* p, const char* at, size_t length) {
 int RequestParser::onChunkHeader(llhttp_t* p) {
   RequestParser* r = self(p);
   r->chunk_size_ = p->content_length;
+  ++r->chunks_;
   if (r->chunk_size_ == 0) {
     // The last chunk (written by onMessageComplete): the trailer section goes through the
     // scanner first (feedBody), from the byte after this line.

@@ -211,6 +211,23 @@ TEST(HttpSmuggling, TrailerSectionAsStrictAsAHead) {
   }
 }
 
+TEST(HttpSmuggling, ChunkSizeLineBounded) {
+  // Leading zeros are valid hex, but a size line of endless zeros would hold the backend
+  // connection open forever: framing beyond what chunks need is refused.
+  std::string zeros(200000, '0');
+  for (size_t piece : {size_t{1000}, size_t{1} << 20}) {
+    auto r = parseOne(post("Transfer-Encoding: chunked\r\n", zeros + "1\r\na\r\n0\r\n\r\n"), piece);
+    EXPECT_EQ(r.error.status, 400) << piece;
+    EXPECT_STREQ(r.error.reason, "chunk size line too long");
+  }
+  // A few dozen leading zeros per chunk are fine.
+  std::string body;
+  for (int i = 0; i < 50; ++i) body += std::string(40, '0') + "2\r\nhi\r\n";
+  auto r = parseOne(post("Transfer-Encoding: chunked\r\n", body + "0\r\n\r\n"), 7);
+  EXPECT_TRUE(r.complete) << r.error.reason;
+  EXPECT_EQ(r.body.size(), 50u * 7 + 5);  // re-framed: "2\r\nhi\r\n" per chunk, "0\r\n\r\n"
+}
+
 TEST(HttpSmuggling, NoSecondRequestHiddenInBody) {
   // The proxy frames the body by Content-Length: what follows is the next request it parses
   // itself, and the backend only ever sees the re-framed body.

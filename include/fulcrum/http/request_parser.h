@@ -116,6 +116,8 @@ class RequestParser {
   ChunkExtensionPart ext_part_;
   uint64_t body_bytes_ = 0;
   uint64_t chunk_size_ = 0;
+  uint64_t body_wire_bytes_ = 0;  // body bytes as received, chunk framing included
+  uint64_t chunks_ = 0;
   HeadBuffer buf_;
   RequestHead head_;
   HttpError error_;
