@@ -165,13 +165,14 @@ HttpError RequestParser::finishHead() {
 // Content-Length / Transfer-Encoding: the message length must be unambiguous (RFC 9112 6).
 HttpError RequestParser::checkFraming() {
   const Header* content_length = nullptr;
+  uint64_t n = 0;
   bool has_te = false;
   size_t codings = 0, chunked_count = 0;
   bool last_is_chunked = false, bad_coding = false;
   for (const Header& h : head_.headers) {
     if (h.id == HeaderId::kContentLength) {
       if (content_length != nullptr) return {400, "several Content-Length headers"};
-      if (!allDigits(h.value) || h.value.size() > 18) return {400, "invalid Content-Length"};
+      if (!parseContentLength(h.value, &n)) return {400, "invalid Content-Length"};
       content_length = &h;
     } else if (h.id == HeaderId::kTransferEncoding) {
       has_te = true;
@@ -201,8 +202,6 @@ HttpError RequestParser::checkFraming() {
     head_.framing = BodyFraming::kNone;
     return {};
   }
-  uint64_t n = 0;
-  for (char c : content_length->value) n = n * 10 + static_cast<uint64_t>(c - '0');
   if ((flags & F_CONTENT_LENGTH) == 0 || parser_.content_length != n)
     return {400, "framing disagreement"};
   if (limits_.max_body_bytes != 0 && n > limits_.max_body_bytes)

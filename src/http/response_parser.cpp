@@ -176,11 +176,12 @@ bool ResponseParser::finishHead() {
   buf_.build(head_.headers);
 
   const Header* content_length = nullptr;
+  uint64_t length = 0;
   size_t codings = 0;
   bool chunked_last = false, bad = false;
   for (const Header& h : head_.headers) {
     if (h.id == HeaderId::kContentLength) {
-      if (content_length != nullptr || !allDigits(h.value) || h.value.size() > 18) bad = true;
+      if (content_length != nullptr || !parseContentLength(h.value, &length)) bad = true;
       content_length = &h;
     } else if (h.id == HeaderId::kTransferEncoding) {
       if (h.value.empty()) bad = true;
@@ -199,11 +200,7 @@ bool ResponseParser::finishHead() {
     error_ = "invalid response framing";
     return false;
   }
-  head_.content_length = 0;
-  if (content_length != nullptr) {
-    for (char c : content_length->value)
-      head_.content_length = head_.content_length * 10 + (c - '0');
-  }
+  head_.content_length = length;
   uint16_t status = head_.status;
   bool no_body = head_request_ || status / 100 == 1 || status == 204 || status == 304;
   if (no_body) {

@@ -41,8 +41,16 @@ TEST(HttpSmuggling, SeveralContentLengths) {
 }
 
 TEST(HttpSmuggling, ContentLengthNotPlainDigits) {
-  for (const char* v : {"+3", "-3", "0x3", "3 3", "3a", "", "1e2", "99999999999999999999999"})
+  for (const char* v : {"+3", "-3", "0x3", "3 3", "3a", "", "1e2", "99999999999999999999999",
+                        "1000000000000000000"})  // 19 significant digits
     expectRefused(post(std::string("Content-Length: ") + v + "\r\n", "abc"));
+  // 1*DIGIT: leading zeros are digits too (RFC 9110 8.6), however many.
+  for (const char* v : {"0000000000000000000000003", "03"}) {
+    auto r = parseOne(post(std::string("Content-Length: ") + v + "\r\n", "abc"));
+    EXPECT_TRUE(r.complete) << v << ": " << r.error.reason;
+    EXPECT_EQ(r.content_length, 3u) << v;
+    EXPECT_EQ(r.body, "abc") << v;
+  }
 }
 
 TEST(HttpSmuggling, TransferEncodingOtherThanFinalChunked) {

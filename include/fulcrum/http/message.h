@@ -75,6 +75,17 @@ inline bool allDigits(std::string_view s) {
   }
   return true;
 }
+// A Content-Length value (RFC 9110 8.6: 1*DIGIT): digits only, leading zeros allowed, at most
+// 18 significant digits (a value that fits any signed 64-bit parser downstream).
+inline bool parseContentLength(std::string_view s, uint64_t* out) {
+  if (!allDigits(s)) return false;
+  size_t zeros = s.find_first_not_of('0');
+  if (zeros != std::string_view::npos && s.size() - zeros > 18) return false;
+  uint64_t n = 0;
+  for (char c : s) n = n * 10 + static_cast<uint64_t>(c - '0');
+  *out = n;
+  return true;
+}
 // Trims spaces and tabs at both ends.
 inline std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
