@@ -14,7 +14,9 @@ constexpr char kBlankLine[] = "\r\n";
 
 }  // namespace
 
-llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf, const char** end) {
+namespace {
+
+llhttp_errno_t executeLines(llhttp_t* parser, HeadBuffer& buf, const char** end) {
   *end = nullptr;
   buf.classify();
   const char* base = buf.bytes().data();
@@ -34,6 +36,21 @@ llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf, const char*
   }
   *end = kBlankLine + 2;
   return llhttp_execute(parser, kBlankLine, 2);
+}
+
+}  // namespace
+
+llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf,
+                                  [[maybe_unused]] size_t head_length,
+                                  [[maybe_unused]] LlhttpHeadVerdict* verdict, const char** end) {
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  *verdict = {};
+  llhttp_errno_t err = executeLines(parser, buf, end);
+  crossCheckHead(static_cast<llhttp_type_t>(parser->type), buf, head_length, *verdict);
+  return err;
+#else
+  return executeLines(parser, buf, end);
+#endif
 }
 
 LlhttpHeadVerdict LlhttpHeadVerdict::of(const llhttp_t& p) {

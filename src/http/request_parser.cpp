@@ -155,15 +155,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   // The scanner saw the end of the head: llhttp must stop in onHeadersComplete at the blank
   // line, or the two disagree about the message and it is refused.
   const char* end = nullptr;
-  if (err == HPE_OK) {
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-    verdict_ = {};
-    err = executeHeaderLines(&parser_, buf_, &end);
-    crossCheckHead(HTTP_REQUEST, buf_, head_bytes_, verdict_);
-#else
-    err = executeHeaderLines(&parser_, buf_, &end);
-#endif
-  }
+  if (err == HPE_OK) err = executeHeaderLines(&parser_, buf_, head_bytes_, &verdict_, &end);
   if (err != HPE_PAUSED || in_head_ || llhttp_get_error_pos(&parser_) != end) {
     if (err == HPE_PAUSED || err == HPE_OK) return fail(400, "head boundary mismatch", used);
     return fail(refusalStatus(err), llhttp_get_error_reason(&parser_), used);
@@ -261,9 +253,7 @@ int RequestParser::onTrailerBytes(llhttp_t* p, const char*, size_t length) {
 
 int RequestParser::onHeadersComplete(llhttp_t* p) {
   RequestParser* r = self(p);
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  r->verdict_ = LlhttpHeadVerdict::of(*p);
-#endif
+  recordHeadVerdict(&r->verdict_, *p);
   r->in_head_ = false;
   r->useSettings(false);  // header fields from here on are trailers
   return HPE_PAUSED;      // the caller checks the head before any body byte is parsed

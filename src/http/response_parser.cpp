@@ -102,16 +102,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
         break;
       }
       const char* end = nullptr;
-      if (err == HPE_OK) {
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-        size_t head_length = head_bytes_;  // the end of a 1xx head sets it to 0
-        verdict_ = {};
-        err = executeHeaderLines(&parser_, buf_, &end);
-        crossCheckHead(HTTP_RESPONSE, buf_, head_length, verdict_);
-#else
-        err = executeHeaderLines(&parser_, buf_, &end);
-#endif
-      }
+      if (err == HPE_OK) err = executeHeaderLines(&parser_, buf_, head_bytes_, &verdict_, &end);
       if (failed_) {
         result = {Status::kError, pos + used};
         break;
@@ -250,9 +241,7 @@ int ResponseParser::refuseChunkLine(const char* why) {
 
 int ResponseParser::onHeadersComplete(llhttp_t* p) {
   ResponseParser* r = self(p);
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  r->verdict_ = LlhttpHeadVerdict::of(*p);
-#endif
+  recordHeadVerdict(&r->verdict_, *p);
   r->in_head_ = false;
   r->useSettings(false);  // header fields from here on are trailers
   if (!r->finishHead()) {

@@ -38,7 +38,7 @@ LlhttpHeadVerdict reducedVerdict(llhttp_type_t type, std::string_view head, Head
   parser.data = &verdict;
   if (llhttp_execute(&parser, head.data(), scanner.headerStart()) != HPE_OK) return verdict;
   const char* end = nullptr;
-  llhttp_errno_t err = executeHeaderLines(&parser, buf, &end);
+  llhttp_errno_t err = executeHeaderLines(&parser, buf, head.size(), &verdict, &end);
   if (verdict.reached) {
     EXPECT_EQ(err, HPE_PAUSED) << head;
     EXPECT_EQ(llhttp_get_error_pos(&parser), end) << head;  // stopped at the head's end

@@ -31,14 +31,6 @@ constexpr bool llhttpActsOn(HeaderId id) {
          id == HeaderId::kUpgrade;
 }
 
-// Gives `parser`, which has parsed the first line of the complete head in `buf`, the header
-// lines llhttp acts on (buf.classify() tells which) and then the blank line that ends the head.
-// Adjacent lines go in one call. The lines are read from `buf` (no callback of the parser's head
-// settings touches it), the blank line from static memory: on_headers_complete may grow `buf`.
-// Returns llhttp's result; `*end` is the end of the last bytes given, where llhttp reports a pause
-// at the end of the head.
-llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf, const char** end);
-
 // What llhttp made of a head, as its on_headers_complete sees it.
 struct LlhttpHeadVerdict {
   bool reached = false;  // on_headers_complete was called
@@ -49,6 +41,26 @@ struct LlhttpHeadVerdict {
   static LlhttpHeadVerdict of(const llhttp_t& p);
   bool operator==(const LlhttpHeadVerdict&) const = default;
 };
+
+// For a parser's on_headers_complete: records the verdict for executeHeaderLines' cross-check
+// (nothing in builds without it).
+inline void recordHeadVerdict([[maybe_unused]] LlhttpHeadVerdict* verdict,
+                              [[maybe_unused]] const llhttp_t& parser) {
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+  *verdict = LlhttpHeadVerdict::of(parser);
+#endif
+}
+
+// Gives `parser`, which has parsed the first line of the complete head in `buf` (its first
+// `head_length` bytes), the header lines llhttp acts on (buf.classify() tells which) and then
+// the blank line that ends the head. Adjacent lines go in one call. The lines are read from
+// `buf` (no callback of the parser's head settings touches it), the blank line from static
+// memory: on_headers_complete may grow `buf`. Returns llhttp's result; `*end` is the end of
+// the last bytes given, where llhttp reports a pause at the end of the head. In builds with
+// FULCRUM_CHECK_HEADER_SPANS, the parser's on_headers_complete records what it saw in
+// `*verdict` (recordHeadVerdict), and crossCheckHead compares it with a whole-head parse.
+llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf, size_t head_length,
+                                  LlhttpHeadVerdict* verdict, const char** end);
 
 // Parses the first `head_length` bytes of `buf` (a complete head) with a fresh llhttp of
 // `type`, given every byte, and returns its verdict. With `check_spans`, also aborts unless the

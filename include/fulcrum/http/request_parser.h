@@ -121,10 +121,8 @@ class RequestParser {
   HeadBuffer buf_;
   RequestHead head_;
   HttpError error_;
-  BodySink* sink_ = nullptr;  // during feedBody only
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  LlhttpHeadVerdict verdict_;  // of the current head, for crossCheckHead
-#endif
+  BodySink* sink_ = nullptr;   // during feedBody only
+  LlhttpHeadVerdict verdict_;  // of the current head, in builds with the cross-check
 };
 
 }  // namespace fulcrum::http

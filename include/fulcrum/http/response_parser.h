@@ -104,9 +104,7 @@ class ResponseParser {
   size_t head_bytes_ = 0;
   ChunkExtensionPart ext_part_;
   const char* error_ = "";
-#ifdef FULCRUM_CHECK_HEADER_SPANS
-  LlhttpHeadVerdict verdict_;  // of the current head, for crossCheckHead
-#endif
+  LlhttpHeadVerdict verdict_;  // of the current head, in builds with the cross-check
 };
 
 }  // namespace fulcrum::http
