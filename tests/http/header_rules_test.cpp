@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #include <chrono>
 #include <set>
@@ -209,11 +210,18 @@ TEST(HttpHeaderRules, HttpDateIsImfFixdate) {
     formatHttpDate(t, buf);
     return std::string(buf, kHttpDateLength);
   };
+  // The same clock as httpDateNow's: std::time() reads a coarse one that can lag it by a tick,
+  // and then both readings fall in the second before the one formatted.
+  auto realtime = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+  };
   httpDateNow(uint64_t{1} << 50);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  std::time_t t0 = std::time(nullptr);
+  std::time_t t0 = realtime();
   std::string now(httpDateNow(1));
-  std::time_t t1 = std::time(nullptr);
+  std::time_t t1 = realtime();
   EXPECT_TRUE(now == text(t0) || now == text(t1)) << now;
   EXPECT_EQ(httpDateNow(1), now);  // reused within the same second of loop time
 }
