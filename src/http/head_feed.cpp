@@ -12,28 +12,24 @@ namespace {
 
 constexpr char kBlankLine[] = "\r\n";
 
-}  // namespace
-
-namespace {
-
 llhttp_errno_t executeLines(llhttp_t* parser, HeadBuffer& buf, const char** end) {
   *end = nullptr;
   buf.classify();
   const char* base = buf.bytes().data();
   size_t run_start = 0, run_end = 0;  // [start, end) of adjacent lines not yet given
+  auto give = [&] {
+    return run_end == run_start ? HPE_OK
+                                : llhttp_execute(parser, base + run_start, run_end - run_start);
+  };
   for (const HeadBuffer::HeaderSpan& h : buf.headerSpans()) {
     if (!llhttpActsOn(h.id)) continue;
-    if (h.name.offset != run_end && run_end != run_start) {
-      llhttp_errno_t err = llhttp_execute(parser, base + run_start, run_end - run_start);
-      if (err != HPE_OK) return err;
+    if (h.name.offset != run_end) {  // not next to the run: the run goes, a new one starts
+      if (llhttp_errno_t err = give(); err != HPE_OK) return err;
+      run_start = h.name.offset;
     }
-    if (h.name.offset != run_end) run_start = h.name.offset;
     run_end = h.value.offset + h.value.length + 2;  // the value's CRLF
   }
-  if (run_end != run_start) {
-    llhttp_errno_t err = llhttp_execute(parser, base + run_start, run_end - run_start);
-    if (err != HPE_OK) return err;
-  }
+  if (llhttp_errno_t err = give(); err != HPE_OK) return err;
   *end = kBlankLine + 2;
   return llhttp_execute(parser, kBlankLine, 2);
 }

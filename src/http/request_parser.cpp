@@ -123,17 +123,12 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   size_t scan_length = static_cast<size_t>(std::min<uint64_t>(length, room));
   size_t used = 0;
   if (head_bytes_ == 0) buf_.reset();  // the scanner records the header spans into it
-  bool line_done_before = scanner_.firstLineDone();
   HeadScanner::Result scanned = scanner_.scan(data, scan_length, &used);
   buf_.addRaw(data, used);
   // llhttp parses the request line as it arrives, so that its refusals there (501, 505) come as
   // early as they can; after a scanner error, up to the byte before it. The header lines
   // follow once the head is complete (head_feed.h).
-  size_t line_bytes = 0;
-  if (!line_done_before) {
-    bool line_done = scanned != HeadScanner::Result::kError && scanner_.firstLineDone();
-    line_bytes = line_done ? scanner_.headerStart() - head_bytes_ : used;
-  }
+  size_t line_bytes = scanner_.firstLinePart();
   llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, data, line_bytes) : HPE_OK;
   head_bytes_ += used;
   if (scanned == HeadScanner::Result::kError) {

@@ -76,7 +76,6 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       size_t used = 0;
       // A new head (the first, or after a 1xx): the scanner records its header spans into buf_.
       if (head_bytes_ == 0) buf_.reset();
-      bool line_done_before = scanner_.firstLineDone();
       HeadScanner::Result scanned = scanner_.scan(at, std::min(n, room), &used);
       if (scanned == HeadScanner::Result::kError) {
         result = fail(scanner_.error(), pos + used);
@@ -85,9 +84,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       buf_.addRaw(at, used);
       // llhttp parses the status line as it arrives, the header lines once the head is
       // complete (head_feed.h).
-      size_t line_bytes = line_done_before           ? 0
-                          : scanner_.firstLineDone() ? scanner_.headerStart() - head_bytes_
-                                                     : used;
+      size_t line_bytes = scanner_.firstLinePart();
       head_bytes_ += used;  // before llhttp: the end of a 1xx head starts the next at 0
       llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, at, line_bytes) : HPE_OK;
       if (scanned == HeadScanner::Result::kNeedMore) {

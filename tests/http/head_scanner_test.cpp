@@ -284,5 +284,31 @@ TEST(HttpHeadScanner, ResetStartsOver) {
   EXPECT_EQ(s.firstLineBytes(), 14u);
 }
 
+TEST(HttpHeadScanner, FirstLinePartOfEachScan) {
+  // What of each scan() goes to llhttp before the head is complete: the first line's bytes,
+  // leading empty lines and CRLF included, however the reads split them.
+  HeadScanner s(HeadScanner::Kind::kRequest);
+  size_t used = 0;
+  std::string a = "\r\nGET /x", b = " HTTP/1.1\r", c = "\nHost: a\r\n", d = "\r\n";
+  ASSERT_EQ(s.scan(a.data(), a.size(), &used), Result::kNeedMore);
+  EXPECT_EQ(s.firstLinePart(), a.size());
+  ASSERT_EQ(s.scan(b.data(), b.size(), &used), Result::kNeedMore);
+  EXPECT_EQ(s.firstLinePart(), b.size());
+  ASSERT_EQ(s.scan(c.data(), c.size(), &used), Result::kNeedMore);
+  EXPECT_EQ(s.firstLinePart(), 1u);  // the LF
+  ASSERT_EQ(s.scan(d.data(), d.size(), &used), Result::kComplete);
+  EXPECT_EQ(s.firstLinePart(), 0u);
+  // An error in the first line: the bytes before the bad one.
+  s.reset();
+  std::string bad = "GET\t/ HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(s.scan(bad.data(), bad.size(), &used), Result::kError);
+  EXPECT_EQ(s.firstLinePart(), 3u);
+  // A trailer section has no first line.
+  HeadScanner t(HeadScanner::Kind::kTrailer);
+  std::string trailers = "X: y\r\n\r\n";
+  ASSERT_EQ(t.scan(trailers.data(), trailers.size(), &used), Result::kComplete);
+  EXPECT_EQ(t.firstLinePart(), 0u);
+}
+
 }  // namespace
 }  // namespace fulcrum::http
