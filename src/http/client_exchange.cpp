@@ -29,11 +29,7 @@ bool hasBody(const RequestHead& h) {
 // nothing of it must be lost by then (no body), and acting on it twice must be harmless: an
 // idempotent method (RFC 9110 9.2.2, "a proxy MUST NOT automatically retry non-idempotent
 // requests"). nginx and HAProxy keep the same rule; a POST or PATCH gets the 502 instead.
-bool resendable(const RequestHead& h) {
-  if (hasBody(h)) return false;
-  std::string_view m = h.method;
-  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
-}
+bool resendable(const RequestHead& h) { return h.idempotent && !hasBody(h); }
 
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 

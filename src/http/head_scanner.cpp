@@ -88,7 +88,8 @@ void HeadScanner::reset() {
   state_ = kind_ == Kind::kTrailer ? State::kLineStart : State::kLeading;
   base_ = 0;
   header_start_ = 0;
-  first_line_part_ = 0;
+  scan_base_ = 0;
+  scan_in_first_line_ = false;
   first_line_bytes_ = 0;
   spaces_ = 0;
   prev_space_ = false;
@@ -104,14 +105,10 @@ HeadScanner::Result HeadScanner::fail(const char* why) {
 HeadScanner::Result HeadScanner::scan(const char* data, size_t length, size_t* used) {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   size_t i = 0;
-  bool in_first_line = state_ < State::kLineStart;  // never for a trailer section
+  scan_base_ = base_;
+  scan_in_first_line_ = state_ < State::kLineStart;  // never for a trailer section
   auto stop = [&](Result r) {
     *used = i;
-    if (!in_first_line) {
-      first_line_part_ = 0;
-    } else {
-      first_line_part_ = header_start_ != 0 ? header_start_ - base_ : static_cast<uint32_t>(i);
-    }
     base_ += static_cast<uint32_t>(i);  // heads stay under 16 MiB (max_header_bytes)
     return r;
   };

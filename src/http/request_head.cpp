@@ -84,6 +84,9 @@ HttpError RequestParser::finishHead() {
 
   head_.method = llhttp_method_name(method);
   head_.is_head = method == HTTP_HEAD;
+  // RFC 9110 9.2.2 (safe methods, PUT and DELETE).
+  head_.idempotent = method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
+                     method == HTTP_PUT || method == HTTP_DELETE || method == HTTP_TRACE;
   head_.version_minor = minor;
 
   // Target: origin-form, "*" for OPTIONS, or absolute-form (whose authority replaces Host,

@@ -128,7 +128,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   // llhttp parses the request line as it arrives, so that its refusals there (501, 505) come as
   // early as they can; after a scanner error, up to the byte before it. The header lines
   // follow once the head is complete (head_feed.h).
-  size_t line_bytes = scanner_.firstLinePart();
+  size_t line_bytes = scanner_.firstLinePart(used);
   llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, data, line_bytes) : HPE_OK;
   head_bytes_ += used;
   if (scanned == HeadScanner::Result::kError) {

@@ -84,7 +84,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       buf_.addRaw(at, used);
       // llhttp parses the status line as it arrives, the header lines once the head is
       // complete (head_feed.h).
-      size_t line_bytes = scanner_.firstLinePart();
+      size_t line_bytes = scanner_.firstLinePart(used);
       head_bytes_ += used;  // before llhttp: the end of a 1xx head starts the next at 0
       llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, at, line_bytes) : HPE_OK;
       if (scanned == HeadScanner::Result::kNeedMore) {

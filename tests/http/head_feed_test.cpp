@@ -36,7 +36,7 @@ LlhttpHeadVerdict reducedVerdict(llhttp_type_t type, std::string_view head, Head
   llhttp_t parser;
   llhttp_init(&parser, type, &settings);
   parser.data = &verdict;
-  if (llhttp_execute(&parser, head.data(), scanner.firstLinePart()) != HPE_OK) return verdict;
+  if (llhttp_execute(&parser, head.data(), scanner.firstLinePart(used)) != HPE_OK) return verdict;
   const char* end = nullptr;
   llhttp_errno_t err = executeHeaderLines(&parser, buf, head.size(), &verdict, &end);
   if (verdict.reached) {

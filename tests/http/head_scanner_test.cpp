@@ -291,23 +291,23 @@ TEST(HttpHeadScanner, FirstLinePartOfEachScan) {
   size_t used = 0;
   std::string a = "\r\nGET /x", b = " HTTP/1.1\r", c = "\nHost: a\r\n", d = "\r\n";
   ASSERT_EQ(s.scan(a.data(), a.size(), &used), Result::kNeedMore);
-  EXPECT_EQ(s.firstLinePart(), a.size());
+  EXPECT_EQ(s.firstLinePart(used), a.size());
   ASSERT_EQ(s.scan(b.data(), b.size(), &used), Result::kNeedMore);
-  EXPECT_EQ(s.firstLinePart(), b.size());
+  EXPECT_EQ(s.firstLinePart(used), b.size());
   ASSERT_EQ(s.scan(c.data(), c.size(), &used), Result::kNeedMore);
-  EXPECT_EQ(s.firstLinePart(), 1u);  // the LF
+  EXPECT_EQ(s.firstLinePart(used), 1u);  // the LF
   ASSERT_EQ(s.scan(d.data(), d.size(), &used), Result::kComplete);
-  EXPECT_EQ(s.firstLinePart(), 0u);
+  EXPECT_EQ(s.firstLinePart(used), 0u);
   // An error in the first line: the bytes before the bad one.
   s.reset();
   std::string bad = "GET\t/ HTTP/1.1\r\n\r\n";
   ASSERT_EQ(s.scan(bad.data(), bad.size(), &used), Result::kError);
-  EXPECT_EQ(s.firstLinePart(), 3u);
+  EXPECT_EQ(s.firstLinePart(used), 3u);
   // A trailer section has no first line.
   HeadScanner t(HeadScanner::Kind::kTrailer);
   std::string trailers = "X: y\r\n\r\n";
   ASSERT_EQ(t.scan(trailers.data(), trailers.size(), &used), Result::kComplete);
-  EXPECT_EQ(t.firstLinePart(), 0u);
+  EXPECT_EQ(t.firstLinePart(used), 0u);
 }
 
 }  // namespace

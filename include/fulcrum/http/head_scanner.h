@@ -38,10 +38,13 @@ class HeadScanner {
   bool firstLineDone() const { return state_ > State::kFirstLineCr; }
   // Bytes of the request/status line so far (without leading empty lines).
   size_t firstLineBytes() const { return first_line_bytes_; }
-  // Of the bytes the last scan() passed, how many belong to the first line (leading empty
-  // lines and its CRLF included; up to the bad byte after an error there): what the parsers
-  // give llhttp as it arrives, before the head is complete (head_feed.h).
-  size_t firstLinePart() const { return first_line_part_; }
+  // Of the `used` bytes the last scan() passed, how many belong to the first line (leading
+  // empty lines and its CRLF included; up to the bad byte after an error there): what the
+  // parsers give llhttp as it arrives, before the head is complete (head_feed.h).
+  size_t firstLinePart(size_t used) const {
+    if (!scan_in_first_line_) return 0;
+    return header_start_ != 0 ? header_start_ - scan_base_ : used;
+  }
   // Why scan() returned kError.
   const char* error() const { return error_; }
 
@@ -65,8 +68,9 @@ class HeadScanner {
   HeadBuffer* spans_ = nullptr;
   uint32_t base_ = 0;                       // bytes scanned by earlier calls since reset()
   uint32_t name_start_ = 0, name_end_ = 0;  // of the current header line (the colon ends it)
-  uint32_t header_start_ = 0;     // where the header lines start, once the first line ended
-  uint32_t first_line_part_ = 0;  // firstLinePart()
+  uint32_t header_start_ = 0;        // where the header lines start, once the first line ended
+  uint32_t scan_base_ = 0;           // base_ when the last scan() started
+  bool scan_in_first_line_ = false;  // the last scan() started in the first line
   size_t first_line_bytes_ = 0;
   uint32_t spaces_ = 0;  // request line: separators seen
   bool prev_space_ = false;

@@ -120,6 +120,7 @@ bool isToken(std::string_view s);
 struct RequestHead {
   std::string_view method;      // canonical upper-case name
   bool is_head = false;         // method HEAD: the response has no body
+  bool idempotent = false;      // GET, HEAD, OPTIONS, PUT, DELETE, TRACE
   std::string_view target;      // origin-form ("/path?q") or "*"
   std::string_view host;        // Host header value (or the authority of an absolute-form target)
   uint8_t version_minor = 1;    // HTTP/1.0 or HTTP/1.1
