@@ -112,6 +112,10 @@ HttpError RequestParser::finishHead() {
     if (end < url.size() && url[end] == '/') {
       target = HeadBuffer::Span{target.offset + static_cast<uint32_t>(end),
                                 static_cast<uint32_t>(url.size() - end)};
+    } else if (method == HTTP_OPTIONS && end == url.size()) {
+      // "OPTIONS http://a": the last proxy MUST forward it as "OPTIONS *" (RFC 9112 3.2.4),
+      // a question about the server as a whole, not about its "/".
+      target = buf_.appendExtra("*");
     } else {
       // "http://a" or "http://a?q": origin-form needs a leading "/".
       // Rare path (an allocation is fine): `url` points into the buffer that grows here.

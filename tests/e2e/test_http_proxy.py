@@ -223,6 +223,13 @@ class Proxy(h.FulcrumTestCase):
             # Absolute form: the target's authority names the host, not the Host header.
             r = c.request("GET", "http://api.example.com/v1/abs", host="other.example.com")
             self.assertEqual(r.header("X-Backend"), "api")
+            # RFC 9112 3.2.4: OPTIONS with an empty path goes to the origin as "OPTIONS *".
+            default.clear()
+            r = c.request("OPTIONS", "http://other.example.com:8001", host="x")
+            self.assertEqual(r.status, 200)
+            sent = default.requests_for("")
+            self.assertEqual([(q.method, q.target, q.header("Host")) for q in sent],
+                             [("OPTIONS", "*", "other.example.com:8001")])
 
 
 if __name__ == "__main__":

@@ -141,6 +141,14 @@ TEST(HttpRequestParser, AbsoluteFormBecomesOriginForm) {
   EXPECT_EQ(r.target, "/?q=1");
   r = parseOne("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(r.target, "*");
+  // RFC 9112 3.2.4: an absolute-form OPTIONS with an empty path goes on as "*".
+  r = parseOne("OPTIONS http://a.b:8001 HTTP/1.1\r\nHost: a.b\r\n\r\n");
+  EXPECT_EQ(r.target, "*");
+  EXPECT_EQ(r.host, "a.b:8001");
+  r = parseOne("OPTIONS http://a.b?q HTTP/1.1\r\nHost: a.b\r\n\r\n");
+  EXPECT_EQ(r.target, "/?q");
+  r = parseOne("OPTIONS http://a.b/ HTTP/1.1\r\nHost: a.b\r\n\r\n");
+  EXPECT_EQ(r.target, "/");
   expectRejected("GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400);
   expectRejected("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
   expectRejected("GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
