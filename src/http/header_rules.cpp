@@ -208,6 +208,9 @@ void writeRequestHead(const RequestHead& head, const RequestForwarding& fwd, std
       case HeaderId::kXForwardedFor:
       case HeaderId::kXForwardedProto:
       case HeaderId::kXForwardedHost:
+      // A look-alike would reach a CGI-style backend as the header the proxy vouches for:
+      // a client could spoof its address through it (nginx drops every '_' name).
+      case HeaderId::kXForwardedLookalike:
         if (fwd.forwarded) continue;  // rewritten below
         break;
       case HeaderId::kXRequestId:

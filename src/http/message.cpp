@@ -31,6 +31,17 @@ inline bool sameLower(std::string_view name, std::string_view lower) {
   return true;
 }
 
+// One of the three X-Forwarded-* names (`lower`) spelt with '_' for one or both of its
+// separators ("x" sep "forwarded" sep ...); the exact spelling was checked before.
+inline bool forwardedLookalike(std::string_view name, std::string_view lower) {
+  if (name[1] != '_' && name[11] != '_') return false;  // cheap gate: most names stop here
+  for (size_t i = 0; i < lower.size(); ++i) {
+    unsigned char c = kLower[static_cast<unsigned char>(name[i])];
+    if ((c == '_' ? '-' : c) != static_cast<unsigned char>(lower[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool equalBytesIgnoreCase(const char* a, const char* b, size_t n) {
@@ -71,14 +82,17 @@ HeaderId classifyHeader(std::string_view n) {
       break;
     case 15:
       if (sameLower(n, "x-forwarded-for")) return HeaderId::kXForwardedFor;
+      if (forwardedLookalike(n, "x-forwarded-for")) return HeaderId::kXForwardedLookalike;
       break;
     case 16:
       if (sameLower(n, "x-forwarded-host")) return HeaderId::kXForwardedHost;
       if (sameLower(n, "proxy-connection")) return HeaderId::kProxyConnection;
+      if (forwardedLookalike(n, "x-forwarded-host")) return HeaderId::kXForwardedLookalike;
       break;
     case 17:
       if (sameLower(n, "transfer-encoding")) return HeaderId::kTransferEncoding;
       if (sameLower(n, "x-forwarded-proto")) return HeaderId::kXForwardedProto;
+      if (forwardedLookalike(n, "x-forwarded-proto")) return HeaderId::kXForwardedLookalike;
       break;
     default:
       break;
@@ -87,7 +101,10 @@ HeaderId classifyHeader(std::string_view n) {
 }
 
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name) {
-  if (HeaderId id = classifyHeader(name); id != HeaderId::kOther) return findHeader(headers, id);
+  // A look-alike id covers several names: those are compared by name like any other.
+  if (HeaderId id = classifyHeader(name);
+      id != HeaderId::kOther && id != HeaderId::kXForwardedLookalike)
+    return findHeader(headers, id);
   for (const Header& h : headers) {
     if (equalsIgnoreCase(h.name, name)) return &h;
   }

@@ -144,6 +144,16 @@ class Proxy(h.FulcrumTestCase):
         self.assertEqual(r2.header("X-Request-Id"), "abc-123")
         h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertNotEqual(b.requests[2].header("X-Request-Id"), rid)
+        # Spellings a CGI-style backend reads as X-Forwarded-* (HTTP_X_FORWARDED_FOR) do not
+        # reach it: the client cannot spoof its address past the proxy's own header.
+        h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 6.6.6.6\r\n"
+                             b"X-Forwarded_Proto: https\r\nX_Forwarded_Host: evil\r\n"
+                             b"X_App_Flag: 1\r\n\r\n")
+        names = [n.lower() for n, _ in b.requests[3].headers]
+        for lookalike in ("x_forwarded_for", "x-forwarded_proto", "x_forwarded_host"):
+            self.assertNotIn(lookalike, names)
+        self.assertEqual(b.requests[3].header("X_App_Flag"), "1")
+        self.assertEqual(b.requests[3].header("X-Forwarded-For"), "127.0.0.1")
 
     def test_response_carries_the_id_the_backend_got(self):
         # A backend that answers with an id of its own: the client still gets the one its

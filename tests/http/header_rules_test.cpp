@@ -53,6 +53,30 @@ TEST(HttpHeaderRules, XForwardedForAppended) {
   EXPECT_EQ(out.find("https"), std::string::npos);
 }
 
+TEST(HttpHeaderRules, ForwardedLookalikesDropped) {
+  // What a CGI, WSGI or Rack backend would read as X-Forwarded-*: not passed on when the proxy
+  // sets those. Other names with '_' are passed on.
+  std::string out = forward(
+      "GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 6.6.6.6\r\nx-forwarded_for: 6.6.6.7\r\n"
+      "X_FORWARDED-PROTO: https\r\nX_Forwarded_Host: evil\r\nX_Other: o\r\n"
+      "X_Forwarded_Fox: f\r\n\r\n",
+      {.add_request_id = false});
+  EXPECT_EQ(out,
+            "GET / HTTP/1.1\r\nHost: h\r\nX_Other: o\r\nX_Forwarded_Fox: f\r\n"
+            "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+  EXPECT_EQ(classifyHeader("X_Forwarded-For"), HeaderId::kXForwardedLookalike);
+  EXPECT_EQ(classifyHeader("X-Forwarded_Host"), HeaderId::kXForwardedLookalike);
+  EXPECT_EQ(classifyHeader("Accept-Encoding"), HeaderId::kOther);  // same length, no '_'
+  EXPECT_EQ(classifyHeader("X_Request_Id"), HeaderId::kOther);     // client ids are passed on
+  std::vector<Header> headers{Header("X_Forwarded_Host", "a"), Header("X_Forwarded_For", "b")};
+  ASSERT_NE(findHeader(headers, "x_forwarded_for"), nullptr);
+  EXPECT_EQ(findHeader(headers, "x_forwarded_for")->value, "b");
+  // Without forwarded headers the proxy vouches for nothing: both spellings pass.
+  out = forward("GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 1.1.1.1\r\n\r\n",
+                {.forwarded = false, .add_request_id = false});
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 1.1.1.1\r\n\r\n");
+}
+
 TEST(HttpHeaderRules, ForwardedOffLeavesHeadersAlone) {
   std::string out = forward("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n",
                             {.forwarded = false, .add_request_id = false});

@@ -29,6 +29,9 @@ enum class HeaderId : uint8_t {
   kXForwardedFor,
   kXForwardedProto,
   kXForwardedHost,
+  // X_Forwarded_For, X-Forwarded_Proto, ...: CGI, WSGI, Rack and PHP-FPM backends read these
+  // as the X-Forwarded-* header the proxy sets (both become HTTP_X_FORWARDED_FOR).
+  kXForwardedLookalike,
   kXRequestId,
   kDate,
 };
