@@ -144,10 +144,13 @@ def header(args, section):
     fulcrum = f"Fulcrum {fulcrum_rev(root)}" if args.fulcrum else "Fulcrum not built (n/a)"
     haproxy = version(["haproxy", "-v"], r"version (\S+)")
     nginx = version(["nginx", "-v"], r"nginx/(\S+)")
+    # The exact command, knobs included, so the table can be reproduced as it was made.
+    knobs = "".join(f"{k}={v} " for k, v, default in (
+        ("ROUNDS", args.rounds, 3), ("SECONDS_PER_PHASE", args.seconds, 4)) if str(v) != str(default))
     return [
         f"Measured {now} on {machine()}; {fulcrum}, HAProxy {haproxy}, nginx {nginx}.",
         "",
-        f"Reproduce: `bash bench/run.sh {section}` (or `bash bench/run.sh all`). One worker each "
+        f"Reproduce: `{knobs}bash bench/run.sh {section}` (or `{knobs}bash bench/run.sh all`). One worker each "
         "(Fulcrum `workers: 1`, HAProxy `nbthread 1`, nginx `worker_processes 1`), the proxy "
         "pinned to core 1 (`taskset -c 1`), backends and load generator on core 0; "
         f"each number is the median of {args.rounds} rounds of {args.seconds} s per proxy "
