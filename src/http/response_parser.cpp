@@ -200,8 +200,10 @@ bool ResponseParser::finishHead() {
   } else {
     head_.framing = BodyFraming::kUntilClose;
   }
+  // An HTTP/1.0 message with Transfer-Encoding has faulty framing: its body is taken as
+  // chunked, but the connection is closed after it (RFC 9112 6.1), whatever Connection says.
   head_.keep_alive = !options.close && (minor == 1 || options.keep_alive) &&
-                     head_.framing != BodyFraming::kUntilClose;
+                     head_.framing != BodyFraming::kUntilClose && !(minor == 0 && codings > 0);
   return true;
 }
 

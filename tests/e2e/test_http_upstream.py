@@ -117,6 +117,23 @@ class Upstream(h.FulcrumTestCase):
                          len(bad))
         self.assertEqual(self.get(port, "/good").status, 200)
 
+    def test_http10_response_with_transfer_encoding_is_not_reused(self):
+        # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; its
+        # connection is closed after it, whatever its Connection header says.
+        raw = {"/te": b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+               "/cl": b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"}
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(raw=raw[r.target])))
+        port, _ = self.start([b])
+        for target in ("/te", "/cl"):
+            with self.subTest(target):
+                b.clear()
+                for _ in range(3):
+                    r = self.get(port, target)
+                    self.assertEqual((r.status, r.body), (200, b"ok"))
+                conns = {q.conn_id for q in b.requests}
+                self.assertEqual(len(conns), 3 if target == "/te" else 1, target)
+
     def test_chunk_extensions_in_a_response_are_dropped_not_refused(self):
         # RFC 9112 7.1.1: any number of extensions per chunk line; a recipient ignores them.
         raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -85,6 +85,21 @@ TEST(HttpResponseParser, ChunkedDecoded) {
   }
 }
 
+TEST(HttpResponseParser, Http10WithTransferEncodingIsNotReused) {
+  // RFC 9112 6.1: faulty framing; the body is read as chunked, then the connection closes.
+  for (size_t piece : {1, 1000}) {
+    auto o =
+        run("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "2\r\nok\r\n0\r\n\r\n",
+            piece);
+    EXPECT_EQ(o.status, S::kComplete) << o.error;
+    EXPECT_EQ(o.sink.body, "ok");
+    EXPECT_FALSE(o.sink.keep_alive);
+  }
+  auto o = run("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_TRUE(o.sink.keep_alive);  // the same without Transfer-Encoding is reusable
+}
+
 TEST(HttpResponseParser, SeveralChunkExtensions) {
   for (size_t piece : {1, 5, 1000}) {
     auto o =
