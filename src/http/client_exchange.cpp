@@ -188,6 +188,7 @@ void ClientSession::onBodyBytes(const char* data, size_t length) {
 
 void ClientSession::onRequestDone() {
   ex_.request_done = true;
+  ex_.unsent_at_check = 0;  // the upload's checks are over (requestStillDelivering)
   if (!ex_.response_started) arm(Wait::kResponse, ex_.pool->config().timeouts.response);
 }
 

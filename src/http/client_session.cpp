@@ -265,6 +265,7 @@ void ClientSession::onTimeout(Wait wait) {
         releaseMember(true, 0);
         cutResponse();
       } else if (ex_.request_done || ex_.response_started) {
+        if (!ex_.response_started && requestStillDelivering()) return;
         failExchange(504, wait == Wait::kResponse ? "response timeout" : "upstream idle");
       } else {
         uploadStalled();
@@ -296,6 +297,34 @@ bool ClientSession::clientStillReading() {
   ex_.client_unsent_at_check = unsent;
   arm(Wait::kStream, listener_->config->timeouts.client_idle);
   return true;
+}
+
+bool ClientSession::requestStillDelivering() {
+  // The whole request went into the upstream socket, but megabytes of it can still wait in
+  // the kernel's buffers for a backend that reads slowly: timeouts.response is for a backend
+  // that has the request, so it starts once the send queue is empty. Until then this is an
+  // upload, checked as in uploadStalled: a queue that does not move for a check period is the
+  // backend's stall. The response timeout starts at most one period after the queue emptied.
+  // True while the wait goes on (or the exchange ended here).
+  const auto& timeouts = ex_.pool->config().timeouts;
+  auto period = std::min(timeouts.idle, timeouts.response);
+  size_t unsent =
+      upstream_ != nullptr ? upstream_->unsentBytes() + upstream_->writer().queued() : 0;
+  if (unsent != 0) {
+    if (unsent == ex_.unsent_at_check) {
+      failExchange(504, "backend stopped reading the request body");
+      return true;
+    }
+    ex_.unsent_at_check = unsent;
+    arm(Wait::kResponse, period);
+    return true;
+  }
+  if (ex_.unsent_at_check != 0) {  // the backend took the rest since the last check
+    ex_.unsent_at_check = 0;
+    arm(Wait::kResponse, timeouts.response);
+    return true;
+  }
+  return false;
 }
 
 void ClientSession::uploadStalled() {

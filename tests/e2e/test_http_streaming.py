@@ -24,9 +24,15 @@ def expected_digest() -> str:
 
 
 class SlowReadingBackend(h.ThreadedServer):
-    """Reads one request's body slowly (hashing it), then answers 200 with the digest."""
+    """Reads one request's body slowly (hashing it), then answers 200 with the digest; with
+    `stop_after`, stops reading after that many bytes and never answers."""
+    rate = 40 * h.MiB  # bytes per second
+    stop_after = None
+    rcvbuf = None  # SO_RCVBUF of each connection
 
     def handle(self, conn, conn_id):
+        if self.rcvbuf is not None:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
         reader = SockReader(conn)
         head = read_head(reader, is_request=True)
         digest = hashlib.sha256()
@@ -36,7 +42,10 @@ class SlowReadingBackend(h.ThreadedServer):
             nonlocal received
             digest.update(data)
             received += len(data)
-            time.sleep(len(data) / (40 * h.MiB))  # ~40 MiB/s
+            time.sleep(len(data) / self.rate)
+            if self.stop_after is not None and received >= self.stop_after:
+                time.sleep(h.scaled(6))
+                raise ConnectionError("stopped reading")
 
         read_body(reader, head, is_request=True, sink=sink)
         body = f"{received} {digest.hexdigest()}".encode()
@@ -215,6 +224,39 @@ class Streaming(h.FulcrumTestCase):
         self.assertEqual(head.status, 200)
         self.assertEqual(body.decode(), f"{SIZE} {expected_digest()}")
         self.assertRssBounded(base, rss)
+
+    def test_response_timeout_starts_when_the_backend_has_the_request(self):
+        # The last bytes of a large upload can sit in the proxy's socket buffer (megabytes) for
+        # seconds after it wrote them; a backend reading them slowly but steadily must not get
+        # a 504 for a request it is still receiving (timeouts.response is 500 ms here, reading
+        # the rest takes seconds). One that stops reading still gets its 504. (What waits in
+        # the backend's own receive buffer cannot be seen from the proxy: kept small here.)
+        size = 6 * h.MiB
+        body = h.payload(size, seed=5)
+        b = self.backend(SlowReadingBackend(name="slow"))
+        b.rate = 3 * h.MiB
+        b.rcvbuf = 64 * 1024
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b], timeouts="{ response: 500ms, idle: 1s }")]))
+        with h.connect(port, timeout=h.scaled(30)) as s:
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size + body)
+            reader = SockReader(s)
+            head = read_head(reader, is_request=False)
+            answer, _ = read_body(reader, head, is_request=False)
+        self.assertEqual(head.status, 200, answer)
+        self.assertEqual(answer.decode(), f"{size} {hashlib.sha256(body).hexdigest()}")
+
+        b.stop_after = 3 * h.MiB
+        start = time.monotonic()
+        with h.connect(port, timeout=h.scaled(30)) as s:
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+            try:
+                s.sendall(body)
+            except OSError:
+                pass  # the proxy may answer and close before taking it all
+            head = read_head(SockReader(s), is_request=False)
+        self.assertEqual(head.status, 504)
+        self.assertLess(time.monotonic() - start, h.scaled(4.5))
 
 
 if __name__ == "__main__":

@@ -154,6 +154,7 @@ class ClientSession final : public core::Session,
   // The request body has not moved for timeouts.idle: wait on, 504 or 408 (whose stall).
   void uploadStalled();
   bool clientStillReading();
+  bool requestStillDelivering();
   // Adds the client bytes written since the last report to fulcrum_bytes_sent_total.
   void reportBytesSent();
   void writeAccessLog(uint16_t status);
