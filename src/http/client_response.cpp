@@ -51,9 +51,11 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
 }
 
 void ClientSession::onInformational(const ResponseHead& head) {
-  // 100 Continue is the proxy's own business (see attachUpstream); other 1xx (103 Early
-  // Hints) are passed to HTTP/1.1 clients.
-  if (head.status == 100 || parser_.head().version_minor == 0 || ex_.head_sent) return;
+  // 1xx responses are passed to HTTP/1.1 clients (a proxy MUST, RFC 9110 15.2), but a client
+  // whose Expect the proxy answered with its own 100 (see attachUpstream) gets no second one.
+  if ((head.status == 100 && ex_.continue_sent) || parser_.head().version_minor == 0 ||
+      ex_.head_sent)
+    return;
   scratch_.clear();
   ResponseForwarding fwd;
   writeResponseHead(head, fwd, scratch_);

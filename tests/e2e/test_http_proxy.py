@@ -3,6 +3,7 @@ clients, HEAD/204/304, Expect: 100-continue, header rules and routing."""
 
 import email.utils
 import hashlib
+import re
 import time
 
 import harness as h
@@ -112,6 +113,29 @@ class Proxy(h.FulcrumTestCase):
             self.assertEqual(r.status, 200)
         self.assertEqual(b.requests[0].body, b"hello")
         self.assertIsNone(b.requests[0].header("Expect"))
+
+    def test_interim_responses_are_passed_on(self):
+        # RFC 9110 15.2: a proxy MUST forward 1xx responses, 100 included, unless it asked for
+        # them: a client whose Expect the proxy answered itself gets one 100, not two. HTTP/1.0
+        # clients get none (1xx is HTTP/1.1).
+        raw = (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+               b"HTTP/1.1 100 Continue\r\n\r\n"
+               b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        b, port = self.start(lambda req: Response(raw=raw))
+
+        def statuses(request):
+            data, _ = hh.raw_exchange(port, request, wait=h.scaled(1))
+            return [int(s) for s in re.findall(rb"HTTP/1\.[01] (\d{3}) ", data)], data
+
+        got, data = statuses(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(got, [103, 100, 200], data)
+        self.assertIn(b"Link: </a.css>\r\n", data)
+        self.assertTrue(data.endswith(b"\r\n\r\nok"), data)
+        got, data = statuses(b"PUT /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                             b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi")
+        self.assertEqual(got, [100, 103, 200], data)
+        got, data = statuses(b"GET /c HTTP/1.0\r\n\r\n")
+        self.assertEqual(got, [200], data)
 
     def test_header_rules(self):
         b, port = self.start(lambda req: Response(200, headers=[
