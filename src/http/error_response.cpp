@@ -60,7 +60,9 @@ void writeErrorResponse(uint16_t status, const ErrorResponseOptions& options, st
                  reason, body_length);
   if (!options.date.empty()) fmt::format_to(it, "Date: {}\r\n", options.date);
   if (!options.request_id.empty()) fmt::format_to(it, "X-Request-Id: {}\r\n", options.request_id);
-  if (status == 405) out.append("Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
+  // Only CONNECT gets a 405: every other method llhttp knows is forwarded (RFC 9110's, PATCH
+  // and WebDAV's among them); the standard ones are listed.
+  if (status == 405) out.append("Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\n");
   if (options.close) out.append("Connection: close\r\n");
   out.append("\r\n");
   if (!options.head_request) fmt::format_to(it, "{} {}\n", status, reason);

@@ -137,6 +137,19 @@ class Proxy(h.FulcrumTestCase):
         got, data = statuses(b"GET /c HTTP/1.0\r\n\r\n")
         self.assertEqual(got, [200], data)
 
+    def test_connect_is_refused_with_405(self):
+        # A reverse proxy opens no tunnels on request: CONNECT gets a 405 naming the methods
+        # that are forwarded, and never reaches a backend.
+        b, port = self.start()
+        data, closed = hh.raw_exchange(
+            port, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            wait=h.scaled(2))
+        self.assertEqual(hh.status_of(data), 405, data)
+        self.assertIn(b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\n", data)
+        self.assertEqual(b.requests, [])
+        r = h.http_request(port, b"TRACE /t HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((r.status, b.requests[0].method), (200, "TRACE"))
+
     def test_header_rules(self):
         b, port = self.start(lambda req: Response(200, headers=[
             ("Connection", "X-Backend-Hop"), ("X-Backend-Hop", "1"), ("Keep-Alive", "timeout=5")],
