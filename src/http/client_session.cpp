@@ -299,24 +299,35 @@ bool ClientSession::clientStillReading() {
   return true;
 }
 
+size_t ClientSession::requestBytesUnsent() const {
+  return upstream_ != nullptr ? upstream_->unsentBytes() + upstream_->writer().queued() : 0;
+}
+
+void ClientSession::waitOnBackendReading(Wait wait, std::chrono::milliseconds period,
+                                         size_t unsent) {
+  // Write completions are a poor sign of progress here: a backend that reads slowly drains a
+  // send buffer of megabytes without the socket turning writable for seconds. So the kernel's
+  // send queue is asked: if it moved since the last check, the backend is reading and the wait
+  // starts again. (The first check has nothing to compare with, so a backend that reads
+  // nothing is a 504 after two periods.) The client's bytes wait on the backend: its stall,
+  // not the client's (and a client still sending gets the answer through a lingering close).
+  if (unsent == ex_.unsent_at_check) {
+    failExchange(504, "backend stopped reading the request body");
+    return;
+  }
+  ex_.unsent_at_check = unsent;
+  arm(wait, period);
+}
+
 bool ClientSession::requestStillDelivering() {
   // The whole request went into the upstream socket, but megabytes of it can still wait in
   // the kernel's buffers for a backend that reads slowly: timeouts.response is for a backend
   // that has the request, so it starts once the send queue is empty. Until then this is an
-  // upload, checked as in uploadStalled: a queue that does not move for a check period is the
-  // backend's stall. The response timeout starts at most one period after the queue emptied.
-  // True while the wait goes on (or the exchange ended here).
+  // upload, checked every min(idle, response). The response timeout starts at most one
+  // period after the queue emptied. True while the wait goes on (or the exchange ended here).
   const auto& timeouts = ex_.pool->config().timeouts;
-  auto period = std::min(timeouts.idle, timeouts.response);
-  size_t unsent =
-      upstream_ != nullptr ? upstream_->unsentBytes() + upstream_->writer().queued() : 0;
-  if (unsent != 0) {
-    if (unsent == ex_.unsent_at_check) {
-      failExchange(504, "backend stopped reading the request body");
-      return true;
-    }
-    ex_.unsent_at_check = unsent;
-    arm(Wait::kResponse, period);
+  if (size_t unsent = requestBytesUnsent(); unsent != 0) {
+    waitOnBackendReading(Wait::kResponse, std::min(timeouts.idle, timeouts.response), unsent);
     return true;
   }
   if (ex_.unsent_at_check != 0) {  // the backend took the rest since the last check
@@ -328,22 +339,10 @@ bool ClientSession::requestStillDelivering() {
 }
 
 void ClientSession::uploadStalled() {
-  // No request body byte moved for timeouts.idle. Write completions are a poor sign of
-  // progress here: a backend that reads slowly drains a send buffer of megabytes without the
-  // socket turning writable for seconds. So the kernel's send queue is asked: if it moved
-  // since the last check, the backend is reading and the wait starts again. (The first check
-  // has nothing to compare with, so a backend that reads nothing is a 504 after two periods.)
-  size_t unsent =
-      upstream_ != nullptr ? upstream_->unsentBytes() + upstream_->writer().queued() : 0;
-  if (unsent != 0 && unsent != ex_.unsent_at_check) {
-    ex_.unsent_at_check = unsent;
-    arm(Wait::kStream, ex_.pool->config().timeouts.idle);
-    return;
-  }
-  if (unsent != 0) {
-    // The client's bytes wait on the backend: its stall, not the client's (and the client,
-    // still sending, gets the answer through a lingering close).
-    failExchange(504, "backend stopped reading the request body");
+  // No request body byte moved for timeouts.idle: the backend's stall while it has bytes to
+  // take, else the client's.
+  if (size_t unsent = requestBytesUnsent(); unsent != 0) {
+    waitOnBackendReading(Wait::kStream, ex_.pool->config().timeouts.idle, unsent);
     return;
   }
   failExchange(408, "request body stalled");

@@ -155,6 +155,11 @@ class ClientSession final : public core::Session,
   void uploadStalled();
   bool clientStillReading();
   bool requestStillDelivering();
+  // Request bytes the backend has not taken yet (the upstream writer's and the kernel's).
+  size_t requestBytesUnsent() const;
+  // While `unsent` request bytes wait on the backend: the wait goes on if it took any since
+  // the last check, else the exchange ends with a 504.
+  void waitOnBackendReading(Wait wait, std::chrono::milliseconds period, size_t unsent);
   // Adds the client bytes written since the last report to fulcrum_bytes_sent_total.
   void reportBytesSent();
   void writeAccessLog(uint16_t status);
