@@ -289,8 +289,8 @@ bool ClientSession::clientStillReading() {
   // than the backend sends, so reading the backend stopped at the writer's high watermark),
   // the stall is the client's, not the backend's: it gets the listener's client_idle to take
   // bytes (nginx's send_timeout), not the pool's idle, which is for a backend that stops
-  // sending. As in uploadStalled, the kernel's send queue tells whether the client reads at
-  // all: while it moves, the wait starts again. True while the wait goes on.
+  // sending. As in waitOnBackendReading, the kernel's send queue tells whether the client
+  // reads at all: while it moves, the wait starts again. True while the wait goes on.
   if (client_writer_.queued() == 0) return false;  // nothing waits on the client
   size_t unsent = client_writer_.queued() + core::unsentBytes(client_);
   if (unsent == ex_.client_unsent_at_check) return false;  // not a byte for client_idle

@@ -38,11 +38,11 @@ llhttp_errno_t executeLines(llhttp_t* parser, HeadBuffer& buf, const char** end)
 
 llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf,
                                   [[maybe_unused]] size_t head_length,
-                                  [[maybe_unused]] LlhttpHeadVerdict* verdict, const char** end) {
+                                  [[maybe_unused]] HeadVerdictSlot* slot, const char** end) {
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-  *verdict = {};
+  *slot = {};
   llhttp_errno_t err = executeLines(parser, buf, end);
-  crossCheckHead(static_cast<llhttp_type_t>(parser->type), buf, head_length, *verdict);
+  crossCheckHead(static_cast<llhttp_type_t>(parser->type), buf, head_length, *slot);
   return err;
 #else
   return executeLines(parser, buf, end);

@@ -69,9 +69,7 @@ void RequestParser::nextMessage() {
   // llhttp sets it again at the next method; until then methodIsHead() must not speak of the
   // previous request.
   parser_.method = HTTP_GET;
-  scanner_.reset();
-  trailer_scanner_.reset();
-  in_trailers_ = false;
+  scanner_.restart(HeadScanner::Kind::kRequest, &buf_);
   head_bytes_ = 0;
   std::vector<Header> headers = std::move(head_.headers);
   head_ = RequestHead{};
@@ -174,10 +172,10 @@ RequestParser::Result RequestParser::feedBody(const char* data, size_t length, B
     const char* at = data + pos;
     size_t give = length - pos;
     HeadScanner::Result scanned = HeadScanner::Result::kNeedMore;
-    bool was_in_trailers = in_trailers_;
-    if (in_trailers_) {
+    const bool was_in_trailers = inTrailers();
+    if (was_in_trailers) {
       // The trailer section: the scanner first, as for a head; llhttp parses what it passed.
-      scanned = trailer_scanner_.scan(at, give, &give);
+      scanned = scanner_.scan(at, give, &give);
       if (scanned == HeadScanner::Result::kError) {
         result = fail(400, "malformed trailer section", pos + give);
         break;
@@ -196,12 +194,12 @@ RequestParser::Result RequestParser::feedBody(const char* data, size_t length, B
     if (err == HPE_PAUSED && state_ == State::kComplete) {
       // With trailers, the scanner must have seen the same end of the message.
       result =
-          !in_trailers_ || (scanned == HeadScanner::Result::kComplete && consumed == pos + give)
+          !inTrailers() || (scanned == HeadScanner::Result::kComplete && consumed == pos + give)
               ? Result{Status::kMessageComplete, consumed}
               : fail(400, "trailer section boundary mismatch", consumed);
       break;
     }
-    if (err == HPE_PAUSED && in_trailers_ && !was_in_trailers) {
+    if (err == HPE_PAUSED && inTrailers() && !was_in_trailers) {
       llhttp_resume(&parser_);  // onChunkHeader stopped at the last chunk: trailers follow
       pos = consumed;
       continue;
@@ -268,7 +266,7 @@ int RequestParser::onChunkHeader(llhttp_t* p) {
   if (r->chunk_size_ == 0) {
     // The last chunk (written by onMessageComplete): the trailer section goes through the
     // scanner first (feedBody), from the byte after this line.
-    r->in_trailers_ = true;
+    r->scanner_.restart(HeadScanner::Kind::kTrailer, nullptr);
     return HPE_PAUSED;
   }
   // The size goes to the backend as it is: one that a signed 64-bit parser (off_t, int64_t)

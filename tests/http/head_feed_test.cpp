@@ -26,24 +26,30 @@ LlhttpHeadVerdict reducedVerdict(llhttp_type_t type, std::string_view head, Head
   EXPECT_EQ(used, head.size()) << head;
   buf.addRaw(head.data(), used);
 
-  LlhttpHeadVerdict verdict;
+  struct {
+    LlhttpHeadVerdict verdict;  // what this test compares
+    HeadVerdictSlot slot;       // what the parsers keep (the cross-check's, where built)
+  } seen;
   llhttp_settings_t settings;
   llhttp_settings_init(&settings);
   settings.on_headers_complete = [](llhttp_t* p) {
-    *static_cast<LlhttpHeadVerdict*>(p->data) = LlhttpHeadVerdict::of(*p);
+    auto* s = static_cast<decltype(seen)*>(p->data);
+    s->verdict = LlhttpHeadVerdict::of(*p);
+    recordHeadVerdict(&s->slot, *p);
     return static_cast<int>(HPE_PAUSED);
   };
   llhttp_t parser;
   llhttp_init(&parser, type, &settings);
-  parser.data = &verdict;
-  if (llhttp_execute(&parser, head.data(), scanner.firstLinePart(used)) != HPE_OK) return verdict;
+  parser.data = &seen;
+  if (llhttp_execute(&parser, head.data(), scanner.firstLinePart(used)) != HPE_OK)
+    return seen.verdict;
   const char* end = nullptr;
-  llhttp_errno_t err = executeHeaderLines(&parser, buf, head.size(), &verdict, &end);
-  if (verdict.reached) {
+  llhttp_errno_t err = executeHeaderLines(&parser, buf, head.size(), &seen.slot, &end);
+  if (seen.verdict.reached) {
     EXPECT_EQ(err, HPE_PAUSED) << head;
     EXPECT_EQ(llhttp_get_error_pos(&parser), end) << head;  // stopped at the head's end
   }
-  return verdict;
+  return seen.verdict;
 }
 
 void expectSameVerdict(llhttp_type_t type, std::string_view head, bool accepted) {

@@ -153,7 +153,11 @@ class ClientSession final : public core::Session,
   void recordRequest(uint16_t status);
   // The request body has not moved for timeouts.idle: wait on, 504 or 408 (whose stall).
   void uploadStalled();
+  // A response stalled mid-body while its bytes wait on the client: true (and the wait goes
+  // on, for client_idle) while the client still takes bytes.
   bool clientStillReading();
+  // The response wait ran out: true (and the wait goes on, or the exchange ended) while the
+  // backend is still taking the request from the send queue.
   bool requestStillDelivering();
   // Request bytes the backend has not taken yet (the upstream writer's and the kernel's).
   size_t requestBytesUnsent() const;

@@ -42,12 +42,20 @@ struct LlhttpHeadVerdict {
   bool operator==(const LlhttpHeadVerdict&) const = default;
 };
 
-// For a parser's on_headers_complete: records the verdict for executeHeaderLines' cross-check
-// (nothing in builds without it).
-inline void recordHeadVerdict([[maybe_unused]] LlhttpHeadVerdict* verdict,
+// Where a parser keeps the verdict of its current head for executeHeaderLines' cross-check:
+// the verdict in builds with it, nothing otherwise (a `[[no_unique_address]]` member of this
+// type costs a session no byte).
+#ifdef FULCRUM_CHECK_HEADER_SPANS
+using HeadVerdictSlot = LlhttpHeadVerdict;
+#else
+struct HeadVerdictSlot {};
+#endif
+
+// For a parser's on_headers_complete: records the verdict into its slot.
+inline void recordHeadVerdict([[maybe_unused]] HeadVerdictSlot* slot,
                               [[maybe_unused]] const llhttp_t& parser) {
 #ifdef FULCRUM_CHECK_HEADER_SPANS
-  *verdict = LlhttpHeadVerdict::of(parser);
+  *slot = LlhttpHeadVerdict::of(parser);
 #endif
 }
 
@@ -58,9 +66,9 @@ inline void recordHeadVerdict([[maybe_unused]] LlhttpHeadVerdict* verdict,
 // memory: on_headers_complete may grow `buf`. Returns llhttp's result; `*end` is the end of
 // the last bytes given, where llhttp reports a pause at the end of the head. In builds with
 // FULCRUM_CHECK_HEADER_SPANS, the parser's on_headers_complete records what it saw in
-// `*verdict` (recordHeadVerdict), and crossCheckHead compares it with a whole-head parse.
+// `*slot` (recordHeadVerdict), and crossCheckHead compares it with a whole-head parse.
 llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf, size_t head_length,
-                                  LlhttpHeadVerdict* verdict, const char** end);
+                                  HeadVerdictSlot* slot, const char** end);
 
 // Parses the first `head_length` bytes of `buf` (a complete head) with a fresh llhttp of
 // `type`, given every byte, and returns its verdict. With `check_spans`, also aborts unless the

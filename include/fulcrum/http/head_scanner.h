@@ -29,6 +29,14 @@ class HeadScanner {
   // there, in the order they were scanned.
   void recordInto(HeadBuffer* spans) { spans_ = spans; }
   void reset();
+  // Starts over for `kind`, recording into `spans` (or nothing): a request parser checks its
+  // trailer section with the scanner of its head, whose work is done by then.
+  void restart(Kind kind, HeadBuffer* spans) {
+    kind_ = kind;
+    spans_ = spans;
+    reset();
+  }
+  Kind kind() const { return kind_; }
   // Scans `data` until the blank line that ends the head. `*used` = bytes consumed (up to and
   // including the final LF on kComplete; all of them on kNeedMore; up to the bad byte on
   // kError).

@@ -76,6 +76,8 @@ class RequestParser {
 
   Result feedHead(const char* data, size_t length);
   Result feedBody(const char* data, size_t length, BodySink* sink);
+  // After a chunked body's last chunk line (onChunkHeader switched the scanner).
+  bool inTrailers() const { return scanner_.kind() == HeadScanner::Kind::kTrailer; }
   uint16_t refusalStatus(llhttp_errno_t err) const;
   Result fail(uint16_t status, const char* reason, size_t consumed);
   HttpError finishHead();
@@ -104,11 +106,10 @@ class RequestParser {
 
   RequestLimits limits_;
   llhttp_t parser_{};
+  // The head's, and after a chunked body's last chunk the trailer section's (kTrailer): that
+  // is checked like a head before llhttp parses it (llhttp takes a bare LF, obs-fold and empty
+  // names there).
   HeadScanner scanner_{HeadScanner::Kind::kRequest};
-  // After a chunked body's last chunk: its trailer section is checked like a head before
-  // llhttp parses it (llhttp takes a bare LF, obs-fold and empty names there).
-  HeadScanner trailer_scanner_{HeadScanner::Kind::kTrailer};
-  bool in_trailers_ = false;
   State state_ = State::kHead;
   bool in_head_ = true;         // llhttp is between a message's start and its headers' end
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
@@ -121,8 +122,8 @@ class RequestParser {
   HeadBuffer buf_;
   RequestHead head_;
   HttpError error_;
-  BodySink* sink_ = nullptr;   // during feedBody only
-  LlhttpHeadVerdict verdict_;  // of the current head, in builds with the cross-check
+  BodySink* sink_ = nullptr;                       // during feedBody only
+  [[no_unique_address]] HeadVerdictSlot verdict_;  // of the current head (head_feed.h)
 };
 
 }  // namespace fulcrum::http

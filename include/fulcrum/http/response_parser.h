@@ -104,7 +104,7 @@ class ResponseParser {
   size_t head_bytes_ = 0;
   ChunkExtensionPart ext_part_;
   const char* error_ = "";
-  LlhttpHeadVerdict verdict_;  // of the current head, in builds with the cross-check
+  [[no_unique_address]] HeadVerdictSlot verdict_;  // of the current head (head_feed.h)
 };
 
 }  // namespace fulcrum::http
