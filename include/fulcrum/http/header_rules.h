@@ -90,8 +90,8 @@ struct ResponseForwarding {
   bool head_request = false;
   BodyFraming framing = BodyFraming::kNone;  // how the proxy sends the body to the client
   uint64_t content_length = 0;               // kContentLength
-  std::string_view request_id =
-      {};  // replaces the response's own (empty: the backend's goes through)
+  // Replaces the response's own X-Request-Id (empty: the backend's goes through).
+  std::string_view request_id = {};
   std::string_view set_cookie = {};  // a complete Set-Cookie value to add (empty: none)
   std::string_view date = {};        // Date value to add when the response has none (empty: none)
 };
