@@ -29,15 +29,24 @@ void HeadBuffer::addRaw(const char* data, size_t length) {
 }
 
 void HeadBuffer::append(Span& span, const char* at, size_t length) {
-  // Integers, not pointer comparisons: `at` need not point into the raw input.
+  // Integers, not pointer comparisons: `at` need not point into either region.
   auto at_addr = reinterpret_cast<uintptr_t>(at);
-  auto raw_addr = reinterpret_cast<uintptr_t>(raw_data_);
-  if (raw_data_ == nullptr || at_addr < raw_addr || at_addr - raw_addr > raw_length_ ||
-      length > raw_length_ - (at_addr - raw_addr)) {
+  auto within = [&](const char* base, size_t size) {
+    auto base_addr = reinterpret_cast<uintptr_t>(base);
+    return base != nullptr && at_addr >= base_addr && at_addr - base_addr <= size &&
+           length <= size - (at_addr - base_addr);
+  };
+  uint32_t offset = 0;
+  if (within(raw_data_, raw_length_)) {
+    offset =
+        static_cast<uint32_t>(raw_offset_ + (at_addr - reinterpret_cast<uintptr_t>(raw_data_)));
+  } else if (within(buf_.data(), buf_.size())) {
+    // From the copy itself: a request line given to llhttp again (RequestParser::feedFirstLine).
+    offset = static_cast<uint32_t>(at_addr - reinterpret_cast<uintptr_t>(buf_.data()));
+  } else {
     appendCopy(span, at, length);  // not from addRaw's input
     return;
   }
-  auto offset = static_cast<uint32_t>(raw_offset_ + (at_addr - raw_addr));
   if (span.length == 0) {
     span.offset = offset;
   } else if (span.offset + span.length != offset) {

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 
 #include "fulcrum/http/header_span_check.h"
 #include "fulcrum/http/message.h"
@@ -87,7 +89,19 @@ LlhttpHeadVerdict parseWholeHead(llhttp_type_t type, const HeadBuffer& buf, size
   llhttp_t parser;
   llhttp_init(&parser, type, &settings);
   parser.data = &state;
-  llhttp_execute(&parser, buf.bytes().data(), head_length);
+  std::string_view head = buf.bytes().substr(0, head_length);
+  if (llhttp_execute(&parser, head.data(), head.size()) == HPE_INVALID_METHOD) {
+    // An extension method: the request parser gave llhttp a stand-in for it, and so does this
+    // (RequestParser::feedFirstLine).
+    std::string_view method = requestMethodOf(head);
+    size_t end = static_cast<size_t>(method.data() - head.data()) + method.size();
+    if (!method.empty() && end < head.size()) {
+      std::string stand_in = "GET" + std::string(head.substr(end));
+      state = State{};
+      llhttp_reset(&parser);
+      llhttp_execute(&parser, stand_in.data(), stand_in.size());
+    }
+  }
   if (check_spans && state.verdict.reached) {
     std::vector<Header> headers;
     for (const HeadBuffer::HeaderSpan& h : buf.headerSpans())

@@ -82,11 +82,16 @@ HttpError RequestParser::finishHead() {
   auto method = static_cast<llhttp_method_t>(llhttp_get_method(&parser_));
   if (method == HTTP_CONNECT) return {405, "CONNECT is not supported"};
 
-  head_.method = llhttp_method_name(method);
+  // An extension method (feedFirstLine) reached llhttp as its stand-in GET: the name is the
+  // request line's first word, and nothing is assumed of it (not idempotent, not HEAD, not
+  // OPTIONS).
+  const bool extension = method_feed_ == MethodFeed::kStandIn;
+  head_.method = extension ? requestMethodOf(buf_.bytes()) : llhttp_method_name(method);
   head_.is_head = method == HTTP_HEAD;
   // RFC 9110 9.2.2 (safe methods, PUT and DELETE).
-  head_.idempotent = method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
-                     method == HTTP_PUT || method == HTTP_DELETE || method == HTTP_TRACE;
+  head_.idempotent =
+      !extension && (method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
+                     method == HTTP_PUT || method == HTTP_DELETE || method == HTTP_TRACE);
   head_.version_minor = minor;
 
   // Target: origin-form, "*" for OPTIONS, or absolute-form (whose authority replaces Host,
@@ -126,6 +131,7 @@ HttpError RequestParser::finishHead() {
 
   // Views from here on: the head buffer no longer changes for this message.
   head_.target = buf_.view(target);
+  if (extension) head_.method = requestMethodOf(buf_.bytes());  // appendExtra may move them
   buf_.build(head_.headers);
 
   const Header* host = nullptr;

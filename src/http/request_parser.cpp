@@ -66,6 +66,7 @@ void RequestParser::nextMessage() {
   if (llhttp_execute(&parser_, kEmpty, 0) == HPE_PAUSED_UPGRADE)
     llhttp_resume_after_upgrade(&parser_);
   state_ = State::kHead;
+  method_feed_ = MethodFeed::kLlhttp;
   // llhttp sets it again at the next method; until then methodIsHead() must not speak of the
   // previous request.
   parser_.method = HTTP_GET;
@@ -78,8 +79,9 @@ void RequestParser::nextMessage() {
 }
 
 // llhttp's refusals of a head are 400s, except two that name something the proxy does not
-// implement rather than a malformed message (RFC 9110 15.6.2, 15.6.6): a method llhttp does
-// not know (methods are extensible; llhttp knows a fixed list) gets 501, and a well-formed
+// implement rather than a malformed message (RFC 9110 15.6.2, 15.6.6): a method that is
+// neither llhttp's nor an extension method the proxy passes on (feedFirstLine: a lower-case
+// "get" is a method of its own, which backends may take for GET) gets 501, and a well-formed
 // version other than 1.0/1.1 (HTTP/1.2, HTTP/3.0) gets 505. llhttp reports a malformed version
 // ("HTTP/x.1", "HTTP/1.1 ") with the same code, but then it has not stored a new one: what it
 // holds is 0.0 before the first request and 1.0/1.1 (accepted) after it.
@@ -91,6 +93,40 @@ uint16_t RequestParser::refusalStatus(llhttp_errno_t err) const {
     if (major >= 1 && !(major == 1 && minor <= 1)) return 505;
   }
   return 400;
+}
+
+namespace {
+
+// The extension methods passed on: upper-case letters, digits, '-' and '_' (nginx's set, with
+// digits). Lower-case methods are refused: a backend that compares methods without regard to
+// case would read "head" as HEAD and answer without the body the proxy then waits for.
+bool extensionMethodByte(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+}  // namespace
+
+llhttp_errno_t RequestParser::feedFirstLine(const char* data, size_t length) {
+  if (method_feed_ == MethodFeed::kLlhttp) {
+    llhttp_errno_t err = llhttp_execute(&parser_, data, length);
+    if (err != HPE_INVALID_METHOD) return err;
+    method_feed_ = MethodFeed::kAwaitingEnd;
+  } else if (method_feed_ == MethodFeed::kStandIn) {
+    return llhttp_execute(&parser_, data, length);
+  }
+  // The method so far, in the head buffer (addRaw has copied this read's bytes already).
+  std::string_view line = buf_.bytes().substr(0, head_bytes_ + length);
+  std::string_view method = requestMethodOf(line);
+  if (method.empty() || !std::all_of(method.begin(), method.end(), extensionMethodByte))
+    return HPE_INVALID_METHOD;
+  size_t end = static_cast<size_t>(method.data() - line.data()) + method.size();
+  if (end == line.size()) return HPE_OK;  // the method goes on in the next read
+  method_feed_ = MethodFeed::kStandIn;
+  llhttp_reset(&parser_);  // keeps the settings and data; it had stopped at its error
+  llhttp_errno_t err = llhttp_execute(&parser_, "GET", 3);
+  if (err != HPE_OK) return err;
+  // From the buffer's copy: the URL spans llhttp reports are then offsets into it.
+  return llhttp_execute(&parser_, line.data() + end, line.size() - end);
 }
 
 RequestParser::Result RequestParser::fail(uint16_t status, const char* reason, size_t consumed) {
@@ -127,7 +163,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   // early as they can; after a scanner error, up to the byte before it. The header lines
   // follow once the head is complete (head_feed.h).
   size_t line_bytes = scanner_.firstLinePart(used);
-  llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, data, line_bytes) : HPE_OK;
+  llhttp_errno_t err = line_bytes > 0 ? feedFirstLine(data, line_bytes) : HPE_OK;
   head_bytes_ += used;
   if (scanned == HeadScanner::Result::kError) {
     // The earliest refusal wins however the head was split into reads: llhttp may refuse a

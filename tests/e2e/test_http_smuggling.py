@@ -1,7 +1,7 @@
 """Request smuggling and malformed requests (issue 4, "Safety").
 
-Every case is answered 400 (501 for a well-formed but unsupported transfer coding or an
-unknown method, 505 for an unsupported HTTP version) with
+Every case is answered 400 (501 for a well-formed but unsupported transfer coding or a
+lower-case method, 505 for an unsupported HTTP version) with
 `Connection: close`, the connection is closed, and the backend receives nothing: not a
 request, not a byte. A body that looks like a request stays a body."""
 
@@ -90,10 +90,24 @@ class Smuggling(h.FulcrumTestCase):
         self.assert_refused(port, H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
         self.assert_backend_untouched(b)
 
-    def test_unknown_method_is_501_and_unsupported_version_505(self):
+    def test_extension_methods_pass_lower_case_is_501_and_unsupported_version_505(self):
         b, port = self.start()
-        self.assert_refused(port, b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501)
+        # Methods are extensible (RFC 9110 9.1): one llhttp does not know goes on as it came,
+        # body and all, and the connection stays usable; a refused one never reaches a backend.
+        with h.HttpClient(port) as c:
+            c.send(b"BREW /pot HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntea"
+                   b"\r\nQUERY /q HTTP/1.1\r\nHost: x\r\n\r\n")
+            first, second = c.read_response(), c.read_response()
+            self.assertEqual((first.status, second.status), (200, 200))
+            self.assertEqual(first.json()["method"], "BREW")
+            self.assertEqual(first.json()["body_len"], 3)
+            self.assertEqual(second.json()["method"], "QUERY")
+            self.assertEqual(c.request("GET", "/after").status, 200)
+        self.assertEqual([(q.method, q.target) for q in b.requests],
+                         [("BREW", "/pot"), ("QUERY", "/q"), ("GET", "/after")])
+        b.requests.clear()
         self.assert_refused(port, b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501)  # case-sensitive
+        self.assert_refused(port, b"Brew / HTTP/1.1\r\nHost: x\r\n\r\n", 501)
         self.assert_refused(port, b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505)
         self.assert_refused(port, b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505)
         self.assert_refused(port, b"GET / HTTP/x.1\r\nHost: x\r\n\r\n", 400)  # not a version

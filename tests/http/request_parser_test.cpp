@@ -154,6 +154,54 @@ TEST(HttpRequestParser, AbsoluteFormBecomesOriginForm) {
   expectRejected("GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
 }
 
+// Methods are extensible (RFC 9110 9.1): one llhttp does not know goes on as it came, with
+// nothing assumed of it, as nginx and HAProxy pass it on.
+TEST(HttpRequestParser, ExtensionMethodsArePassedOn) {
+  for (const ParsedRequest& r : parseAllWays("BREW /pot?x HTTP/1.1\r\nHost: a\r\n\r\n")) {
+    EXPECT_TRUE(r.complete) << r.error.reason;
+    EXPECT_EQ(r.method, "BREW");
+    EXPECT_EQ(r.target, "/pot?x");
+    EXPECT_EQ(r.host, "a");
+  }
+  // After empty lines, with a body; a known method's prefix ("GETS", "PUTX").
+  for (const char* method : {"QUERY", "GETS", "PUTX", "X-MY_METHOD2", "A"}) {
+    std::string in =
+        std::string("\r\n") + method + " /q HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+    for (const ParsedRequest& r : parseAllWays(in)) {
+      EXPECT_TRUE(r.complete) << method << ": " << r.error.reason;
+      EXPECT_EQ(r.method, method);
+      EXPECT_EQ(r.target, "/q");
+      EXPECT_EQ(r.body, "abc");
+    }
+  }
+  // An absolute-form target that has to be rewritten (the head buffer grows).
+  for (const ParsedRequest& r :
+       parseAllWays("BREW http://h.example?q HTTP/1.1\r\nHost: a\r\n\r\n")) {
+    EXPECT_EQ(r.method, "BREW");
+    EXPECT_EQ(r.target, "/?q");
+    EXPECT_EQ(r.host, "h.example");
+  }
+  RequestParser parser({});
+  ASSERT_TRUE(parseOne(parser, "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 2).complete);
+  EXPECT_FALSE(parser.head().idempotent);  // never sent again
+  EXPECT_FALSE(parser.methodIsHead());
+  // The next request on the connection is read as usual.
+  parser.nextMessage();
+  auto next = parseOne(parser, "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n", 3);
+  EXPECT_TRUE(next.complete);
+  EXPECT_EQ(next.method, "HEAD");
+  EXPECT_TRUE(parser.methodIsHead());
+  // Case matters, and lower case is refused: a backend that ignores case would take "head"
+  // for HEAD and send no body. Other bytes a token allows are refused too.
+  for (const char* line : {"get / HTTP/1.1", "Brew / HTTP/1.1", "BREw / HTTP/1.1",
+                           "BR.EW / HTTP/1.1", "BREW! / HTTP/1.1"})
+    expectRejected(std::string(line) + "\r\nHost: a\r\n\r\n", 501);
+  expectRejected("BREW * HTTP/1.1\r\nHost: a\r\n\r\n", 400);  // "*" is OPTIONS' alone
+  expectRejected("BREW / HTTP/1.1\r\n\r\n", 400);             // still needs its Host
+  expectRejected("BREW / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                 400);
+}
+
 TEST(HttpRequestParser, PipelinedRequestsOneAtATime) {
   std::string in =
       "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"

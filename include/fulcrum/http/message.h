@@ -95,6 +95,13 @@ inline std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+// The method of a request head's bytes so far: its first word, after any empty lines (RFC
+// 9112 2.2). It is complete when the SP that ends it follows in `head`.
+inline std::string_view requestMethodOf(std::string_view head) {
+  size_t start = head.find_first_not_of("\r\n");
+  if (start == std::string_view::npos) return {};
+  return head.substr(start, head.find(' ', start) - start);
+}
 // First header named `name` (case-insensitive), or null.
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name);
 inline const Header* findHeader(const std::vector<Header>& headers, HeaderId id) {

@@ -100,6 +100,7 @@ class RequestParser {
   static int onMessageComplete(llhttp_t* p);
   // The callbacks while a head is parsed, and while a body (and its trailers) is.
   static const llhttp_settings_t& settings(bool head);
+  llhttp_errno_t feedFirstLine(const char* data, size_t length);
   void useSettings(bool head) {
     parser_.settings = const_cast<llhttp_settings_t*>(&settings(head));
   }
@@ -111,6 +112,16 @@ class RequestParser {
   // names there).
   HeadScanner scanner_{HeadScanner::Kind::kRequest};
   State state_ = State::kHead;
+  // How the request line reaches llhttp. llhttp knows a fixed list of methods, but methods
+  // are extensible (RFC 9110 9.1) and a proxy passes on ones it does not know, as nginx and
+  // HAProxy do: when llhttp refuses the method, it is given a stand-in ("GET": no method of
+  // llhttp's but CONNECT changes how it reads a request) followed by the rest of the line.
+  enum class MethodFeed : uint8_t {
+    kLlhttp,       // the line as received
+    kAwaitingEnd,  // llhttp refused the method; waiting for the SP that ends it
+    kStandIn,      // llhttp got the stand-in, then the line from that SP on
+  };
+  MethodFeed method_feed_ = MethodFeed::kLlhttp;
   bool in_head_ = true;         // llhttp is between a message's start and its headers' end
   uint64_t head_bytes_ = 0;     // raw bytes of the head so far
   uint64_t trailer_bytes_ = 0;  // trailers and chunk extensions: dropped, but bounded
