@@ -218,9 +218,13 @@ void collectSnapshot(const core::Snapshot* snapshot, MetricFamily& up, MetricFam
       addGauge(up, labels, is_up ? 1 : 0);
       addGauge(active, labels, member.state->active.load(std::memory_order_relaxed));
     }
-    if (hasStickyTable(pool))
-      addGauge(sticky, {{"pool", name}},
-               static_cast<double>(pool.balancer->source_ip_table->size()));
+    if (hasStickyTable(pool)) {
+      // Expired entries leave first (the sweep timer may not have run since they expired):
+      // the gauge counts clients that would still stick.
+      sticky::SourceIpTable& table = *pool.balancer->source_ip_table;
+      table.expire(now_ms);
+      addGauge(sticky, {{"pool", name}}, static_cast<double>(table.size()));
+    }
   }
 }
 

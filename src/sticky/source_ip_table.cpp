@@ -15,6 +15,9 @@ constexpr uint32_t kNil = UINT32_MAX;
 // Expired entries dropped from the LRU tail per insert: bounds the time under the lock; the
 // control thread's expire() catches up with the rest.
 constexpr int kPurgePerInsert = 4;
+// Nodes of a shard: twice its share of the capacity, and room for at least this many entries
+// (keys spread unevenly, most of all over few shards).
+constexpr size_t kMinShardNodes = 64;
 
 uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -61,7 +64,7 @@ bool IpKey::fromSockaddr(const sockaddr* addr, IpKey& out) {
   return false;
 }
 
-// Caller must hold mu for everything but `count`.
+// Caller must hold mu.
 struct alignas(64) SourceIpTable::Shard {
   std::mutex mu;
   std::vector<Node> nodes;      // preallocated: capacity of this shard
@@ -71,7 +74,6 @@ struct alignas(64) SourceIpTable::Shard {
   uint32_t tail = kNil;  // least recently used
   uint32_t free_list = kNil;
   uint32_t bump = 0;  // nodes[bump..] never used yet
-  std::atomic<size_t> count{0};
 
   void init(size_t capacity) {
     nodes.resize(capacity);
@@ -120,7 +122,6 @@ struct alignas(64) SourceIpTable::Shard {
     unlink(n);
     nodes[n].next = free_list;
     free_list = n;
-    count.store(count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
   bool expired(uint32_t n, int64_t now_ms, int64_t ttl_ms) const {
     return nodes[n].last_used_ms + ttl_ms <= now_ms;
@@ -132,12 +133,17 @@ SourceIpTable::SourceIpTable(size_t capacity, std::chrono::milliseconds ttl, siz
       ttl_ms_(ttl.count()),
       shard_count_(std::clamp<size_t>(std::min(shards, capacity), 1, 4096)),
       shards_(new Shard[shard_count_]) {
-  for (size_t i = 0; i < shard_count_; ++i) {
-    shards_[i].init(capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0));
-  }
+  const size_t share = (capacity + shard_count_ - 1) / shard_count_;
+  const size_t nodes = std::min(capacity, std::max(2 * share, kMinShardNodes));
+  for (size_t i = 0; i < shard_count_; ++i) shards_[i].init(nodes);
 }
 
 SourceIpTable::~SourceIpTable() = default;
+
+void SourceIpTable::removeNode(Shard& shard, uint32_t n) {
+  shard.remove(n);
+  entries_.fetch_sub(1, std::memory_order_relaxed);
+}
 
 SourceIpTable::Shard& SourceIpTable::shardFor(uint64_t hash) const {
   // High bits pick the shard, low bits the slot within it.
@@ -153,7 +159,7 @@ std::optional<uint64_t> SourceIpTable::lookup(const IpKey& key, int64_t now_ms) 
   const uint32_t n = shard.index[slot];
   if (n == kNil) return std::nullopt;
   if (shard.expired(n, now_ms, ttl_ms_)) {
-    shard.remove(n);
+    removeNode(shard, n);
     return std::nullopt;
   }
   // Touched already this millisecond: its place in the LRU order cannot change.
@@ -168,39 +174,67 @@ std::optional<uint64_t> SourceIpTable::lookup(const IpKey& key, int64_t now_ms) 
 void SourceIpTable::remember(const IpKey& key, uint64_t backend, int64_t now_ms) {
   const uint64_t hash = hashOf(key);
   Shard& shard = shardFor(hash);
-  std::lock_guard lock(shard.mu);
-  if (shard.nodes.empty()) return;
-  size_t slot = shard.find(key, hash);
-  uint32_t n = shard.index[slot];
-  if (n != kNil) {
-    shard.nodes[n].backend = backend;
-    shard.nodes[n].last_used_ms = now_ms;
-    shard.unlink(n);
+  {
+    std::lock_guard lock(shard.mu);
+    if (shard.nodes.empty()) return;
+    size_t slot = shard.find(key, hash);
+    uint32_t n = shard.index[slot];
+    if (n != kNil) {
+      shard.nodes[n].backend = backend;
+      shard.nodes[n].last_used_ms = now_ms;
+      shard.unlink(n);
+      shard.pushFront(n);
+      return;
+    }
+    for (int i = 0;
+         i < kPurgePerInsert && shard.tail != kNil && shard.expired(shard.tail, now_ms, ttl_ms_);
+         ++i) {
+      removeNode(shard, shard.tail);
+    }
+    // Every node of this shard in use: it evicts from itself (rare: it has twice its share).
+    if (shard.free_list == kNil && shard.bump == shard.nodes.size()) removeNode(shard, shard.tail);
+    if (shard.free_list != kNil) {
+      n = shard.free_list;
+      shard.free_list = shard.nodes[n].next;
+    } else {
+      n = shard.bump++;
+    }
+    // Removals may have shifted the probe chain: find the empty slot again.
+    slot = shard.find(key, hash);
+    Node& node = shard.nodes[n];
+    node.key = key;
+    node.hash = hash;
+    node.backend = backend;
+    node.last_used_ms = now_ms;
+    shard.index[slot] = n;
     shard.pushFront(n);
-    return;
+    entries_.fetch_add(1, std::memory_order_relaxed);
   }
-  for (int i = 0;
-       i < kPurgePerInsert && shard.tail != kNil && shard.expired(shard.tail, now_ms, ttl_ms_);
-       ++i) {
-    shard.remove(shard.tail);
+  // After this shard's lock is released: one lock at a time, so no lock order to keep.
+  if (entries_.load(std::memory_order_relaxed) > capacity_) evictOverCapacity();
+}
+
+void SourceIpTable::evictOverCapacity() {
+  while (entries_.load(std::memory_order_relaxed) > capacity_) {
+    // The oldest of the shards' LRU tails is the table's least recently used entry.
+    Shard* oldest = nullptr;
+    int64_t oldest_ms = 0;
+    for (size_t i = 0; i < shard_count_; ++i) {
+      Shard& shard = shards_[i];
+      std::lock_guard lock(shard.mu);
+      if (shard.tail == kNil) continue;
+      const int64_t used = shard.nodes[shard.tail].last_used_ms;
+      if (oldest == nullptr || used < oldest_ms) {
+        oldest = &shard;
+        oldest_ms = used;
+      }
+    }
+    if (oldest == nullptr) return;
+    std::lock_guard lock(oldest->mu);
+    // Another thread may have evicted meanwhile: check again under the lock.
+    if (oldest->tail != kNil && entries_.load(std::memory_order_relaxed) > capacity_)
+      removeNode(*oldest, oldest->tail);
   }
-  if (shard.free_list == kNil && shard.bump == shard.nodes.size()) shard.remove(shard.tail);
-  if (shard.free_list != kNil) {
-    n = shard.free_list;
-    shard.free_list = shard.nodes[n].next;
-  } else {
-    n = shard.bump++;
-  }
-  // Removals may have shifted the probe chain: find the empty slot again.
-  slot = shard.find(key, hash);
-  Node& node = shard.nodes[n];
-  node.key = key;
-  node.hash = hash;
-  node.backend = backend;
-  node.last_used_ms = now_ms;
-  shard.index[slot] = n;
-  shard.pushFront(n);
-  shard.count.store(shard.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 size_t SourceIpTable::expire(int64_t now_ms) {
@@ -209,18 +243,11 @@ size_t SourceIpTable::expire(int64_t now_ms) {
     Shard& shard = shards_[i];
     std::lock_guard lock(shard.mu);
     while (shard.tail != kNil && shard.expired(shard.tail, now_ms, ttl_ms_)) {
-      shard.remove(shard.tail);
+      removeNode(shard, shard.tail);
       ++removed;
     }
   }
   return removed;
-}
-
-size_t SourceIpTable::size() const {
-  size_t total = 0;
-  for (size_t i = 0; i < shard_count_; ++i)
-    total += shards_[i].count.load(std::memory_order_relaxed);
-  return total;
 }
 
 }  // namespace fulcrum::sticky

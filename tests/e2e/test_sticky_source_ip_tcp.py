@@ -18,7 +18,8 @@ OTHER_IPS = [f"127.0.0.{i}" for i in range(2, 14)]  # 12 more clients
 
 
 class StickySourceIpTcp(h.FulcrumTestCase):
-    def config(self, port, admin, backends, weights=(1, 1, 1), extra_listener=None):
+    def config(self, port, admin, backends, weights=(1, 1, 1), extra_listener=None,
+               table_size=1000, ttl="30m"):
         entries = "\n".join(f'          - {{ address: "{b.address}", weight: {w} }}'
                             for b, w in zip(backends, weights))
         extra = ""
@@ -34,13 +35,13 @@ class StickySourceIpTcp(h.FulcrumTestCase):
                 f"  - name: p\n"
                 f"    policy: round_robin\n"
                 f"    timeouts: {{ connect: 1s }}\n"
-                f"    sticky: {{ mode: source_ip, ttl: 30m, table_size: 1000 }}\n"
+                f"    sticky: {{ mode: source_ip, ttl: {ttl}, table_size: {table_size} }}\n"
                 f"    backends:\n{entries}\n")
 
-    def start(self):
+    def start(self, **config):
         backends = [self.backend(h.TcpIdServer(f"b{i}")) for i in range(3)]
         port, admin = h.free_port(), h.free_port()
-        f = self.fulcrum(self.config(port, admin, backends))
+        f = self.fulcrum(self.config(port, admin, backends, **config))
         return f, port, admin, backends
 
     def assert_sticks(self, port, src, n, expected=None):
@@ -94,6 +95,36 @@ class StickySourceIpTcp(h.FulcrumTestCase):
             name = self.assert_sticks(port, ip, 3)
             self.assertNotEqual(name, home)
         self.assert_sticks(port, "127.0.0.1", 10, expected=new_home)
+
+    def test_table_size_is_the_whole_tables_and_expired_entries_leave_the_gauge(self):
+        # As many clients as the table has room for: every one keeps its backend, however the
+        # table spreads them over its shards (it once evicted per shard, long before
+        # table_size). Interleaved rounds: each client's entry is looked up between the
+        # others' inserts and lookups.
+        f, port, admin, backends = self.start(table_size=4)
+        clients = ["127.0.0.1", *OTHER_IPS[:3]]
+        mapping = {ip: ph.tcp_hit(port, ip) for ip in clients}
+        self.assertGreater(len(set(mapping.values())), 1, mapping)
+        for _ in range(5):
+            for ip in clients:
+                self.assertEqual(ph.tcp_hit(port, ip), mapping[ip], f"{ip} lost its backend")
+        self.assertEqual(ph.metric_value(ph.metrics(admin), "fulcrum_sticky_entries", pool="p"),
+                         4)
+        # A fifth client evicts the least recently used one: the table stays at its size.
+        ph.tcp_hit(port, OTHER_IPS[3])
+        self.assertEqual(ph.metric_value(ph.metrics(admin), "fulcrum_sticky_entries", pool="p"),
+                         4)
+
+        # Entries expire `ttl` after their last use, and the gauge says so when it is read
+        # (the sweep timer runs every 5 s).
+        f.reload(self.config(port, admin, backends, table_size=4, ttl="1s"))
+        for ip in clients:
+            ph.tcp_hit(port, ip)
+        self.assertEqual(ph.metric_value(ph.metrics(admin), "fulcrum_sticky_entries", pool="p"),
+                         4)
+        h.wait_until(lambda: ph.metric_value(ph.metrics(admin), "fulcrum_sticky_entries",
+                                             pool="p") == 0,
+                     3, what="expired entries gone from fulcrum_sticky_entries")
 
 
 if __name__ == "__main__":

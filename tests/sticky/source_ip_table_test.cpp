@@ -59,13 +59,31 @@ TEST(StickySourceIpTable, EvictsLeastRecentlyUsedWhenFull) {
   EXPECT_EQ(table.lookup(key(4), 5), 4u);
 }
 
-TEST(StickySourceIpTable, ShardedTableNeverExceedsCapacity) {
+TEST(StickySourceIpTable, ShardedTableHoldsCapacityAndEvictsTheTablesOldest) {
+  // Capacity and LRU order are the whole table's, not a shard's: the last 1,000 clients are
+  // all there, however their keys spread over the 16 shards.
   SourceIpTable table(1000, milliseconds(60'000));
   for (uint32_t i = 0; i < 20'000; ++i) table.remember(key(i), i, i);
-  EXPECT_LE(table.size(), 1000u);
-  EXPECT_GE(table.size(), 990u);
-  // The most recent entries are all there.
-  for (uint32_t i = 19'990; i < 20'000; ++i) EXPECT_EQ(table.lookup(key(i), 20'000), i);
+  EXPECT_EQ(table.size(), 1000u);
+  for (uint32_t i = 19'000; i < 20'000; ++i) ASSERT_EQ(table.lookup(key(i), 20'000), i);
+  EXPECT_FALSE(table.lookup(key(18'999), 20'000).has_value());
+}
+
+TEST(StickySourceIpTable, SmallTableKeepsEveryClientUntilFull) {
+  // A few clients in a table of their number: none may lose its entry (each shard alone has
+  // nodes for the whole table).
+  for (uint32_t capacity : {3u, 10u, 64u}) {
+    SourceIpTable table(capacity, milliseconds(60'000));
+    for (uint32_t i = 0; i < capacity; ++i) table.remember(key(i), i, i);
+    EXPECT_EQ(table.size(), capacity);
+    for (uint32_t i = 0; i < capacity; ++i)
+      ASSERT_EQ(table.lookup(key(i), capacity + i), i) << "capacity " << capacity;
+    // Key 0 was used longest ago (lookups touched them in order): one more client evicts it.
+    table.remember(key(capacity), capacity, 3 * capacity);
+    EXPECT_EQ(table.size(), capacity);
+    EXPECT_FALSE(table.lookup(key(0), 3 * capacity).has_value()) << "capacity " << capacity;
+    for (uint32_t i = 1; i <= capacity; ++i) EXPECT_EQ(table.lookup(key(i), 3 * capacity), i);
+  }
 }
 
 TEST(StickySourceIpTable, DeletionKeepsProbeChainsIntact) {
