@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fulcrum/balancer/eligibility.h"
 #include "fulcrum/core/snapshot.h"
 #include "fulcrum/sticky/source_ip_table.h"
 #include "fulcrum/upstream/pool.h"
@@ -225,7 +226,10 @@ TEST(MetricsCollector, StickyEntriesFromSourceIpTable) {
   auto balancer = std::make_shared<balancer::PoolBalancer>();
   balancer->pool = pool;
   balancer->source_ip_table = std::make_shared<sticky::SourceIpTable>(100, std::chrono::minutes(1));
-  for (uint64_t i = 1; i <= 3; ++i) balancer->source_ip_table->remember({0, i}, 42, 1000);
+  // Three live entries and one that expired before the scrape: the gauge counts the live.
+  const int64_t now_ms = balancer::steadyMs(std::chrono::steady_clock::now());
+  for (uint64_t i = 1; i <= 3; ++i) balancer->source_ip_table->remember({0, i}, 42, now_ms);
+  balancer->source_ip_table->remember({0, 9}, 42, now_ms - 61'000);
   core::Snapshot snapshot;
   snapshot.pools.push_back(core::PoolRuntime{balancer, nullptr, {}});
 
