@@ -36,7 +36,6 @@ uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_
 }  // namespace
 
 void ClientSession::beginExchange() {
-  refreshSnapshot();
   ex_ = Exchange{};
   const RequestHead& head = parser_.head();
   ex_.has_head = true;

@@ -168,6 +168,7 @@ void ClientSession::nextRequest() {
     response_.shrink();
   }
   phase_ = Phase::kHead;
+  refreshSnapshot();  // for client_idle; again at the next request's first byte
   // A pipelined request already held starts its client_header clock in processInput.
   arm(Wait::kIdle, listener_->config->timeouts.client_idle);
   processInput();

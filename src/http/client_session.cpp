@@ -184,7 +184,8 @@ void ClientSession::processInput() {
   for (;;) {
     if (phase_ == Phase::kHead) {
       if (held_ == nullptr || client_writer_.aboveHighWatermark()) break;
-      if (wait_ == Wait::kIdle) {
+      if (wait_ == Wait::kIdle) {  // the first byte of the connection's next request
+        refreshSnapshot();
         arm(Wait::kHeader, listener_->config->timeouts.client_header);
         head_started_us_ = eventUs();
       }
@@ -500,6 +501,7 @@ void ClientSession::refreshSnapshot() {
         l.config->protocol == config::Protocol::kHttp) {
       ws_ = current;
       listener_ = &l;
+      parser_.setLimits({l.config->limits.max_header_bytes, l.config->limits.max_body_bytes});
       return;
     }
   }

@@ -198,6 +198,40 @@ class KeepAlive(h.FulcrumTestCase):
             self.assertTrue(c.is_closed(wait=h.scaled(3)))
             self.assertLess(time.monotonic() - start, h.scaled(2))
 
+    def test_next_request_after_a_reload_runs_under_the_new_config(self):
+        # A request on a connection opened before a reload runs under the new config whole:
+        # its limits and timeouts, not only its routes (a tightened limit must not be dodged
+        # by keeping a connection busy).
+        b1 = self.backend(h.HttpBackend("b1"))
+        b2 = self.backend(h.HttpBackend("b2"))
+        port = h.free_port()
+        f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b1])]))
+        clients = [h.HttpClient(port) for _ in range(3)]
+        try:
+            for c in clients:
+                self.assertEqual(c.request("GET", "/before").status, 200)
+            f.reload(hh.http_config(
+                port, [hh.pool("p", [b2])],
+                listener_extra="limits: { max_header_bytes: 1KiB, max_body_bytes: 10 }, "
+                               "timeouts: { client_header: 1s }"))
+            big, post, slow = clients
+            r = big.request("GET", "/big", headers=[("X-Big", "x" * 2000)])
+            self.assertEqual(r.status, 431)
+            r = post.request("POST", "/post", body=b"y" * 50)
+            self.assertEqual(r.status, 413)
+            # The new client_header: a head that stops half-way is cut after 1 s, not 10.
+            start = time.monotonic()
+            slow.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
+            self.assertEqual(slow.read_response().status, 408)
+            self.assertLess(time.monotonic() - start, h.scaled(4))
+        finally:
+            for c in clients:
+                c.close()
+        self.assertEqual([q.target for q in b2.requests], [])
+        with h.HttpClient(port) as c:
+            self.assertEqual(c.request("GET", "/after").status, 200)
+        self.assertEqual([q.target for q in b2.requests], ["/after"])
+
 
 if __name__ == "__main__":
     h.main()

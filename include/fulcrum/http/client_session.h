@@ -112,6 +112,8 @@ class ClientSession final : public core::Session,
   // a timeout mid-response) is still counted and logged, with the status the client got.
   void recordUnfinished();
   void onHandleClosed();
+  // Before a request's first byte: the newest configuration for it (routes, pools, header
+  // rules, limits and timeouts), so that one request runs under one config generation.
   void refreshSnapshot();
   void onWriterDrained(StreamWriter& writer) override;
   void onWriterError(StreamWriter& writer, int status) override;

@@ -55,6 +55,8 @@ class RequestParser {
   Result feed(const char* data, size_t length, BodySink* sink);
   // After kMessageComplete: parse the next request of the connection.
   void nextMessage();
+  // Limits for the requests to come (a reload changed them); between requests only.
+  void setLimits(RequestLimits limits) { limits_ = limits; }
 
   const RequestHead& head() const { return head_; }
   // The request line so far names HEAD (also after an error in the head): the proxy's own
