@@ -179,6 +179,11 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     core::cancelConnect(attempt_);
     attempt_ = nullptr;
   }
+  // A request the backend had but gave no usable answer to (a timeout, a reset, a malformed
+  // head) counts for it with the status the proxy made of that, as nginx's $upstream_status
+  // shows it; one with a response head was counted at the head (onResponseHead).
+  if (status >= 500 && ex_.upstream_sent_us != 0 && ex_.first_byte_us == 0)
+    ex_.pool->backend_stats[ex_.member->index]->cell(worker().id()).upstream_requests.add(status);
   // The head and what spoiled the response came in one read: nothing has left yet, so the
   // client can still get a 502 rather than a connection cut without a word.
   if (ex_.head_sent && client_writer_.retract(ex_.bytes_out_start)) ex_.head_sent = false;

@@ -171,7 +171,9 @@ void collectRoutes(const StatsRegistry& stats, std::vector<MetricFamily>& out) {
 }
 
 void collectBackends(const StatsRegistry& stats, std::vector<MetricFamily>& out) {
-  auto requests = family("fulcrum_upstream_requests_total", "Responses received from backends.",
+  auto requests = family("fulcrum_upstream_requests_total",
+                         "Requests sent to backends, by the status of the backend's response "
+                         "(502 or 504 when it gave no usable one).",
                          MetricType::Counter);
   auto failures = family("fulcrum_upstream_connect_failures_total",
                          "Failed connection attempts to backends.", MetricType::Counter);

@@ -76,8 +76,13 @@ class Upstream(h.FulcrumTestCase):
         self.assertEqual(r.status, 504)
         self.assertLess(time.monotonic() - start, h.scaled(1.8))
         self.assertEqual(self.get(port, "/fast").status, 200)
-        self.assertGreaterEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
-                                          code=504), 1)
+        text = hh.metrics(admin)
+        self.assertGreaterEqual(hh.metric(text, "fulcrum_http_requests_total", code=504), 1)
+        # Per backend too: a timeout counts for the backend that had the request.
+        self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=b.address,
+                                   code=504), 1)
+        self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=b.address,
+                                   code=200), 1)
 
     def test_malformed_responses_give_502(self):
         bad = {
@@ -235,6 +240,12 @@ class Upstream(h.FulcrumTestCase):
         port, admin = self.start([b])
         self.assertEqual(self.get(port, "/drop").status, 502)
         self.assertEqual(self.get(port, "/ok").status, 200)
+        # The 502 counts for the backend that dropped the request.
+        text = hh.metrics(admin)
+        self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=b.address,
+                                   code=502), 1)
+        self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=b.address,
+                                   code=200), 1)
 
 
 if __name__ == "__main__":
