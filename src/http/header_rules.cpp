@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <array>
+#include <cctype>
 #include <cstring>
 
 #include "fulcrum/http/wire_format.h"
@@ -58,15 +59,21 @@ void RequestIdGenerator::next(char out[kLength]) {
   }
 }
 
+namespace {
+
+std::string lowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
 ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
   ConnectionOptions o;
   for (const Header& h : headers) {
     if (h.id != HeaderId::kConnection) continue;
     forEachListElement(h.value, [&](std::string_view token) {
-      if (o.seen == kMax) {
-        o.overflow = true;
-        return false;
-      }
       ++o.seen;
       switch (classifyHeader(token)) {
         case HeaderId::kKeepAlive:
@@ -86,7 +93,13 @@ ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
           break;
       }
       if (equalsIgnoreCase(token, "close")) o.close = true;
-      o.tokens_[o.count++] = Token{token.data(), token.size()};
+      if (o.count < kMax) {
+        o.tokens_[o.count++] = Token{token.data(), token.size()};
+      } else {
+        // Rare (an allocation is fine): a head with more options than the inline slots.
+        if (!o.more_) o.more_ = std::make_unique<std::unordered_set<std::string>>();
+        o.more_->insert(lowerCopy(token));
+      }
       return true;
     });
   }
@@ -97,7 +110,7 @@ bool ConnectionOptions::names(std::string_view header) const {
   for (size_t i = 0; i < count; ++i) {
     if (equalsIgnoreCase(token(i), header)) return true;
   }
-  return false;
+  return more_ && more_->count(lowerCopy(header)) != 0;
 }
 
 bool isWebSocketUpgrade(const std::vector<Header>& headers) {

@@ -161,7 +161,6 @@ HttpError RequestParser::finishHead() {
 
   // Connection options (RFC 9112 9.3): 1.1 defaults to keep-alive, 1.0 to close.
   ConnectionOptions options = ConnectionOptions::from(head_.headers);
-  if (options.overflow) return {400, "too many Connection options"};
   head_.keep_alive = !options.close && (minor == 1 || options.keep_alive);
   // Only WebSocket is tunnelled. Any other Upgrade (h2c above all: a 101 to it would open a
   // tunnel to the backend that bypasses routing and this parser) is dropped as hop-by-hop, and

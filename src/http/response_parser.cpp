@@ -183,7 +183,7 @@ bool ResponseParser::finishHead() {
   ConnectionOptions options = ConnectionOptions::from(head_.headers);
   // Only a plain "chunked" coding is passed on: anything else could be framed differently
   // by the client than by us.
-  if (bad || options.overflow || (codings > 0 && (codings != 1 || !chunked_last)) ||
+  if (bad || (codings > 0 && (codings != 1 || !chunked_last)) ||
       (codings > 0 && content_length != nullptr)) {
     error_ = "invalid response framing";
     return false;

@@ -191,6 +191,16 @@ class Proxy(h.FulcrumTestCase):
             self.assertNotIn(lookalike, names)
         self.assertEqual(b.requests[3].header("X_App_Flag"), "1")
         self.assertEqual(b.requests[3].header("X-Forwarded-For"), "127.0.0.1")
+        # Any number of Connection options (nginx and HAProxy take them; 33 and more were
+        # once a 400): every header they name is still removed.
+        options = ", ".join(f"x-o{i}" for i in range(60)).encode()
+        named = b"".join(f"X-O{i}: v\r\n".encode() for i in range(60))
+        r = h.http_request(port, b"GET /many HTTP/1.1\r\nHost: x\r\nConnection: " + options +
+                           b"\r\n" + named + b"X-Kept: k\r\n\r\n")
+        self.assertEqual(r.status, 200)
+        req = b.requests[4]
+        self.assertEqual([n for n, _ in req.headers if n.lower().startswith("x-o")], [])
+        self.assertEqual(req.header("X-Kept"), "k")
 
     def test_response_carries_the_id_the_backend_got(self):
         # A backend that answers with an id of its own: the client still gets the one its

@@ -40,6 +40,31 @@ TEST(HttpHeaderRules, HopByHopRemoved) {
             "X-Request-Id: id1\r\n\r\n");
 }
 
+// No limit on Connection options (RFC 9110 7.6.1 sets none; nginx and HAProxy take any
+// number): past the inline slots, every named header is still removed, whatever its case,
+// and `close` still closes.
+TEST(HttpHeaderRules, ManyConnectionOptions) {
+  std::string options, named;
+  for (int i = 0; i < 40; ++i) {
+    options += (i ? ", x-o" : "x-o") + std::to_string(i);
+    named += "X-O" + std::to_string(i) + ": v\r\n";
+  }
+  std::string out =
+      forward("GET / HTTP/1.1\r\nHost: a\r\nConnection: " + options +
+                  "\r\nConnection: X-Last, close\r\n" + named + "X-Last: l\r\nX-Keep: k\r\n\r\n",
+              {.new_request_id = "id1"});
+  EXPECT_EQ(out.find("X-O"), std::string::npos) << out;
+  EXPECT_EQ(out.find("X-Last"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Keep: k\r\n"), std::string::npos) << out;
+  ConnectionOptions o = ConnectionOptions::from(
+      {Header("Connection", options), Header("Connection", "X-Last, close")});
+  EXPECT_TRUE(o.close);
+  EXPECT_EQ(o.seen, 42u);
+  EXPECT_TRUE(o.names("x-o39"));
+  EXPECT_TRUE(o.names("X-LAST"));
+  EXPECT_FALSE(o.names("x-o40"));
+}
+
 TEST(HttpHeaderRules, XForwardedForAppended) {
   std::string out = forward(
       "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, "

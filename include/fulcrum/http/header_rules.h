@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 #include "fulcrum/http/message.h"
 
@@ -36,8 +38,7 @@ class RequestIdGenerator {
 struct ConnectionOptions {
   static constexpr size_t kMax = 32;
   size_t seen = 0;   // options in the headers
-  size_t count = 0;  // options kept for names()
-  bool overflow = false;
+  size_t count = 0;  // options kept inline for names()
   bool close = false, keep_alive = false, upgrade = false;
 
   static ConnectionOptions from(const std::vector<Header>& headers);
@@ -51,6 +52,9 @@ struct ConnectionOptions {
     size_t size;
   };
   Token tokens_[kMax];
+  // Past kMax options (no limit is set by RFC 9110 7.6.1, nor by nginx or HAProxy): all of
+  // them, lower-cased, in a set, so that a head full of options costs no quadratic scan.
+  std::unique_ptr<std::unordered_set<std::string>> more_;
 };
 
 // The Upgrade header asks for WebSocket and nothing else: exactly one Upgrade header whose
