@@ -62,7 +62,7 @@ RoundRobinSharedConstSharedPtr roundRobinSharedOf(const upstream::Pool& pool,
 RoundRobinPicker::RoundRobinPicker(const upstream::Pool& pool,
                                    RoundRobinSharedConstSharedPtr shared,
                                    const RoundRobinPicker* previous, uint64_t seed)
-    : pool_(pool), shared_(std::move(shared)) {
+    : pool_(pool), shared_(std::move(shared)), retry_rng_(seed ^ 0x5eed) {
   if (previous != nullptr && previous->shared_->fingerprint == shared_->fingerprint) {
     primary_ = previous->primary_;
     backup_ = previous->backup_;
@@ -121,8 +121,29 @@ const upstream::PoolMember* RoundRobinPicker::pickTier(const SmoothSchedule& sch
 }
 
 const upstream::PoolMember* RoundRobinPicker::pick(const Eligibility& eligible) {
+  if (eligible.retry()) return pickForRetry(eligible);
   if (const auto* m = pickTier(shared_->primaries, primary_, eligible)) return m;
   return pickTier(shared_->backups, backup_, eligible);
+}
+
+// A retry after a failed attempt draws from the eligible members by weight and leaves the
+// schedule where it is: the failed member had its turn. Taking the retry's member from the
+// schedule would move it past the member after the failed one, so a dead backend would come
+// first again at the next request and every request would pay a failed connect; and always
+// taking the member after it would give that one the dead backend's whole share.
+const upstream::PoolMember* RoundRobinPicker::pickForRetry(const Eligibility& eligible) {
+  std::vector<uint32_t> candidates;  // rare path: an allocation is fine
+  collectEligible(pool_, eligible, candidates);
+  uint64_t total = 0;
+  for (uint32_t i : candidates) total += pool_.members[i].weight;
+  if (total == 0) return nullptr;
+  uint64_t r = retry_rng_.below(total);
+  for (uint32_t i : candidates) {
+    const upstream::PoolMember& m = pool_.members[i];
+    if (r < m.weight) return &m;
+    r -= m.weight;
+  }
+  return nullptr;  // not reached: r < total
 }
 
 const upstream::PoolMember* RoundRobinPicker::pick(const PickContext& ctx) {

@@ -112,6 +112,33 @@ TEST(BalancerRoundRobin, StickyWrapperPassesCursorThrough) {
   EXPECT_EQ(first + sequence(*after, 12), expected);
 }
 
+// A backend that fails (a refused connect, nothing marks it down) gets its turn and no more:
+// the retry's pick does not move the schedule on, so the member after it is next as usual
+// and only every other request pays for the dead one, not every request.
+TEST(BalancerRoundRobin, RetryDoesNotMoveTheSchedule) {
+  for (std::vector<uint32_t> weights : {std::vector<uint32_t>{1, 1, 1},    // precomputed
+                                        std::vector<uint32_t>(600, 1)}) {  // per pick
+    TestPool tp(weights);
+    for (uint64_t seed = 0; seed < 8; ++seed) {
+      auto picker = tp.picker(seed);
+      int failed = 0;
+      for (int request = 0; request < 3 * static_cast<int>(weights.size()); ++request) {
+        TriedSet tried;
+        const upstream::PoolMember* m = picker->pick(now());
+        while (m->index == 0) {  // member 0 refuses connections
+          ++failed;
+          tried.add(m->index);
+          PickContext retry = now();
+          retry.tried = &tried;
+          m = picker->pick(retry);
+          ASSERT_NE(m, nullptr);
+        }
+      }
+      EXPECT_EQ(failed, 3) << "weights " << weights.size() << ", seed " << seed;
+    }
+  }
+}
+
 TEST(BalancerRoundRobin, LongPeriodRunsPerPickAlgorithm) {
   // 600 backends with weights 997 and 1000: the period (599,100) is too long to store.
   std::vector<uint32_t> weights;

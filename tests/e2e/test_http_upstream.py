@@ -41,6 +41,18 @@ class Upstream(h.FulcrumTestCase):
         self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=live.address,
                                    code=200), 12)
 
+    def test_dead_backend_costs_only_its_own_turns(self):
+        # No health check marks it down: a dead backend still gets its turn in the round
+        # robin, but the retry does not move the schedule, so it is not first again at the
+        # next request (it once was, and every request paid a failed connect).
+        live = self.backend(h.HttpBackend("live"))
+        dead = dead_address()
+        port, admin = self.start([dead, live])
+        for _ in range(20):
+            self.assertEqual(self.get(port).status, 200)
+        self.assertEqual(hh.metric(hh.metrics(admin), "fulcrum_upstream_connect_failures_total",
+                                   backend=dead), 10)
+
     def test_all_backends_failing_gives_502(self):
         port, admin = self.start([dead_address(), dead_address()])
         data, closed = hh.raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",

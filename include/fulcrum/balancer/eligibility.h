@@ -35,6 +35,8 @@ class Eligibility {
     return tried_ == nullptr || !tried_->contains(m.index);
   }
   int64_t nowMs() const { return now_ms_; }
+  // A retry after a failed attempt (some backend already tried).
+  bool retry() const { return tried_ != nullptr; }
 
  private:
   int64_t now_ms_;

@@ -16,6 +16,7 @@
 
 #include "fulcrum/balancer/eligibility.h"
 #include "fulcrum/balancer/policy.h"
+#include "fulcrum/balancer/rng.h"
 
 namespace fulcrum::balancer {
 
@@ -64,11 +65,13 @@ class RoundRobinPicker : public Picker {
                                        const Eligibility& eligible);
   const upstream::PoolMember* stepDynamic(const SmoothSchedule& schedule, Cursor& cursor,
                                           const Eligibility* eligible);
+  const upstream::PoolMember* pickForRetry(const Eligibility& eligible);
 
   const upstream::Pool& pool_;
   RoundRobinSharedConstSharedPtr shared_;
   Cursor primary_;
   Cursor backup_;
+  Rng retry_rng_;
 };
 
 class RoundRobinFactory : public PolicyFactory {
