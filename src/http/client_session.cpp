@@ -193,6 +193,9 @@ void ClientSession::processInput() {
       consumeHeld(r.consumed);
       request_bytes_ += r.consumed;
       if (r.status == RequestParser::Status::kError) {
+        // The log counts what arrived of a refused request, not only what was parsed of it
+        // (the rest of it is never read as a request: the connection closes).
+        if (held_ != nullptr) request_bytes_ += held_len_;
         sendError(parser_.error().status, parser_.error().reason);
         break;
       }
@@ -207,6 +210,7 @@ void ClientSession::processInput() {
       if (held_ != nullptr) consumeHeld(r.consumed);
       request_bytes_ += r.consumed;
       if (r.status == RequestParser::Status::kError) {
+        if (held_ != nullptr) request_bytes_ += held_len_;
         // Checked before flushing: a head and a bad body that arrived together never reach
         // the backend (the unflushed bytes die with the connection).
         failExchange(parser_.error().status, parser_.error().reason);

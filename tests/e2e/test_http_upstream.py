@@ -245,6 +245,13 @@ class Upstream(h.FulcrumTestCase):
         hh.wait_for(lambda: len(lines()) == 3, h.scaled(2), "the reset request's line")
         self.assertEqual((lines()[2]["path"], lines()[2]["status"]), ("/slow", 499))
         self.assertEqual(lines()[2]["bytes_in"], len(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"))
+        # A refused request counts what arrived of it, not only what was parsed up to the
+        # byte that was refused.
+        bad = b"GET /a\xff HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 100 + b"\r\n\r\n"
+        data, _ = hh.raw_exchange(port, bad)
+        self.assertEqual(hh.status_of(data), 400)
+        hh.wait_for(lambda: len(lines()) == 4, h.scaled(2), "the refused request's line")
+        self.assertEqual((lines()[3]["status"], lines()[3]["bytes_in"]), (400, len(bad)))
 
     def test_backend_closing_without_answer_gives_502(self):
         b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
