@@ -1,8 +1,11 @@
 #include "fulcrum/control/admin_server.h"
 
 #include <llhttp.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <memory>
 #include <string_view>
 
@@ -43,9 +46,33 @@ AdminResponse text(int status, std::string body) {
   return r;
 }
 
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+// The origin-form part of a request target. A server must accept the absolute-form
+// "http://authority/path?query" (RFC 9112 3.2.2) and route it by its path; with no path it
+// is "/". Any other form is returned as it is.
+std::string_view originForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!startsWithNoCase(target, scheme)) continue;
+    const std::string_view rest = target.substr(scheme.size());
+    const size_t path = rest.find_first_of("/?");
+    if (path == std::string_view::npos || rest[path] == '?') return "/";
+    return rest.substr(path);
+  }
+  return target;
+}
+
+// How long a connection closed after an error answer keeps reading (and discarding) what
+// the client still sends: closing with unread bytes makes the kernel send a reset, which
+// can destroy the answer before the client reads it. Bounded by the idle timeout.
+constexpr uint64_t kMaxLingerMs = 2'000;
+
 }  // namespace
 
 AdminResponse handleAdminRequest(AdminContext& ctx, bool get_or_head, std::string_view target) {
+  target = originForm(target);
   const std::string_view path = target.substr(0, target.find('?'));
   const bool known =
       path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/status";
@@ -126,8 +153,12 @@ class AdminServer::Connection {
       v.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
       v.on_method_complete = [](llhttp_t* p) { return self(p)->onMethod(); };
       v.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
-      v.on_header_field = [](llhttp_t* p, const char*, size_t n) { return self(p)->onHead(n); };
+      v.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+        return self(p)->onHeaderField(at, n);
+      };
+      v.on_header_field_complete = [](llhttp_t* p) { return self(p)->onHeaderFieldComplete(); };
       v.on_header_value = [](llhttp_t* p, const char*, size_t n) { return self(p)->onHead(n); };
+      v.on_headers_complete = [](llhttp_t* p) { return self(p)->onHeadersComplete(); };
       v.on_message_complete = [](llhttp_t* p) { return self(p)->onMessageComplete(); };
       return v;
     }();
@@ -138,6 +169,8 @@ class AdminServer::Connection {
   int onMessageBegin() {
     target_.clear();
     head_bytes_ = 0;
+    field_.clear();
+    host_fields_ = 0;
     head_only_ = false;
     in_request_ = true;
     // The first byte after a keep-alive pause starts this request's deadline; bytes that
@@ -157,6 +190,23 @@ class AdminServer::Connection {
   int onHead(size_t n) {
     head_bytes_ += n;
     return head_bytes_ > limits().max_header_bytes ? fail(431) : 0;
+  }
+  // Only whether the name is "Host" matters: five bytes tell (a name may come in pieces).
+  int onHeaderField(const char* at, size_t n) {
+    field_.append(at, std::min(n, 5 - std::min<size_t>(field_.size(), 5)));
+    return onHead(n);
+  }
+  int onHeaderFieldComplete() {
+    if (field_.size() == 4 && strncasecmp(field_.data(), "host", 4) == 0) ++host_fields_;
+    field_.clear();
+    return 0;
+  }
+  // RFC 9112 3.2: an HTTP/1.1 request without Host, or any with more than one, gets 400.
+  // HTTP/1.0 has no Host requirement.
+  int onHeadersComplete() {
+    const bool http11 = parser_.http_major > 1 || parser_.http_minor >= 1;
+    if (host_fields_ > 1 || (http11 && host_fields_ == 0)) return fail(400);
+    return 0;
   }
   int fail(int status) {
     error_status_ = status;
@@ -207,6 +257,22 @@ class AdminServer::Connection {
     if (!keep_alive) close_after_write_ = true;
   }
 
+  // The error answer is written: send FIN, then read and discard until the client closes or
+  // the linger time is up (the timer then closes, see timedOut()).
+  void linger() {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0 ||
+        ::shutdown(fd, SHUT_WR) != 0) {
+      close();
+      return;
+    }
+    if (!reading_) {
+      reading_ = true;
+      uv_read_start(stream(), onAlloc, onRead);
+    }
+    armTimer(std::min(limits_.idle_timeout_ms, kMaxLingerMs));
+  }
+
   void send(std::string bytes) {
     auto* w = new WriteReq{};
     w->bytes = std::move(bytes);
@@ -243,7 +309,11 @@ class AdminServer::Connection {
     // keeps its own deadline, unless it waits on us (input stopped under backpressure).
     if (!in_request_ || !reading_) armIdleTimer();
     if (close_after_write_) {
-      if (pending_writes_ == 0) close();
+      if (pending_writes_ > 0) return;
+      if (lingering_)
+        linger();
+      else
+        close();
       return;
     }
     if (!reading_ && stream()->write_queue_size < limits().write_low_watermark) resume();
@@ -326,6 +396,11 @@ class AdminServer::Connection {
       const int status = error_status_ != 0 ? error_status_ : 400;
       AdminResponse r = text(status, std::string(reasonPhrase(status)) + "\n");
       respond(r, /*keep_alive=*/false, /*http10=*/false);
+      // The rest of a bad request (a head over the limit may be far longer than what was
+      // read) is still coming: keep reading it into the void (received() ignores it) so
+      // that the close after the answer is not a reset (linger()).
+      lingering_ = true;
+      if (pending_writes_ > 0) return;
     }
     if (reading_) stopReading();
     if (pending_writes_ == 0) close();
@@ -351,6 +426,8 @@ class AdminServer::Connection {
   std::string pending_input_;  // pipelined bytes not parsed yet while input_paused_
   bool input_paused_ = false;
   size_t head_bytes_ = 0;
+  std::string field_;    // the first bytes (up to 5) of the header name being received
+  int host_fields_ = 0;  // Host header fields in the current request
   int error_status_ = 0;
   bool head_only_ = false;            // the current request is HEAD: answers carry no body
   bool in_request_ = false;           // a request has begun and is not complete yet
@@ -361,6 +438,7 @@ class AdminServer::Connection {
   bool reading_ = false;
   bool closing_ = false;
   bool close_after_write_ = false;
+  bool lingering_ = false;  // close_after_write_ after an error: linger() before the close
   std::array<char, 4096> read_buf_{};
 };
 

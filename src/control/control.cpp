@@ -1,12 +1,16 @@
 #include "fulcrum/control/control.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 
 #include "fulcrum/balancer/eligibility.h"
 #include "fulcrum/config/config_loader.h"
+#include "fulcrum/config/value_parsers.h"
 #include "fulcrum/control/admin_context.h"
 #include "fulcrum/control/admin_server.h"
 #include "fulcrum/core/access_log.h"
@@ -15,6 +19,28 @@
 #include "fulcrum/core/uv_util.h"
 
 namespace fulcrum::control {
+namespace {
+
+// Whether `address` can be listened on without sharing it with another process: 0, or
+// -errno (-EADDRINUSE when someone listens there). Listeners bind with SO_REUSEPORT (one
+// socket per worker), so their own bind succeeds next to any other SO_REUSEPORT socket of
+// the same user, such as a second fulcrum's, and the two would split the connections
+// silently. A socket without SO_REUSEPORT cannot bind where anyone listens, while
+// SO_REUSEADDR still lets it past connections left in TIME_WAIT, as the real sockets do.
+int probeAddressFree(const config::Address& address) {
+  int fd = ::socket(address.sockAddr()->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // As createListenSocket: "[::]:PORT" must not be reported taken by an IPv4 listener.
+  if (address.sockAddr()->sa_family == AF_INET6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  int rc = ::bind(fd, address.sockAddr(), address.length) == 0 ? 0 : -errno;
+  ::close(fd);
+  return rc;
+}
+
+}  // namespace
 
 class ControlAdminContext final : public AdminContext {
  public:
@@ -69,19 +95,32 @@ bool Control::openListenSockets(const config::Config& config,
       if (l.listen.text == address) return true;
     return false;
   };
+  // Our own listening sockets on an address that overlaps (one a reload replaces, such as
+  // 0.0.0.0:80 by 127.0.0.1:80, or localhost:80 by 127.0.0.1:80; they close only once the
+  // new config is applied) would make the probe fail: there it is skipped.
+  auto overlaps_open = [&](const config::Address& address) {
+    if (!snapshot_) return false;
+    for (const auto& l : snapshot_->config->listeners)
+      if (config::addressesOverlap(l.listen, address)) return true;
+    return false;
+  };
+  auto fail = [&](const config::ListenerConfig& l, int rc) {
+    error = fmt::format("cannot listen on {} (listener {}): {}", l.listen.text, l.name,
+                        std::strerror(-rc));
+    for (auto& [address, list] : fds)
+      for (int f : list) ::close(f);
+    fds.clear();
+    return false;
+  };
   for (const auto& l : config.listeners) {
     if (is_open(l.listen.text)) continue;
+    if (!overlaps_open(l.listen)) {
+      if (int rc = probeAddressFree(l.listen); rc < 0) return fail(l, rc);
+    }
     std::vector<int>& list = fds[l.listen.text];
     for (size_t w = 0; w < worker_count_; ++w) {
       int fd = core::createListenSocket(l.listen.sockAddr(), l.listen.length);
-      if (fd < 0) {
-        error = fmt::format("cannot listen on {} (listener {}): {}", l.listen.text, l.name,
-                            std::strerror(-fd));
-        for (auto& [address, list2] : fds)
-          for (int f : list2) ::close(f);
-        fds.clear();
-        return false;
-      }
+      if (fd < 0) return fail(l, fd);
       list.push_back(fd);
     }
   }

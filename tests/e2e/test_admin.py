@@ -1,7 +1,9 @@
 """The admin endpoint (CONFIG.md "Admin endpoints") through the real binary: HEAD answered
 like GET without a body, 405 naming the allowed methods, short request and keep-alive
 timeouts, and idle connections that can never lock the health probes out (at the cap of 64
-the connection idle longest makes room for a new one)."""
+the connection idle longest makes room for a new one). RFC 9112: an absolute-form target is
+routed by its path, an HTTP/1.1 request without Host gets 400, and a head over the limit gets
+431 and a clean close, never a reset that would discard the answer."""
 
 import time
 
@@ -117,6 +119,54 @@ class Admin(h.FulcrumTestCase):
             r = h.http_request(admin, request(method, path))
             self.assertEqual(r.status, 405, f"{method} {path}")
             self.assertEqual(r.header("Allow"), "GET, HEAD", f"{method} {path}")
+
+    def test_absolute_form_target_is_routed_by_its_path(self):
+        # RFC 9112 3.2.2: a server must accept the absolute-form.
+        admin = self.start()
+        for target in (f"http://127.0.0.1:{admin}/metrics", f"https://127.0.0.1:{admin}/metrics",
+                       "http://admin.example/metrics?x=1"):
+            r = h.http_request(admin, request("GET", target))
+            self.assertEqual(r.status, 200, target)
+            self.assertIn(b"fulcrum_", r.body, target)
+        r = h.http_request(admin, request("GET", "http://127.0.0.1:9901/healthz"))
+        self.assertEqual((r.status, r.body), (200, b"ok"))
+        # No path is "/", which is not an admin page.
+        self.assertEqual(h.http_request(admin, request("GET", f"http://127.0.0.1:{admin}")).status,
+                         404)
+
+    def test_http11_request_without_host_gets_400(self):
+        # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host (or with two).
+        admin = self.start()
+        for raw in (h.build_request("GET", "/healthz", host=None),
+                    h.build_request("GET", "/healthz", [("Host", "a"), ("Host", "b")], host=None),
+                    h.build_request("GET", f"http://127.0.0.1:{admin}/healthz", host=None)):
+            data = read_to_eof(admin, raw)
+            self.assertEqual(hh.status_of(data), 400, raw)
+            self.assertIn(b"\r\nConnection: close\r\n", data, raw)
+        # HTTP/1.0 needs no Host.
+        r = h.http_request(admin, h.build_request("GET", "/healthz", host=None,
+                                                  version="HTTP/1.0"))
+        self.assertEqual((r.status, r.body), (200, b"ok"))
+
+    def test_oversized_head_gets_431_then_close(self):
+        # ~70 KB in one go, over the 32 KiB head limit: the 431 arrives (not a reset that
+        # discards it), then the connection closes cleanly.
+        admin = self.start()
+        raw = h.build_request("GET", "/healthz", [("X-Big", "a" * 70_000)])
+        data, reset = b"", False
+        with h.connect(admin, timeout=h.scaled(5)) as s:
+            s.sendall(raw)
+            time.sleep(0.2)  # the answer is there before this client reads
+            try:
+                while chunk := s.recv(65536):  # until EOF (h.recv_to_eof hides a reset)
+                    data += chunk
+            except ConnectionResetError:
+                reset = True
+        self.assertEqual(hh.status_of(data), 431, data[:200])
+        head = data.partition(b"\r\n\r\n")[0] + b"\r\n"
+        self.assertIn(b"\r\nConnection: close\r\n", head)
+        self.assertFalse(reset, "the connection was reset instead of closed")
+        self.assertEqual(h.http_request(admin, request("GET", "/healthz")).status, 200)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #pragma once
-// Appends `s` as a JSON string literal. Control bytes and bytes >= 0x7f are escaped as \u00XX,
-// so the output stays valid JSON (and ASCII) whatever bytes a client sent.
+// Appends `s` as a JSON string literal. Well-formed UTF-8 sequences are copied unchanged;
+// control bytes, DEL and each byte of an ill-formed sequence are escaped as \u00XX, so the
+// output stays valid JSON (and valid UTF-8) whatever bytes a client sent.
 
 #include <string>
 #include <string_view>
