@@ -4,9 +4,9 @@
 #include <netinet/in.h>
 
 #include <array>
-#include <cctype>
 #include <cstring>
 
+#include "fulcrum/config/value_parsers.h"
 #include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
@@ -59,16 +59,6 @@ void RequestIdGenerator::next(char out[kLength]) {
   }
 }
 
-namespace {
-
-std::string lowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
-
 ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
   ConnectionOptions o;
   for (const Header& h : headers) {
@@ -98,7 +88,7 @@ ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
       } else {
         // Rare (an allocation is fine): a head with more options than the inline slots.
         if (!o.more_) o.more_ = std::make_unique<std::unordered_set<std::string>>();
-        o.more_->insert(lowerCopy(token));
+        o.more_->insert(config::toLower(token));
       }
       return true;
     });
@@ -110,7 +100,7 @@ bool ConnectionOptions::names(std::string_view header) const {
   for (size_t i = 0; i < count; ++i) {
     if (equalsIgnoreCase(token(i), header)) return true;
   }
-  return more_ && more_->count(lowerCopy(header)) != 0;
+  return more_ && more_->count(config::toLower(header)) != 0;
 }
 
 bool isWebSocketUpgrade(const std::vector<Header>& headers) {
