@@ -30,11 +30,12 @@ namespace {
 int probeAddressFree(const config::Address& address) {
   int fd = ::socket(address.sockAddr()->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  int one = 1;
+  int one = 1, zero = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  // As createListenSocket: "[::]:PORT" must not be reported taken by an IPv4 listener.
+  // As createListenSocket: "[::]:PORT" is dual-stack, so an IPv4 listener of another process
+  // on that port takes it too.
   if (address.sockAddr()->sa_family == AF_INET6)
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   int rc = ::bind(fd, address.sockAddr(), address.length) == 0 ? 0 : -errno;
   ::close(fd);
   return rc;

@@ -28,7 +28,12 @@ int createListenSocket(const sockaddr* address, socklen_t length, int backlog) {
     ::close(fd);
     return -e;
   }
-  if (address->sa_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // "[::]:PORT" is dual-stack (IPv4 clients arrive as ::ffff:a.b.c.d), as the config's
+  // overlap rule and its reference say, and as HAProxy binds it: set here, whatever the
+  // system's net.ipv6.bindv6only default is.
+  int zero = 0;
+  if (address->sa_family == AF_INET6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   // Accepted sockets inherit TCP_NODELAY from the listening socket on Linux, which saves a
   // setsockopt per connection (the new-connection-per-request case pays for every syscall).
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

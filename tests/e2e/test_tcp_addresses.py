@@ -58,6 +58,29 @@ class TcpAddresses(h.FulcrumTestCase):
         self.echo_through(p4, "127.0.0.1", "six")
         self.echo_through(p6, "::1", "four")
 
+    def test_wildcard_ipv6_listener_is_dual_stack(self):
+        # "[::]:PORT" takes IPv4 clients too (conf/README.md: "`::` covers IPv4 and IPv6",
+        # which is also why it may not share its port with 0.0.0.0); an IPv4 client's
+        # X-Forwarded-For is its IPv4 address, not ::ffff:a.b.c.d.
+        b = self.backend(h.TcpIdServer("dual"))
+        port = h.free_port()
+        cfg = h.tcp_config(port, [b])
+        cfg["listeners"][0]["listen"] = f"[::]:{port}"
+        web = self.backend(h.HttpBackend("web"))
+        http_port = h.free_port()
+        cfg["listeners"].append({"name": "web", "listen": f"[::]:{http_port}",
+                                 "protocol": "http", "pool": "web"})
+        cfg["pools"].append({"name": "web", "backends": [{"address": web.address}]})
+        self.fulcrum(cfg)
+        self.echo_through(port, "::1", "dual")
+        self.echo_through(port, "127.0.0.1", "dual")
+        self.assertEqual(h.http_request(http_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                        host="127.0.0.1").status, 200)
+        self.assertEqual(h.http_request(http_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                        host="::1").status, 200)
+        self.assertEqual([r.header("X-Forwarded-For") for r in web.requests],
+                         ["127.0.0.1", "::1"])
+
     @unittest.skipUnless(localhost_v4_only(), "localhost does not resolve to 127.0.0.1 first")
     def test_backend_by_dns_name(self):
         b = self.backend(h.TcpIdServer("named"))
