@@ -12,6 +12,8 @@
 namespace fulcrum::config {
 namespace {
 
+constexpr int64_t kMaxStickyEntries = 10'000'000;
+
 constexpr int64_t kMaxWeight = 1000;
 constexpr int64_t kMinBalanceFactor = 100;  // below the mean load nothing could be placed
 constexpr int64_t kMaxBalanceFactor = 100000;
@@ -117,7 +119,8 @@ void parseSticky(Diagnostics& diag, const Field& field, StickyConfig& out) {
   }
   if (auto f = m.get("secret")) readString(diag, *f, out.secret, /*allow_empty=*/true);
   if (auto f = m.get("ttl")) readDuration(diag, *f, false, out.ttl);
-  if (auto f = m.get("table_size")) readInt(diag, *f, 1, kMaxU32, out.table_size);
+  // Allocated whole at start (about 120 bytes per entry): ten million is 1.2 GB.
+  if (auto f = m.get("table_size")) readInt(diag, *f, 1, kMaxStickyEntries, out.table_size);
 }
 
 void parsePoolTimeouts(Diagnostics& diag, const Field& field, PoolTimeouts& out) {

@@ -143,10 +143,11 @@ bool readBool(Diagnostics& diag, const Field& field, bool& out) {
 }
 
 bool readInt(Diagnostics& diag, const Field& field, int64_t min, int64_t max, int64_t& out) {
-  auto range = [&] {
-    // Limits that are only the storage type's say nothing to a user.
+  auto range = [&](bool too_small) {
+    // A limit that is only the storage type's says nothing to a user below it.
     if (max >= int64_t{std::numeric_limits<uint32_t>::max()}) {
-      return fmt::format("must be at least {}", min);
+      return too_small ? fmt::format("must be at least {}", min)
+                       : fmt::format("must be at most {}", max);
     }
     return fmt::format("must be between {} and {}", min, max);
   };
@@ -158,7 +159,7 @@ bool readInt(Diagnostics& diag, const Field& field, int64_t min, int64_t max, in
   int64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec == std::errc::result_out_of_range) {
-    diag.error(field.mark, field.path, range() + ", got " + text);
+    diag.error(field.mark, field.path, range(!text.empty() && text[0] == '-') + ", got " + text);
     return false;
   }
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
@@ -166,7 +167,7 @@ bool readInt(Diagnostics& diag, const Field& field, int64_t min, int64_t max, in
     return false;
   }
   if (value < min || value > max) {
-    diag.error(field.mark, field.path, range() + ", got " + text);
+    diag.error(field.mark, field.path, range(value < min) + ", got " + text);
     return false;
   }
   out = value;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <new>
 
 #include "fulcrum/balancer/eligibility.h"
 #include "fulcrum/config/config_loader.h"
@@ -150,6 +151,20 @@ void Control::publish(core::SnapshotConstSharedPtr snapshot,
   }
 }
 
+bool Control::buildSnapshot(const config::ConfigConstSharedPtr& config, uint64_t generation,
+                            core::SnapshotConstSharedPtr& out, std::string& error) {
+  try {
+    out = builder_.build(config, generation);
+    return true;
+  } catch (const std::bad_alloc&) {
+    // A source-IP sticky table is allocated whole, at its table_size; the rest is small.
+    error =
+        "out of memory building the configuration (sticky.table_size too large for this "
+        "machine?)";
+    return false;
+  }
+}
+
 int Control::run() {
   // Signal handlers first: a SIGHUP/SIGTERM that arrives while sockets open must not kill us
   // (it is handled once the loop runs).
@@ -167,8 +182,16 @@ int Control::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
   };
 
-  std::map<std::string, std::vector<int>> fds;
+  // The first snapshot before any socket opens: what it allocates up front (source-IP sticky
+  // tables) may not fit, and that is a startup failure like any other.
+  core::SnapshotConstSharedPtr first;
   std::string error;
+  if (!buildSnapshot(config_, 1, first, error)) {
+    std::fprintf(stderr, "fulcrum: %s\n", error.c_str());
+    close_signals();
+    return 1;
+  }
+  std::map<std::string, std::vector<int>> fds;
   if (!openListenSockets(*config_, fds, error)) {
     std::fprintf(stderr, "fulcrum: %s\n", error.c_str());
     close_signals();
@@ -214,7 +237,7 @@ int Control::run() {
       kStickySweepMs, kStickySweepMs);
 
   generation_ = 1;
-  publish(builder_.build(config_, generation_), std::move(fds), [this] {
+  publish(std::move(first), std::move(fds), [this] {
     ready_ = true;
     logStartup();
   });
@@ -282,9 +305,18 @@ void Control::reload() {
     log::warn("workers changed from {} to {}: takes effect on restart only", worker_count_,
               next->workers);
   }
-  std::map<std::string, std::vector<int>> fds;
   std::string error;
-  if (!openListenSockets(*next, fds, error)) {
+  core::SnapshotConstSharedPtr snapshot;
+  std::map<std::string, std::vector<int>> fds;
+  // Sockets first: the build forgets state the new config does not name (a failure after it
+  // would leave the running config without it).
+  bool ok = openListenSockets(*next, fds, error);
+  if (ok && !buildSnapshot(next, generation_ + 1, snapshot, error)) {
+    for (auto& [address, list] : fds)
+      for (int f : list) ::close(f);
+    ok = false;
+  }
+  if (!ok) {
     log::error("reload failed: {}; the running config (generation {}) stays", error, generation_);
     stats_.control().reloads_failure.add();
     return;
@@ -294,7 +326,7 @@ void Control::reload() {
   ++generation_;
   reloading_ = true;
   uint64_t generation = generation_;
-  publish(builder_.build(next, generation), std::move(fds), [this, generation] {
+  publish(std::move(snapshot), std::move(fds), [this, generation] {
     reloading_ = false;
     stats_.control().reloads_success.add();
     stats_.pruneUnused();  // drop metric series of listeners/pools/backends no snapshot uses

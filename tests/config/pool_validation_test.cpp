@@ -182,8 +182,17 @@ TEST(ConfigPool, Sticky) {
                 "t.yaml:11:7: pools[0].sticky.cookie: \"my cookie\" is not a valid cookie name (no "
                 "spaces, controls or ()<>@,;:\\\"/[]?={})",
                 "t.yaml:12:7: pools[0].sticky.ttl: must be greater than 0, got 0s",
-                "t.yaml:13:7: pools[0].sticky.table_size: must be at least 1, got 0",
+                "t.yaml:13:7: pools[0].sticky.table_size: must be between 1 and 10000000, got 0",
             }));
+  // The table is allocated whole at start: a size that cannot be is refused by the check,
+  // not found out by the allocator (it aborted the process, also at a reload).
+  EXPECT_EQ(errorsOf(poolWith("    sticky: { mode: source_ip, table_size: 4294967295 }\n")),
+            std::vector<std::string>{"t.yaml:9:32: pools[0].sticky.table_size: must be between "
+                                     "1 and 10000000, got 4294967295"});
+  // Above a limit that is only the storage type's: the message says "at most".
+  EXPECT_EQ(errorsOf(poolWith("    keepalive: { max_idle_per_backend: 99999999999 }\n")),
+            std::vector<std::string>{"t.yaml:9:18: pools[0].keepalive.max_idle_per_backend: "
+                                     "must be at most 4294967295, got 99999999999"});
 }
 
 TEST(ConfigPool, HealthCheck) {

@@ -279,8 +279,10 @@ class Fulcrum:
     """
 
     def __init__(self, config, tmpdir: str | None = None, args=(), env: dict | None = None,
-                 start_timeout: float = 10.0, wait_ports=None, cwd: str | None = None):
+                 start_timeout: float = 10.0, wait_ports=None, cwd: str | None = None,
+                 address_space: int | None = None):
         self._own_tmp = tmpdir is None
+        self.address_space = address_space  # RLIMIT_AS for the process, bytes
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="fulcrum-e2e-")
         if isinstance(config, str) and "\n" not in config and os.path.isfile(config):
             self.config_path = os.path.abspath(config)
@@ -309,12 +311,18 @@ class Fulcrum:
         """Listener (and admin) ports of the current config file."""
         return config_listen_ports(self.config_text())
 
+    def _preexec(self) -> None:
+        _die_with_parent()
+        if self.address_space is not None:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
+
     def start(self) -> "Fulcrum":
         with open(self.log_path, "ab") as err, open(self.stdout_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [fulcrum_bin(), "-c", self.config_path, *self.args], stdout=out, stderr=err,
                 stdin=subprocess.DEVNULL, cwd=self.cwd, env=_child_env(self.env),
-                preexec_fn=_die_with_parent)
+                preexec_fn=self._preexec)
         _live_pids.add(self.proc.pid)
         ports = self.wait_ports if self.wait_ports is not None else self.ports()
         self.wait_listening(ports, self.start_timeout)

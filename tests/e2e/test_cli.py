@@ -99,6 +99,34 @@ class Cli(h.FulcrumTestCase):
                    if addr in line and re.search(r"in use|EADDRINUSE", line, re.I)]
         self.assertEqual(len(culprit), 1, f"expected one line naming {addr} as in use:\n{out}")
 
+    def test_sticky_table_that_cannot_be_allocated_fails_start_and_reload(self):
+        # A source-IP table is allocated whole (about 120 bytes per entry): 10 million entries
+        # do not fit in 700 MB of address space. That is exit 1 with a clear line at start,
+        # and a failed reload that leaves the running config serving (it once aborted the
+        # process either way).
+        if "asan" in h.fulcrum_bin():
+            self.skipTest("ASan reserves more address space than the limit")
+        backend = self.backend(h.TcpEchoServer())
+        port = h.free_port()
+
+        def config(size):
+            cfg = h.tcp_config(port, [backend])
+            cfg["pools"][0]["sticky"] = {"mode": "source_ip", "table_size": size}
+            return cfg
+
+        limit = 700 * 1024 * 1024
+        path = self.write_config(config(10_000_000), "big.yaml")
+        f = h.Fulcrum(path, address_space=limit)
+        with self.assertRaises(h.FulcrumExited):
+            f.start()
+        self.assertEqual(f.exit_code, 1)
+        self.assertIn("out of memory building the configuration", f.log_tail())
+        f = self.fulcrum(config(1000), address_space=limit)
+        self.assertFalse(f.reload(config(10_000_000), expect="failure"))
+        with h.connect(port, h.scaled(5)) as s:
+            s.sendall(b"still here\n")
+            self.assertEqual(h.recv_line(s), b"still here\n")
+
     def test_startup_line_lists_listeners_and_pools(self):
         backend = self.backend(h.TcpEchoServer())
         p1, p2 = h.free_port(), h.free_port()

@@ -41,6 +41,10 @@ class Control {
   metrics::StatsRegistry& stats() { return stats_; }
 
  private:
+  // builder_.build, with an allocation failure turned into `error` (the caller fails the
+  // start or the reload rather than the process).
+  bool buildSnapshot(const config::ConfigConstSharedPtr& config, uint64_t generation,
+                     core::SnapshotConstSharedPtr& out, std::string& error);
   bool openListenSockets(const config::Config& config, std::map<std::string, std::vector<int>>& fds,
                          std::string& error);
   void publish(core::SnapshotConstSharedPtr snapshot, std::map<std::string, std::vector<int>> fds,
