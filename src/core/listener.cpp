@@ -50,18 +50,23 @@ WorkerListener::WorkerListener(Worker& worker, std::string address, uint32_t ind
 
 WorkerListener::~WorkerListener() { stopAccepting(); }
 
-void WorkerListener::stopAccepting() { handle_.reset(); }
+void WorkerListener::stopAccepting() {
+  resume_.reset();
+  poll_.reset();  // out of epoll now; the descriptor can go
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
 
 int WorkerListener::open(int fd) {
-  handle_ = makeHandle<uv_tcp_t>();
-  uv_tcp_init(worker_.loop(), handle_.get());
-  handle_->data = this;
-  if (int rc = uv_tcp_open(handle_.get(), fd); rc != 0) {
-    ::close(fd);
-    handle_.reset();
+  fd_ = fd;
+  poll_ = makeHandle<uv_poll_t>();
+  if (int rc = uv_poll_init(worker_.loop(), poll_.get(), fd); rc != 0) {
+    poll_.reset();
+    stopAccepting();
     return rc;
   }
-  return uv_listen(reinterpret_cast<uv_stream_t*>(handle_.get()), 4096, &onConnection);
+  poll_->data = this;
+  return uv_poll_start(poll_.get(), UV_READABLE, &onReadable);
 }
 
 void WorkerListener::setAcceptDeferral(bool on) {
@@ -71,32 +76,76 @@ void WorkerListener::setAcceptDeferral(bool on) {
   // accept (ClientSession::readFirstBytes), with no epoll round trip and, for a request that
   // closes its connection, no epoll_ctl.
   int seconds = on ? static_cast<int>(kAcceptDeferral.count()) : 0;
-  uv_os_fd_t fd;
-  if (seconds == defer_accept_ || !handle_ ||
-      uv_fileno(reinterpret_cast<uv_handle_t*>(handle_.get()), &fd) != 0)
-    return;
-  if (::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) == 0) {
+  if (seconds == defer_accept_ || fd_ < 0) return;
+  if (::setsockopt(fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) == 0) {
     defer_accept_ = seconds;
   } else {
     log::warn("listener {}: TCP_DEFER_ACCEPT: {}", address_, std::strerror(errno));
   }
 }
 
-void WorkerListener::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<WorkerListener*>(server->data);
+void WorkerListener::onReadable(uv_poll_t* poll, int status, int) {
+  auto* self = static_cast<WorkerListener*>(poll->data);
   if (self == nullptr) return;
   if (status < 0) {
-    log::warn("accept on {} failed: {}", self->address_, uv_strerror(status));
+    log::warn("listener {}: {}", self->address_, uv_strerror(status));
     return;
   }
-  self->accept();
+  self->acceptPending();
 }
 
-void WorkerListener::accept() {
+void WorkerListener::acceptPending() {
+  // A bounded batch per wake-up (the poll is level-triggered: the rest comes next turn), so
+  // a connection storm does not hold up the sessions already open.
+  constexpr int kMaxAcceptsPerWake = 64;
+  for (int i = 0; i < kMaxAcceptsPerWake && fd_ >= 0; ++i) {
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      startSession(fd);
+      continue;
+    }
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;  // that one is gone
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      pause(err);
+    } else {
+      log::warn("accept on {} failed: {}", address_, std::strerror(err));
+    }
+    return;
+  }
+}
+
+void WorkerListener::pause(int err) {
+  // The pending connections wait in the kernel's queue (or go to the other workers'
+  // sockets) until descriptors are free again.
+  uv_poll_stop(poll_.get());
+  if (!resume_) {
+    resume_ = makeHandle<uv_timer_t>();
+    uv_timer_init(worker_.loop(), resume_.get());
+    resume_->data = this;
+  }
+  uv_timer_start(
+      resume_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<WorkerListener*>(t->data);
+        if (self != nullptr && self->poll_)
+          uv_poll_start(self->poll_.get(), UV_READABLE, &onReadable);
+      },
+      static_cast<uint64_t>(kAcceptPause.count()), 0);
+  const uint64_t now = uv_now(worker_.loop());
+  if (last_pause_log_ms_ == 0 || now - last_pause_log_ms_ >= 1000) {
+    last_pause_log_ms_ = now;
+    log::warn("accept on {} failed: {}: not accepting for {} ms (raise the open-file limit?)",
+              address_, std::strerror(err), kAcceptPause.count());
+  }
+}
+
+void WorkerListener::startSession(int fd) {
   auto* client = new uv_tcp_t{};
   uv_tcp_init(worker_.loop(), client);
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(handle_.get()),
-                reinterpret_cast<uv_stream_t*>(client)) != 0) {
+  if (uv_tcp_open(client, fd) != 0) {
+    ::close(fd);
     closeAndDelete(client);
     return;
   }

@@ -280,9 +280,10 @@ class Fulcrum:
 
     def __init__(self, config, tmpdir: str | None = None, args=(), env: dict | None = None,
                  start_timeout: float = 10.0, wait_ports=None, cwd: str | None = None,
-                 address_space: int | None = None):
+                 address_space: int | None = None, open_files: int | None = None):
         self._own_tmp = tmpdir is None
         self.address_space = address_space  # RLIMIT_AS for the process, bytes
+        self.open_files = open_files  # RLIMIT_NOFILE for the process
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="fulcrum-e2e-")
         if isinstance(config, str) and "\n" not in config and os.path.isfile(config):
             self.config_path = os.path.abspath(config)
@@ -313,9 +314,11 @@ class Fulcrum:
 
     def _preexec(self) -> None:
         _die_with_parent()
+        import resource
         if self.address_space is not None:
-            import resource
             resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
+        if self.open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def start(self) -> "Fulcrum":
         with open(self.log_path, "ab") as err, open(self.stdout_path, "ab") as out:

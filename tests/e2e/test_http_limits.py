@@ -167,6 +167,43 @@ class Limits(h.FulcrumTestCase):
         self.assertLess(took, h.scaled(0.3) + 0.4)
         self.assertEqual(h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
 
+    def test_out_of_file_descriptors_pauses_accepting(self):
+        # 64 open files and 2 workers, then 150 clients that send half a head and hold it:
+        # the process runs out of descriptors. It must not spin (libuv's accept loop once
+        # retried EMFILE without returning to the event loop, at 100% CPU, stalling the
+        # worker's connections and logging millions of lines), an open keep-alive client
+        # must still be served, and everything recovers once the clients go.
+        b = self.backend(h.HttpBackend("b1"))
+        port = h.free_port()
+        f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], workers=2,
+                                        listener_extra="timeouts: { client_header: 30s }"),
+                         open_files=64)
+        with h.HttpClient(port) as kept:
+            self.assertEqual(kept.request("GET", "/before").status, 200)
+            held = []
+            try:
+                for _ in range(150):
+                    try:
+                        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+                        s.sendall(b"GET /held HTTP/1.1\r\n")
+                        held.append(s)
+                    except OSError:
+                        pass
+                time.sleep(0.5)
+                cpu = lambda: sum(int(x) for x in open(f"/proc/{f.pid}/stat").read()
+                                  .rsplit(")", 1)[1].split()[11:13])
+                before = cpu()
+                time.sleep(1.0)
+                ticks = cpu() - before
+                self.assertLess(ticks, 30, f"{ticks} ticks of CPU in 1 s while out of fds")
+                self.assertEqual(kept.request("GET", "/during").status, 200)
+            finally:
+                for s in held:
+                    s.close()
+        self.assertLess(f.log_text().count("not accepting"), 20)
+        hh.wait_for(lambda: h.http_request(port, b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .status == 200, h.scaled(5), "a new client served after the clients left")
+
     def test_max_connections(self):
         b, port, admin = self.start("limits: { max_connections: 3 }")
         held = [h.HttpClient(port) for _ in range(3)]

@@ -1,6 +1,12 @@
 #pragma once
 // A listening socket on one worker. Accepts and hands each connection to the session type of
 // the listener's protocol, under the worker's current snapshot. Worker-local.
+//
+// Accepting is ours (a uv_poll_t on the socket, accept4), not libuv's uv_listen: when the
+// process is out of file descriptors, libuv retries the failed accept in a loop that does not
+// return to the event loop while its one spare descriptor is taken by another thread, which
+// spins a worker and stalls its connections. Here an EMFILE pauses accepting on this socket
+// for kAcceptPause (nginx pauses for 500 ms) and is logged at most once a second.
 
 #include <uv.h>
 
@@ -20,6 +26,8 @@ inline constexpr std::chrono::seconds kAcceptDeferral{1};
 inline bool deferHttpAccept(std::chrono::milliseconds client_header) {
   return client_header >= kAcceptDeferral;
 }
+// How long a listener stops accepting after the process ran out of file descriptors.
+inline constexpr std::chrono::milliseconds kAcceptPause{100};
 
 class WorkerListener {
  public:
@@ -41,15 +49,20 @@ class WorkerListener {
   void stopAccepting();
 
  private:
-  static void onConnection(uv_stream_t* server, int status);
-  void accept();
+  static void onReadable(uv_poll_t* poll, int status, int events);
+  void acceptPending();
+  void pause(int err);
+  void startSession(int fd);
 
   Worker& worker_;
   std::string address_;
   uint32_t index_;
   uint64_t id_;
   int defer_accept_ = 0;  // TCP_DEFER_ACCEPT seconds set on the socket
-  UvHandlePtr<uv_tcp_t> handle_;
+  int fd_ = -1;           // the listening socket (owned)
+  UvHandlePtr<uv_poll_t> poll_;
+  UvHandlePtr<uv_timer_t> resume_;  // ends a pause
+  uint64_t last_pause_log_ms_ = 0;
 };
 
 // Control thread: a non-blocking TCP socket bound to `address` with SO_REUSEADDR and
