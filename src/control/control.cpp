@@ -151,6 +151,16 @@ void Control::publish(core::SnapshotConstSharedPtr snapshot,
   }
 }
 
+bool Control::accessLogOpens(const config::LogConfig& log, std::string& error) {
+  // Each worker opens the file for itself; one that cannot be opened is found out here, so
+  // that it fails the start or the reload like any other error instead of leaving the
+  // workers without a log.
+  std::string why;
+  if (core::AccessLog::open(log, &why)) return true;
+  error = why;  // names the file
+  return false;
+}
+
 bool Control::buildSnapshot(const config::ConfigConstSharedPtr& config, uint64_t generation,
                             core::SnapshotConstSharedPtr& out, std::string& error) {
   try {
@@ -186,7 +196,7 @@ int Control::run() {
   // tables) may not fit, and that is a startup failure like any other.
   core::SnapshotConstSharedPtr first;
   std::string error;
-  if (!buildSnapshot(config_, 1, first, error)) {
+  if (!accessLogOpens(config_->log, error) || !buildSnapshot(config_, 1, first, error)) {
     std::fprintf(stderr, "fulcrum: %s\n", error.c_str());
     close_signals();
     return 1;
@@ -310,7 +320,7 @@ void Control::reload() {
   std::map<std::string, std::vector<int>> fds;
   // Sockets first: the build forgets state the new config does not name (a failure after it
   // would leave the running config without it).
-  bool ok = openListenSockets(*next, fds, error);
+  bool ok = accessLogOpens(next->log, error) && openListenSockets(*next, fds, error);
   if (ok && !buildSnapshot(next, generation_ + 1, snapshot, error)) {
     for (auto& [address, list] : fds)
       for (int f : list) ::close(f);

@@ -127,6 +127,30 @@ class Cli(h.FulcrumTestCase):
             s.sendall(b"still here\n")
             self.assertEqual(h.recv_line(s), b"still here\n")
 
+    def test_access_log_that_cannot_be_opened_fails_start_and_reload(self):
+        # As nginx does: a log the workers could not write is a startup failure (exit 1, one
+        # line naming it), and a failed reload; it once left the workers without a log.
+        backend = self.backend(h.TcpEchoServer())
+        port = h.free_port()
+
+        def config(log):
+            cfg = h.tcp_config(port, [backend])
+            cfg["log"]["access_log"] = log
+            return cfg
+
+        bad = f"{self.tmp}/no-such-dir/access.log"
+        cp = self.run_ok("-c", self.write_config(config(bad), "bad-log.yaml"), timeout=15)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertEqual(len([l for l in cp.stderr.splitlines() if bad in l]), 1, cp.stderr)
+        good = f"{self.tmp}/access.log"
+        f = self.fulcrum(config(good))
+        self.assertFalse(f.reload(config(bad), expect="failure"))
+        with h.connect(port, h.scaled(5)) as s:
+            s.sendall(b"logged\n")
+            self.assertEqual(h.recv_line(s), b"logged\n")
+        hh_lines = lambda: open(good).read().count("\n")
+        h.wait_until(lambda: hh_lines() == 1, h.scaled(3), what="the session logged to the old file")
+
     def test_startup_line_lists_listeners_and_pools(self):
         backend = self.backend(h.TcpEchoServer())
         p1, p2 = h.free_port(), h.free_port()

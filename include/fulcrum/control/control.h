@@ -41,6 +41,8 @@ class Control {
   metrics::StatsRegistry& stats() { return stats_; }
 
  private:
+  // Whether log.access_log can be opened (as the workers will); else `error` says why.
+  bool accessLogOpens(const config::LogConfig& log, std::string& error);
   // builder_.build, with an allocation failure turned into `error` (the caller fails the
   // start or the reload rather than the process).
   bool buildSnapshot(const config::ConfigConstSharedPtr& config, uint64_t generation,
