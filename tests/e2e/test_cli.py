@@ -104,7 +104,7 @@ class Cli(h.FulcrumTestCase):
         # do not fit in 700 MB of address space. That is exit 1 with a clear line at start,
         # and a failed reload that leaves the running config serving (it once aborted the
         # process either way).
-        if "asan" in h.fulcrum_bin():
+        if h.SANITIZE:
             self.skipTest("ASan reserves more address space than the limit")
         backend = self.backend(h.TcpEchoServer())
         port = h.free_port()

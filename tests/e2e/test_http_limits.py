@@ -173,6 +173,11 @@ class Limits(h.FulcrumTestCase):
         # retried EMFILE without returning to the event loop, at 100% CPU, stalling the
         # worker's connections and logging millions of lines), an open keep-alive client
         # must still be served, and everything recovers once the clients go.
+        if h.SANITIZE:
+            # UBSan's vptr check opens a pipe to test that memory is readable: out of
+            # descriptors it fails, and every virtual destructor call is reported as an
+            # invalid vptr (a false positive that aborts the process).
+            self.skipTest("the sanitizer runtime needs file descriptors of its own")
         b = self.backend(h.HttpBackend("b1"))
         port = h.free_port()
         f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], workers=2,
@@ -190,8 +195,9 @@ class Limits(h.FulcrumTestCase):
                     except OSError:
                         pass
                 time.sleep(0.5)
-                cpu = lambda: sum(int(x) for x in open(f"/proc/{f.pid}/stat").read()
-                                  .rsplit(")", 1)[1].split()[11:13])
+                def cpu():
+                    with open(f"/proc/{f.pid}/stat") as stat:
+                        return sum(int(x) for x in stat.read().rsplit(")", 1)[1].split()[11:13])
                 before = cpu()
                 time.sleep(1.0)
                 ticks = cpu() - before
