@@ -4,6 +4,7 @@
 
 #include "fulcrum/balancer/hash.h"
 #include "fulcrum/balancer/rng.h"
+#include "fulcrum/balancer/weighted_sampler.h"
 
 namespace fulcrum::balancer {
 namespace {
@@ -134,16 +135,7 @@ const upstream::PoolMember* RoundRobinPicker::pick(const Eligibility& eligible) 
 const upstream::PoolMember* RoundRobinPicker::pickForRetry(const Eligibility& eligible) {
   std::vector<uint32_t> candidates;  // rare path: an allocation is fine
   collectEligible(pool_, eligible, candidates);
-  uint64_t total = 0;
-  for (uint32_t i : candidates) total += pool_.members[i].weight;
-  if (total == 0) return nullptr;
-  uint64_t r = retry_rng_.below(total);
-  for (uint32_t i : candidates) {
-    const upstream::PoolMember& m = pool_.members[i];
-    if (r < m.weight) return &m;
-    r -= m.weight;
-  }
-  return nullptr;  // not reached: r < total
+  return pickWeighted(pool_, candidates, retry_rng_);
 }
 
 const upstream::PoolMember* RoundRobinPicker::pick(const PickContext& ctx) {

@@ -28,6 +28,13 @@ namespace {
 // the same user, such as a second fulcrum's, and the two would split the connections
 // silently. A socket without SO_REUSEPORT cannot bind where anyone listens, while
 // SO_REUSEADDR still lets it past connections left in TIME_WAIT, as the real sockets do.
+// Listening sockets opened for a config that will not run (a failed start or reload).
+void closeListenSockets(std::map<std::string, std::vector<int>>& fds) {
+  for (auto& [address, list] : fds)
+    for (int f : list) ::close(f);
+  fds.clear();
+}
+
 int probeAddressFree(const config::Address& address) {
   int fd = ::socket(address.sockAddr()->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -109,9 +116,7 @@ bool Control::openListenSockets(const config::Config& config,
   auto fail = [&](const config::ListenerConfig& l, int rc) {
     error = fmt::format("cannot listen on {} (listener {}): {}", l.listen.text, l.name,
                         std::strerror(-rc));
-    for (auto& [address, list] : fds)
-      for (int f : list) ::close(f);
-    fds.clear();
+    closeListenSockets(fds);
     return false;
   };
   for (const auto& l : config.listeners) {
@@ -217,8 +222,7 @@ int Control::run() {
     if (int rc = admin_->listen(config_->admin.listen); rc != 0) {
       std::fprintf(stderr, "fulcrum: cannot listen on %s (admin): %s\n",
                    config_->admin.listen.text.c_str(), uv_strerror(rc));
-      for (auto& [address, list] : fds)
-        for (int f : list) ::close(f);
+      closeListenSockets(fds);
       admin_->close();
       core::closeAndDelete(async_);
       async_ = nullptr;
@@ -322,8 +326,7 @@ void Control::reload() {
   // would leave the running config without it).
   bool ok = accessLogOpens(next->log, error) && openListenSockets(*next, fds, error);
   if (ok && !buildSnapshot(next, generation_ + 1, snapshot, error)) {
-    for (auto& [address, list] : fds)
-      for (int f : list) ::close(f);
+    closeListenSockets(fds);
     ok = false;
   }
   if (!ok) {
