@@ -50,6 +50,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     } else {
       cancelConnect(attempt_);
       attempt_ = nullptr;
+      status_ = 503;  // shut down before a backend was reached
       finish();
     }
   }
@@ -71,6 +72,9 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     if (member == nullptr) {
       log::debug("tcp {}: no backend of pool {} could be reached", listener_.config->name,
                  pool_.pool().name());
+      // As nginx's stream $status and the HTTP path's answers: 503 when no backend was
+      // eligible to try at all, 502 when every one tried failed to connect.
+      status_ = tried_.size() == 0 ? 503 : 502;
       finish();
       return;
     }
@@ -84,6 +88,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
 
   void onConnected(uv_tcp_t* upstream) override {
     attempt_ = nullptr;
+    status_ = 200;
     core::tuneSocket(upstream);
     member_->state->recordResponse((uv_now(worker().loop()) - connect_started_) * 1000, false);
     pump_ =
@@ -137,6 +142,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     }
     e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now() - started_);
+    e.status = status_;
     e.pool = pool_.pool().name();
     if (member_ != nullptr) e.backend = member_->address();
     log.write(e);
@@ -165,6 +171,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
   core::ConnectAttempt* attempt_ = nullptr;
   std::unique_ptr<BytePump> pump_;
   uint64_t connect_started_ = 0;
+  int status_ = 0;  // the access log's: 200 once connected, else 502 or 503
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 

@@ -10,6 +10,7 @@ import collections
 import time
 
 import harness as h
+import http_helpers as hh
 
 CONNECT_TIMEOUT = 0.5  # timeouts.connect below
 N = 30
@@ -74,6 +75,36 @@ class TcpFailover(h.FulcrumTestCase):
         elapsed = self.assert_closed_in_time(port, CONNECT_TIMEOUT + h.scaled(1.0))
         # It did wait for the connect timeout rather than give up at once.
         self.assertGreater(elapsed, CONNECT_TIMEOUT * 0.8)
+
+    def test_access_log_status_says_whether_a_backend_was_reached(self):
+        # nginx stream's $status: 200 for a session that reached a backend, 502 when every
+        # backend tried failed to connect, 503 when none was eligible to try.
+        live = self.backend(h.TcpIdServer("live"))
+        dead = f"127.0.0.1:{h.free_port()}"
+        ports = [h.free_port() for _ in range(3)]
+        log_path = f"{self.tmp}/access.log"
+        cfg = {"workers": 1, "log": {"level": "info", "access_log": log_path},
+               "listeners": [{"name": n, "listen": f"127.0.0.1:{p}", "protocol": "tcp",
+                              "pool": n} for n, p in zip(("ok", "dead", "full"), ports)],
+               "pools": [{"name": "ok", "backends": [{"address": live.address}]},
+                         {"name": "dead", "backends": [{"address": dead}]},
+                         {"name": "full", "backends": [{"address": live.address,
+                                                        "max_connections": 1}]}]}
+        self.fulcrum(cfg)
+        self.assertEqual(self.exchange(ports[0], 0), "live")
+        self.assert_closed_in_time(ports[1], CONNECT_TIMEOUT + h.scaled(1.0))
+        with h.connect(ports[2], h.scaled(5)) as held:  # takes the only slot
+            self.assertEqual(h.recv_line(held).decode().strip(), "live")
+            self.assert_closed_in_time(ports[2], h.scaled(1.0))
+
+        def lines():
+            return {e["listener"]: e for e in hh.access_log_lines(log_path)}
+        h.wait_until(lambda: len(lines()) == 3, h.scaled(5), what="three access log lines")
+        got = lines()
+        self.assertEqual((got["ok"]["status"], got["ok"]["backend"]), (200, live.address))
+        self.assertEqual((got["dead"]["status"], got["dead"]["backend"]), (502, ""))
+        self.assertEqual((got["full"]["status"], got["full"]["backend"]), (503, ""))
+        self.assertGreater(got["ok"]["bytes_in"], 0)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ struct AccessLogEntry {
   const sockaddr* client = nullptr;  // client address (IP and port); null: "-"
   std::string_view method;           // empty for tcp sessions
   std::string_view path;             // request target as received
-  int status = 0;                    // 0 for tcp sessions
+  int status = 0;                    // tcp sessions: 200 connected, 502/503 not (nginx stream)
   uint64_t bytes_in = 0;             // from the client
   uint64_t bytes_out = 0;            // to the client
   std::chrono::microseconds duration{0};
