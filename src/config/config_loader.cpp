@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "fulcrum/config/diagnostics.h"
 #include "fulcrum/config/feature_warnings.h"
@@ -131,7 +132,16 @@ LoadResult loadConfigString(const std::string& yaml, const std::string& name, bo
   Diagnostics diag(name);
   YAML::Node root;
   try {
-    root = YAML::Load(yaml);
+    std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    if (!documents.empty()) root = documents.front();
+    // A second document (after a stray `---`) would otherwise be dropped without a word.
+    for (size_t i = 1; i < documents.size(); ++i) {
+      if (documents[i].IsNull()) continue;  // `---` with nothing after it
+      diag.error(documents[i].Mark(), "",
+                 "a second YAML document: the config is one document (remove the `---` "
+                 "before this line, or the lines after it)");
+    }
+    if (diag.hasErrors()) return finish(diag, nullptr);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own message for this one is a misleading "bad file".
     diag.error(e.mark, "", "invalid YAML: nested too deeply");

@@ -101,6 +101,19 @@ TEST(ConfigLoader, YamlSyntaxErrorHasItsPosition) {
   EXPECT_EQ(r.errors[0].line, 1);
 }
 
+TEST(ConfigLoader, ASecondDocumentIsAnErrorNotDropped) {
+  // Everything after the `---` used to be dropped without a word.
+  LoadResult r = load(std::string(kMinimal) + "---\nworkers: 4\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].line, 10);  // kMinimal's 8 lines, the `---`, then the document
+  EXPECT_NE(r.errors[0].message.find("a second YAML document"), std::string::npos);
+  // A trailing `---` or `...` with nothing after it is harmless.
+  EXPECT_TRUE(load(std::string(kMinimal) + "---\n").ok());
+  EXPECT_TRUE(load(std::string(kMinimal) + "...\n").ok());
+  EXPECT_TRUE(load(std::string("---\n") + kMinimal).ok());
+}
+
 TEST(ConfigLoader, WrongTypesAreErrorsNotExceptions) {
   const char* yaml = R"(workers: {a: 1}
 admin: [127.0.0.1:9901]
