@@ -127,23 +127,42 @@ void parseListenerTls(Diagnostics& diag, const Field& field, ListenerTls& out) {
   }
 }
 
-void parseLimits(Diagnostics& diag, const Field& field, ListenerLimits& out) {
+// A key that only the HTTP path reads, set on a tcp listener: still checked, and a warning says
+// it does nothing there (as HAProxy warns about http rules in a tcp proxy).
+void warnHttpOnly(Diagnostics& diag, const Field& f, bool tcp, const char* instead = "") {
+  if (tcp) {
+    diag.warning(
+        f.mark, f.path,
+        std::string("ignored: only http listeners use it (this listener is tcp") + instead + ")");
+  }
+}
+
+void parseLimits(Diagnostics& diag, const Field& field, bool tcp, ListenerLimits& out) {
   MapReader m(diag, field, {"max_connections", "max_header_bytes", "max_body_bytes"});
   if (auto f = m.get("max_connections")) {
     readInt(diag, *f, 1, std::numeric_limits<uint32_t>::max(), out.max_connections);
   }
   if (auto f = m.get("max_header_bytes")) {
     readSize(diag, *f, 1, kMaxHeaderBytesLimit, out.max_header_bytes);
+    warnHttpOnly(diag, *f, tcp);
   }
   if (auto f = m.get("max_body_bytes")) {
     readSize(diag, *f, 0, std::numeric_limits<uint64_t>::max(), out.max_body_bytes);
+    warnHttpOnly(diag, *f, tcp);
   }
 }
 
-void parseTimeouts(Diagnostics& diag, const Field& field, ListenerTimeouts& out) {
+void parseTimeouts(Diagnostics& diag, const Field& field, bool tcp, ListenerTimeouts& out) {
   MapReader m(diag, field, {"client_header", "client_idle"});
-  if (auto f = m.get("client_header")) readDuration(diag, *f, false, out.client_header);
-  if (auto f = m.get("client_idle")) readDuration(diag, *f, false, out.client_idle);
+  constexpr const char* kTcpIdle = "; a tcp session's idle limit is its pool's timeouts.idle";
+  if (auto f = m.get("client_header")) {
+    readDuration(diag, *f, false, out.client_header);
+    warnHttpOnly(diag, *f, tcp);
+  }
+  if (auto f = m.get("client_idle")) {
+    readDuration(diag, *f, false, out.client_idle);
+    warnHttpOnly(diag, *f, tcp, kTcpIdle);
+  }
 }
 
 void parseHeaders(Diagnostics& diag, const Field& field, HeaderRules& out) {
@@ -190,9 +209,13 @@ void parseListener(Diagnostics& diag, const Field& field, ListenerConfig& out) {
     out.tls.emplace();
     parseListenerTls(diag, *f, *out.tls);
   }
-  if (auto f = m.get("limits")) parseLimits(diag, *f, out.limits);
-  if (auto f = m.get("timeouts")) parseTimeouts(diag, *f, out.timeouts);
-  if (auto f = m.get("headers")) parseHeaders(diag, *f, out.headers);
+  const bool tcp = out.protocol == Protocol::kTcp;
+  if (auto f = m.get("limits")) parseLimits(diag, *f, tcp, out.limits);
+  if (auto f = m.get("timeouts")) parseTimeouts(diag, *f, tcp, out.timeouts);
+  if (auto f = m.get("headers")) {
+    parseHeaders(diag, *f, out.headers);
+    warnHttpOnly(diag, *f, tcp);
+  }
 }
 
 }  // namespace

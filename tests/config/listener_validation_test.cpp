@@ -241,6 +241,31 @@ TEST(ConfigListener, LimitsTimeoutsHeaders) {
             }));
 }
 
+TEST(ConfigListener, HttpOnlySettingsOnATcpListenerWarn) {
+  LoadResult r = load(listenerWith(
+      "    protocol: tcp\n"
+      "    limits: { max_connections: 5, max_header_bytes: 16KiB, max_body_bytes: 1MiB }\n"
+      "    timeouts: { client_header: 1s, client_idle: 2m }\n"
+      "    headers: { forwarded: false }\n"));
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(errorsOf(r));
+  const std::string tail = ": ignored: only http listeners use it (this listener is tcp";
+  EXPECT_EQ(r.warnings, (std::vector<std::string>{
+                            "t.yaml:6:35: listeners[0].limits.max_header_bytes" + tail + ")",
+                            "t.yaml:6:60: listeners[0].limits.max_body_bytes" + tail + ")",
+                            "t.yaml:7:17: listeners[0].timeouts.client_header" + tail + ")",
+                            "t.yaml:7:36: listeners[0].timeouts.client_idle" + tail +
+                                "; a tcp session's idle limit is its pool's timeouts.idle)",
+                            "t.yaml:8:5: listeners[0].headers" + tail + ")",
+                        }));
+  // max_connections applies to both; on an http listener none of these warns.
+  EXPECT_TRUE(load(listenerWith("    protocol: tcp\n    limits: { max_connections: 5 }\n"))
+                  .warnings.empty());
+  EXPECT_TRUE(load(listenerWith("    limits: { max_header_bytes: 16KiB }\n"
+                                "    timeouts: { client_idle: 2m }\n"
+                                "    headers: { forwarded: false }\n"))
+                  .warnings.empty());
+}
+
 TEST(ConfigListener, Tls) {
   LoadResult r =
       load(listenerWith("    tls:\n"
