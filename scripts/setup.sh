@@ -11,6 +11,7 @@ packages=(
   libuv1-dev node-llhttp libssl-dev libyaml-cpp-dev prometheus-cpp-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl ca-certificates netcat-openbsd  # curl and nc: the demo's instructions
+  openssl  # certificates for the e2e test of a listener with tls: set
   python3-websockets  # a real WebSocket client and server for tests/e2e/test_ws_interop.py
   clang libclang-rt-14-dev  # the libFuzzer target
 )

@@ -148,7 +148,10 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   const config::ListenerConfig& lc = *listener_->config;
   RequestForwarding fwd;
   fwd.client_ip = client_ip_;
-  fwd.tls = lc.tls.has_value();
+  // What the client's connection is: plain text, also on a listener with `tls:` set, whose
+  // termination is not built yet (and ignored with a warning). Saying https there would let a
+  // backend mark cookies Secure or skip its redirect to https for a request that came in clear.
+  fwd.tls = false;
   fwd.forwarded = lc.headers.forwarded;
   fwd.add_request_id = lc.headers.request_id;
   fwd.new_request_id = ex_.request_id;

@@ -4,6 +4,7 @@ clients, HEAD/204/304, Expect: 100-continue, header rules and routing."""
 import email.utils
 import hashlib
 import re
+import subprocess
 import time
 
 import harness as h
@@ -201,6 +202,21 @@ class Proxy(h.FulcrumTestCase):
         req = b.requests[4]
         self.assertEqual([n for n, _ in req.headers if n.lower().startswith("x-o")], [])
         self.assertEqual(req.header("X-Kept"), "k")
+
+    def test_tls_listener_not_built_yet_says_http_to_the_backend(self):
+        # TLS termination is not built: a listener with `tls:` starts with a warning and
+        # serves plain text. X-Forwarded-Proto must say so (it once said https, which a
+        # backend takes as leave to set Secure cookies or skip its redirect to https).
+        cert, key = f"{self.tmp}/c.pem", f"{self.tmp}/k.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=fulcrum.test"],
+                       check=True, capture_output=True, timeout=30)
+        b, port = self.start(listener_extra=f'tls: {{ certificates: [{{ cert: "{cert}", '
+                                            f'key: "{key}" }}] }}')
+        r = h.http_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(b.requests[0].header("X-Forwarded-Proto"), "http")
 
     def test_response_carries_the_id_the_backend_got(self):
         # A backend that answers with an id of its own: the client still gets the one its
