@@ -117,8 +117,16 @@ llhttp_errno_t RequestParser::feedFirstLine(const char* data, size_t length) {
   // The method so far, in the head buffer (addRaw has copied this read's bytes already).
   std::string_view line = buf_.bytes().substr(0, head_bytes_ + length);
   std::string_view method = requestMethodOf(line);
-  if (method.empty() || !std::all_of(method.begin(), method.end(), extensionMethodByte))
-    return HPE_INVALID_METHOD;
+  if (method.empty() || !std::all_of(method.begin(), method.end(), extensionMethodByte)) {
+    // A token that is not a method passed on names one the proxy does not implement (501);
+    // a byte no token has ("G@T") makes the request line malformed: 400, as in nginx and
+    // HAProxy.
+    if (std::all_of(method.begin(), method.end(),
+                    [](char c) { return isTokenChar(static_cast<unsigned char>(c)); }))
+      return HPE_INVALID_METHOD;
+    llhttp_set_error_reason(&parser_, "invalid character in method");
+    return HPE_INVALID_CONSTANT;
+  }
   size_t end = static_cast<size_t>(method.data() - line.data()) + method.size();
   if (end == line.size()) return HPE_OK;  // the method goes on in the next read
   method_feed_ = MethodFeed::kStandIn;

@@ -108,6 +108,7 @@ class Smuggling(h.FulcrumTestCase):
         b.requests.clear()
         self.assert_refused(port, b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501)  # case-sensitive
         self.assert_refused(port, b"Brew / HTTP/1.1\r\nHost: x\r\n\r\n", 501)
+        self.assert_refused(port, b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400)  # not a token
         self.assert_refused(port, b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505)
         self.assert_refused(port, b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505)
         self.assert_refused(port, b"GET / HTTP/x.1\r\nHost: x\r\n\r\n", 400)  # not a version

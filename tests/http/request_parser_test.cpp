@@ -196,6 +196,10 @@ TEST(HttpRequestParser, ExtensionMethodsArePassedOn) {
   for (const char* line : {"get / HTTP/1.1", "Brew / HTTP/1.1", "BREw / HTTP/1.1",
                            "BR.EW / HTTP/1.1", "BREW! / HTTP/1.1"})
     expectRejected(std::string(line) + "\r\nHost: a\r\n\r\n", 501);
+  // A byte no token has is a malformed request line, not an unknown method.
+  for (const char* line :
+       {"G@T / HTTP/1.1", "G:T / HTTP/1.1", "GE(T / HTTP/1.1", "BREW\" / HTTP/1.1"})
+    expectRejected(std::string(line) + "\r\nHost: a\r\n\r\n", 400);
   expectRejected("BREW * HTTP/1.1\r\nHost: a\r\n\r\n", 400);  // "*" is OPTIONS' alone
   expectRejected("BREW / HTTP/1.1\r\n\r\n", 400);             // still needs its Host
   expectRejected("BREW / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
