@@ -267,6 +267,14 @@ int ResponseParser::onHeadersComplete(llhttp_t* p) {
     return HPE_PAUSED;  // the rest of the bytes belong to the tunnel
   }
   if (status / 100 == 1) {
+    if (p->http_minor == 0) {
+      // HTTP/1.0 has no interim responses, and llhttp takes one for a message after which
+      // the connection closes: refused here, before the client is sent anything of it,
+      // rather than relayed and followed by a 502 for the final response behind it.
+      r->failed_ = true;
+      r->error_ = "1xx response from an HTTP/1.0 server";
+      return HPE_USER;
+    }
     if (r->sink_ != nullptr) r->sink_->onInformational(r->head_);
     return 1;
   }

@@ -166,6 +166,15 @@ TEST(HttpResponseParser, InterimThenFinal) {
   }
 }
 
+TEST(HttpResponseParser, InterimFromAnHttp10ServerIsRefusedBeforeItIsPassedOn) {
+  // HTTP/1.0 has no 1xx: relaying it would leave the client a 100 and then a 502.
+  auto o = run("HTTP/1.0 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz");
+  EXPECT_EQ(o.status, S::kError);
+  EXPECT_TRUE(o.sink.interim.empty());
+  EXPECT_EQ(o.sink.status, 0);
+  EXPECT_EQ(o.error, "1xx response from an HTTP/1.0 server");
+}
+
 TEST(HttpResponseParser, SwitchingProtocols) {
   std::string in =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
