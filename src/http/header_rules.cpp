@@ -6,7 +6,6 @@
 #include <array>
 #include <cstring>
 
-#include "fulcrum/config/value_parsers.h"
 #include "fulcrum/http/wire_format.h"
 
 namespace fulcrum::http {
@@ -88,7 +87,7 @@ ConnectionOptions ConnectionOptions::from(const std::vector<Header>& headers) {
       } else {
         // Rare (an allocation is fine): a head with more options than the inline slots.
         if (!o.more_) o.more_ = std::make_unique<std::unordered_set<std::string>>();
-        o.more_->insert(config::toLower(token));
+        o.more_->insert(asciiLower(token));
       }
       return true;
     });
@@ -100,7 +99,7 @@ bool ConnectionOptions::names(std::string_view header) const {
   for (size_t i = 0; i < count; ++i) {
     if (equalsIgnoreCase(token(i), header)) return true;
   }
-  return more_ && more_->count(config::toLower(header)) != 0;
+  return more_ && more_->count(asciiLower(header)) != 0;
 }
 
 bool isWebSocketUpgrade(const std::vector<Header>& headers) {

@@ -111,6 +111,14 @@ const Header* findHeader(const std::vector<Header>& headers, std::string_view na
   return nullptr;
 }
 
+std::string asciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 bool isTokenChar(unsigned char c) { return kTokenChar[c]; }
 
 bool isToken(std::string_view s) {

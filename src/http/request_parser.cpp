@@ -117,12 +117,13 @@ llhttp_errno_t RequestParser::feedFirstLine(const char* data, size_t length) {
   // The method so far, in the head buffer (addRaw has copied this read's bytes already).
   std::string_view line = buf_.bytes().substr(0, head_bytes_ + length);
   std::string_view method = requestMethodOf(line);
-  if (method.empty() || !std::all_of(method.begin(), method.end(), extensionMethodByte)) {
-    // A token that is not a method passed on names one the proxy does not implement (501);
-    // a byte no token has ("G@T") makes the request line malformed: 400, as in nginx and
-    // HAProxy.
-    if (std::all_of(method.begin(), method.end(),
-                    [](char c) { return isTokenChar(static_cast<unsigned char>(c)); }))
+  auto bad = std::find_if_not(method.begin(), method.end(), extensionMethodByte);
+  if (method.empty() || bad != method.end()) {
+    // The first byte that is not an extension method's decides, so that the answer does not
+    // depend on how the line was split into reads: a token byte ("get", "Brew") names a
+    // method the proxy does not implement (501); a byte no token has ("G@T") makes the
+    // request line malformed (400, as in nginx and HAProxy).
+    if (bad == method.end() || isTokenChar(static_cast<unsigned char>(*bad)))
       return HPE_INVALID_METHOD;
     llhttp_set_error_reason(&parser_, "invalid character in method");
     return HPE_INVALID_CONSTANT;

@@ -4,6 +4,7 @@
 // that parser starts its next message. Worker-local.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -123,6 +124,8 @@ bool forEachListElement(std::string_view value, Fn&& fn) {
   }
   return true;
 }
+// `s` with ASCII upper-case letters lowered (header names and tokens: never locale-dependent).
+std::string asciiLower(std::string_view s);
 // RFC 9110 tchar.
 bool isTokenChar(unsigned char c);
 bool isToken(std::string_view s);
