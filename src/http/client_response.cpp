@@ -205,7 +205,48 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     abandonMember();
   }
   dropUpstream(false);
+  if (keepsClientAfterError(status)) {
+    // The request was read whole and nothing of a response went out: the client connection
+    // is as clean as after any response, so it stays (nginx does the same). Closing it made
+    // every 502 of a backend outage cost each keep-alive client a new connection.
+    log::debug("http {}: {} {}", listener_->config->name, status, why);
+    ex_.status = status;
+    ErrorResponseOptions options;
+    options.close = false;
+    options.keep_alive = parser_.head().version_minor == 0;
+    options.head_request = parser_.methodIsHead();
+    options.date = httpDateNow(eventUs());
+    if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
+    scratch_.clear();
+    writeErrorResponse(status, options, scratch_);
+    client_writer_.append(scratch_.data(), scratch_.size());
+    client_writer_.flush();
+    ex_.head_sent = true;
+    ex_.response_done = true;
+    finishExchange();
+    return;
+  }
   sendError(status, why);
+}
+
+bool ClientSession::keepsClientAfterError(uint16_t status) {
+  // Only answers about the backend side (a 4xx is about the client's input: it closes), and
+  // only while the client may go on.
+  if ((status != 502 && status != 503 && status != 504) || !ex_.has_head ||
+      (phase_ != Phase::kConnecting && phase_ != Phase::kExchange) || ex_.close_after ||
+      draining_ || worker().draining() || client_eof_)
+    return false;
+  // A client that asked to switch protocols (WebSocket, h2c) may send the new protocol's
+  // bytes next: they are not read as HTTP requests.
+  if (parser_.head().upgrade || parser_.head().find(HeaderId::kUpgrade) != nullptr) return false;
+  if (ex_.request_done) return true;
+  // A request with no body that never reached a backend: its message ends with its head.
+  // One with a body would leave the rest of it where the next request should start.
+  if (parser_.head().framing != BodyFraming::kNone) return false;
+  RequestParser::Result r = parser_.feed(nullptr, 0, nullptr);
+  if (r.status != RequestParser::Status::kMessageComplete) return false;
+  ex_.request_done = true;
+  return true;
 }
 
 void ClientSession::sendError(uint16_t status, const char* why) {

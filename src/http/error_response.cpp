@@ -63,7 +63,11 @@ void writeErrorResponse(uint16_t status, const ErrorResponseOptions& options, st
   // Only CONNECT gets a 405: every other method llhttp knows is forwarded (RFC 9110's, PATCH
   // and WebDAV's among them); the standard ones are listed.
   if (status == 405) out.append("Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\n");
-  if (options.close) out.append("Connection: close\r\n");
+  if (options.close) {
+    out.append("Connection: close\r\n");
+  } else if (options.keep_alive) {
+    out.append("Connection: keep-alive\r\n");
+  }
   out.append("\r\n");
   if (!options.head_request) fmt::format_to(it, "{} {}\n", status, reason);
 }

@@ -152,6 +152,9 @@ class ClientSession final : public core::Session,
   void nextRequest();
   void failExchange(uint16_t status, const char* why);
   void sendError(uint16_t status, const char* why);
+  // After a 502/503/504 of the proxy's own: true when the client connection can carry on (the
+  // request read whole, nothing of a response sent), completing a body-less request's parse.
+  bool keepsClientAfterError(uint16_t status);
   void recordRequest(uint16_t status);
   // The request body has not moved for timeouts.idle: wait on, 504 or 408 (whose stall).
   void uploadStalled();

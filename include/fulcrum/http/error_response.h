@@ -14,6 +14,7 @@ std::string_view reasonPhrase(uint16_t status);
 
 struct ErrorResponseOptions {
   bool close = true;                 // add "Connection: close" (the connection ends after it)
+  bool keep_alive = false;           // else add "Connection: keep-alive" (an HTTP/1.0 client)
   bool head_request = false;         // no body (the Content-Length is still sent)
   std::string_view request_id = {};  // X-Request-Id to return (empty: none)
   std::string_view date = {};        // Date value (empty: none)
