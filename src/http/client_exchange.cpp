@@ -258,6 +258,9 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   // a fresh one when sending the request again can do no harm (resendable).
   if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && resendable(parser_.head())) {
     ex_.retried_fresh = true;
+    // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
+    // the pool's timeouts.idle shows up there (the client saw nothing of it).
+    if (ex_.pool->stats) ex_.pool->stats->cell(worker().id()).retries.add();
     phase_ = Phase::kConnecting;
     arm(Wait::kNone, {});
     connectTo(*ex_.member, false);

@@ -14,8 +14,9 @@ class KeepAlive(h.FulcrumTestCase):
     def start(self, handler=None, pool_extra=None, listener_extra=""):
         b = self.backend(h.HttpBackend("b1", handler=handler))
         port = h.free_port()
+        self.admin = h.free_port()
         self.fulcrum(hh.http_config(port, [hh.pool("p", [b], **(pool_extra or {}))],
-                                    listener_extra=listener_extra))
+                                    listener_extra=listener_extra, admin_port=self.admin))
         return b, port
 
     def test_one_backend_connection_for_many_requests(self):
@@ -122,6 +123,9 @@ class KeepAlive(h.FulcrumTestCase):
             self.assertEqual(r.status, status, method)
             seen = [q.method for q in b.requests if q.target == "/die"]
             self.assertEqual(seen, [method] * (1 if status == 502 else 2), method)
+        # The two requests sent again are retries in the metrics: a backend that keeps closing
+        # reused connections is visible there, though its clients saw nothing of it.
+        self.assertEqual(hh.metric(hh.metrics(self.admin), "fulcrum_retries_total", pool="p"), 2)
 
     def test_backend_fin_queued_behind_the_next_post(self):
         # A backend closes an idle pooled connection (its keep-alive timeout) just as the next
