@@ -210,23 +210,27 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     // is as clean as after any response, so it stays (nginx does the same). Closing it made
     // every 502 of a backend outage cost each keep-alive client a new connection.
     log::debug("http {}: {} {}", listener_->config->name, status, why);
-    ex_.status = status;
-    ErrorResponseOptions options;
-    options.close = false;
-    options.keep_alive = parser_.head().version_minor == 0;
-    options.head_request = parser_.methodIsHead();
-    options.date = httpDateNow(eventUs());
-    if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
-    scratch_.clear();
-    writeErrorResponse(status, options, scratch_);
-    client_writer_.append(scratch_.data(), scratch_.size());
+    appendOwnResponse(status, /*close=*/false);
     client_writer_.flush();
-    ex_.head_sent = true;
     ex_.response_done = true;
     finishExchange();
     return;
   }
   sendError(status, why);
+}
+
+void ClientSession::appendOwnResponse(uint16_t status, bool close) {
+  ex_.status = status;
+  ErrorResponseOptions options;
+  options.close = close;
+  options.keep_alive = !close && parser_.head().version_minor == 0;  // HTTP/1.0 must be told
+  options.head_request = parser_.methodIsHead();  // also when the head itself was refused
+  options.date = httpDateNow(eventUs());
+  if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
+  scratch_.clear();
+  writeErrorResponse(status, options, scratch_);
+  client_writer_.append(scratch_.data(), scratch_.size());
+  ex_.head_sent = true;
 }
 
 bool ClientSession::keepsClientAfterError(uint16_t status) {
@@ -261,16 +265,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
     if (listener_->config->headers.request_id)
       ex_.request_id = effectiveRequestId(parser_.head(), generateRequestId());
   }
-  ex_.status = status;
-  ErrorResponseOptions options;
-  options.close = true;
-  options.head_request = parser_.methodIsHead();  // also when the head itself was refused
-  options.date = httpDateNow(eventUs());
-  if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
-  scratch_.clear();
-  writeErrorResponse(status, options, scratch_);
-  client_writer_.append(scratch_.data(), scratch_.size());
-  ex_.head_sent = true;
+  appendOwnResponse(status, /*close=*/true);
   recordRequest(status);
   writeAccessLog(status);
   // An error before the request was read whole: the client may still be sending (the body of

@@ -152,6 +152,8 @@ class ClientSession final : public core::Session,
   void nextRequest();
   void failExchange(uint16_t status, const char* why);
   void sendError(uint16_t status, const char* why);
+  // The proxy's own answer (writeErrorResponse) into the client writer, not flushed.
+  void appendOwnResponse(uint16_t status, bool close);
   // After a 502/503/504 of the proxy's own: true when the client connection can carry on (the
   // request read whole, nothing of a response sent), completing a body-less request's parse.
   bool keepsClientAfterError(uint16_t status);
