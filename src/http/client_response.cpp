@@ -244,10 +244,15 @@ bool ClientSession::keepsClientAfterError(uint16_t status) {
   // bytes next: they are not read as HTTP requests.
   if (parser_.head().upgrade || parser_.head().find(HeaderId::kUpgrade) != nullptr) return false;
   if (ex_.request_done) return true;
-  // A request with no body that never reached a backend: its message ends with its head.
-  // One with a body would leave the rest of it where the next request should start.
-  if (parser_.head().framing != BodyFraming::kNone) return false;
-  RequestParser::Result r = parser_.feed(nullptr, 0, nullptr);
+  // The rest of the request, when it has all arrived, is read and dropped (a request without
+  // a body ends with its head): the next request starts after it. A body still on its way
+  // would sit where the next request should start, so that connection closes (and bounds
+  // what is read here to one buffer).
+  const char* data = held_ != nullptr ? held_->data + held_off_ : nullptr;
+  size_t length = held_ != nullptr ? held_len_ : 0;
+  RequestParser::Result r = parser_.feed(data, length, nullptr);
+  if (held_ != nullptr) consumeHeld(r.consumed);
+  request_bytes_ += r.consumed;
   if (r.status != RequestParser::Status::kMessageComplete) return false;
   ex_.request_done = true;
   return true;

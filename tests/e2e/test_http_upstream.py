@@ -85,10 +85,17 @@ class Upstream(h.FulcrumTestCase):
             r = c.read_response()
             self.assertEqual((r.status, r.header("Connection")), (502, "keep-alive"))
             self.assertFalse(c.is_closed(0.2))
-        # A body that never reached a backend would leave its bytes where the next request
-        # starts: that connection closes.
+        # A body that has all arrived is read and dropped: the next request follows it. One
+        # still on its way would leave its bytes where the next request starts: that
+        # connection closes.
         with h.HttpClient(dead_port, timeout=h.scaled(5)) as c:
-            r = c.request("POST", "/up", body=b"x" * 100)
+            c.send(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 100 +
+                   b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"3\r\nabc\r\n0\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+            rs = [c.read_response() for _ in range(3)]
+            self.assertEqual([(r.status, r.header("Connection")) for r in rs], [(502, None)] * 3)
+            c.send(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+            r = c.read_response()
             self.assertEqual((r.status, r.header("Connection")), (502, "close"))
             self.assertTrue(c.is_closed(h.scaled(2)))
         # A 504 after the request was sent whole: the next request goes on the same connection.
