@@ -22,12 +22,6 @@
 namespace fulcrum::control {
 namespace {
 
-// Whether `address` can be listened on without sharing it with another process: 0, or
-// -errno (-EADDRINUSE when someone listens there). Listeners bind with SO_REUSEPORT (one
-// socket per worker), so their own bind succeeds next to any other SO_REUSEPORT socket of
-// the same user, such as a second fulcrum's, and the two would split the connections
-// silently. A socket without SO_REUSEPORT cannot bind where anyone listens, while
-// SO_REUSEADDR still lets it past connections left in TIME_WAIT, as the real sockets do.
 // Listening sockets opened for a config that will not run (a failed start or reload).
 void closeListenSockets(std::map<std::string, std::vector<int>>& fds) {
   for (auto& [address, list] : fds)
@@ -35,6 +29,12 @@ void closeListenSockets(std::map<std::string, std::vector<int>>& fds) {
   fds.clear();
 }
 
+// Whether `address` can be listened on without sharing it with another process: 0, or
+// -errno (-EADDRINUSE when someone listens there). Listeners bind with SO_REUSEPORT (one
+// socket per worker), so their own bind succeeds next to any other SO_REUSEPORT socket of
+// the same user, such as a second fulcrum's, and the two would split the connections
+// silently. A socket without SO_REUSEPORT cannot bind where anyone listens, while
+// SO_REUSEADDR still lets it past connections left in TIME_WAIT, as the real sockets do.
 int probeAddressFree(const config::Address& address) {
   int fd = ::socket(address.sockAddr()->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;

@@ -205,7 +205,7 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     abandonMember();
   }
   dropUpstream(false);
-  if (keepsClientAfterError(status)) {
+  if (finishRequestKeepingClient(status)) {
     // The request was read whole and nothing of a response went out: the client connection
     // is as clean as after any response, so it stays (nginx does the same). Closing it made
     // every 502 of a backend outage cost each keep-alive client a new connection.
@@ -233,7 +233,7 @@ void ClientSession::appendOwnResponse(uint16_t status, bool close) {
   ex_.head_sent = true;
 }
 
-bool ClientSession::keepsClientAfterError(uint16_t status) {
+bool ClientSession::finishRequestKeepingClient(uint16_t status) {
   // Only answers about the backend side (a 4xx is about the client's input: it closes), and
   // only while the client may go on.
   if ((status != 502 && status != 503 && status != 504) || !ex_.has_head ||

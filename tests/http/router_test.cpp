@@ -97,6 +97,11 @@ TEST(HttpErrorResponse, ShortAndComplete) {
   out.clear();
   writeErrorResponse(504, {.head_request = true}, out);
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+  out.clear();
+  // An HTTP/1.0 client whose connection stays must be told so.
+  writeErrorResponse(502, {.close = false, .keep_alive = true}, out);
+  EXPECT_NE(out.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("close"), std::string::npos);
   for (uint16_t s : {400, 405, 408, 413, 414, 417, 501, 503, 505})
     EXPECT_NE(reasonPhrase(s), "Unknown");
 }

@@ -154,9 +154,10 @@ class ClientSession final : public core::Session,
   void sendError(uint16_t status, const char* why);
   // The proxy's own answer (writeErrorResponse) into the client writer, not flushed.
   void appendOwnResponse(uint16_t status, bool close);
-  // After a 502/503/504 of the proxy's own: true when the client connection can carry on (the
-  // request read whole, nothing of a response sent), completing a body-less request's parse.
-  bool keepsClientAfterError(uint16_t status);
+  // After a 502/503/504 of the proxy's own: reads the rest of the request when it has all
+  // arrived and returns true when the client connection can then carry on (nothing of a
+  // response sent); false when it must close.
+  bool finishRequestKeepingClient(uint16_t status);
   void recordRequest(uint16_t status);
   // The request body has not moved for timeouts.idle: wait on, 504 or 408 (whose stall).
   void uploadStalled();
