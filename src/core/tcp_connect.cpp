@@ -6,10 +6,43 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <string>
+#include <utility>
 
+#include "fulcrum/core/access_log.h"
+#include "fulcrum/core/log.h"
 #include "fulcrum/core/uv_util.h"
 
 namespace fulcrum::core {
+
+namespace {
+
+// A connect that failed before anything left this host: out of descriptors, local ports or
+// kernel memory. Unlike a backend that refuses or times out (routine, logged at debug and
+// counted per backend), it is the proxy's own limit, and every backend fails the same way: the
+// operator has to hear of it. Once a second per worker at most, with the count in between.
+void warnLocalConnectFailure(uv_loop_t* loop, const sockaddr* address, int rc) {
+  if (rc != UV_EMFILE && rc != UV_ENFILE && rc != UV_ENOBUFS && rc != UV_ENOMEM &&
+      rc != UV_EADDRNOTAVAIL)
+    return;
+  thread_local uint64_t last_ms = 0;
+  thread_local uint64_t unreported = 0;
+  uint64_t now = uv_now(loop);
+  if (last_ms != 0 && now - last_ms < 1000) {
+    ++unreported;
+    return;
+  }
+  last_ms = now;
+  log::warn(
+      "connect to {} failed on this host: {}{} (raise the open-file limit, or the local "
+      "port range, for the load?)",
+      formatSockAddr(address), uv_strerror(rc),
+      unreported == 0
+          ? std::string()
+          : fmt::format("; {} more since the last such warning", std::exchange(unreported, 0)));
+}
+
+}  // namespace
 
 class ConnectAttempt {
  public:
@@ -114,6 +147,7 @@ ConnectAttempt* startConnect(uv_loop_t* loop, const sockaddr* address,
     // caller (it may be in the middle of its own state change).
     a->error = rc;
     timeout = std::chrono::milliseconds(0);
+    warnLocalConnectFailure(loop, address, rc);
   }
   uv_timer_start(a->timer, &ConnectAttempt::onTimeout, static_cast<uint64_t>(timeout.count()), 0);
   return a;

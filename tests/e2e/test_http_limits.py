@@ -210,6 +210,48 @@ class Limits(h.FulcrumTestCase):
         hh.wait_for(lambda: h.http_request(port, b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
                     .status == 200, h.scaled(5), "a new client served after the clients left")
 
+    def test_out_of_file_descriptors_for_backends_is_a_warning(self):
+        # Clients use up the descriptors, so the socket for a backend cannot be made: the
+        # client gets a 502, as for a backend that refuses, but the log says why at warn
+        # level (a refusing backend is debug: routine, and counted per backend). It was
+        # logged at debug, so an operator saw 502s with nothing in the log.
+        if h.SANITIZE:
+            self.skipTest("the sanitizer runtime needs file descriptors of its own")
+        b = self.backend(h.HttpBackend("b1"))
+        port = h.free_port()
+        f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b],
+                                                       keepalive="{ max_idle_per_backend: 0 }")],
+                                        listener_extra="timeouts: { client_header: 30s }"),
+                         open_files=40)
+        with h.HttpClient(port, timeout=h.scaled(5)) as kept:
+            kept.sock.sendall(b"G")  # accepted first (the listener defers accept until data)
+            held = []
+            try:
+                for _ in range(60):
+                    try:
+                        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+                        s.sendall(b"GET /held HTTP/1.1\r\n")
+                        held.append(s)
+                    except OSError:
+                        pass
+                hh.wait_for(lambda: "not accepting" in f.log_text(), h.scaled(5),
+                            "the clients used up the descriptors")
+                kept.sock.sendall(b"ET /during HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(kept.read_response().status, 502)
+            finally:
+                for s in held:
+                    s.close()
+            hh.wait_for(lambda: "failed on this host" in f.log_text(), h.scaled(3),
+                        "a warning for the backend connect")
+            line = next(l for l in f.log_text().splitlines() if "failed on this host" in l)
+            self.assertIn(" warn ", line)
+            self.assertIn(f"127.0.0.1:{b.port}", line)
+            self.assertIn("too many open files", line)
+            # The 502 kept the connection; with descriptors free again it is served.
+            def served():
+                return kept.request("GET", "/after").status == 200
+            hh.wait_for(served, h.scaled(5), "served once the clients left")
+
     def test_max_connections(self):
         b, port, admin = self.start("limits: { max_connections: 3 }")
         held = [h.HttpClient(port) for _ in range(3)]
