@@ -161,7 +161,9 @@ void WorkerListener::startSession(int fd) {
   cell.connections_active.add(1);
   ConnectionSlot slot(lr.active_connections, &cell);
   if (open >= static_cast<int64_t>(lr.config->limits.max_connections)) {
-    // Over the limit: close at once (a TCP client sees a reset-free close).
+    // Over the limit: closed at once; an HTTP client is told why first (503).
+    if (lr.config->protocol == config::Protocol::kHttp)
+      http::refuseOverLimit(client, worker_.loopTimeUs());
     closeAndDelete(client);
     return;
   }

@@ -258,9 +258,21 @@ class Limits(h.FulcrumTestCase):
         try:
             for c in held:
                 self.assertEqual(c.request("GET", "/").status, 200)
+            # A 4th client is told why (nginx's limit_conn answers 503 too) and closed with a
+            # FIN: its request was read and dropped first, so no reset can make its kernel
+            # drop the answer. It used to be closed with its request unread: a reset.
             with h.connect(port) as extra:
-                closed, _ = h.wait_closed(extra, h.scaled(2))
+                extra.sendall(b"GET /extra HTTP/1.1\r\nHost: x\r\n\r\n")
+                closed, data = h.wait_closed(extra, h.scaled(2))
                 self.assertTrue(closed, "a 4th connection was accepted")
+                self.assertEqual(hh.status_of(data), 503)
+                self.assertIn(b"\r\nconnection: close\r\n", data.lower())
+            # One that sends nothing is closed too, once the listener's deferred accept
+            # hands it over.
+            with h.connect(port) as idle:
+                closed, _ = h.wait_closed(idle, h.scaled(3))
+                self.assertTrue(closed, "an idle 4th connection was accepted")
+            self.assertEqual([r.target for r in b.requests].count("/extra"), 0)
         finally:
             for c in held:
                 c.close()

@@ -17,4 +17,12 @@ void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapsh
                       core::AcceptedBy listener, uv_tcp_t* client, core::ConnectionSlot slot,
                       bool deferred);
 
+// A client connection of an `http` listener that is over its max_connections: answers 503
+// (Connection: close), as nginx's limit_conn does, before the caller closes it. What the client
+// sent already (with deferred accept, usually its whole first request) is read and dropped
+// first, without waiting for more: closing with it unread would send a reset instead of a FIN,
+// and a reset can make the client's kernel drop the answer before the client reads it.
+// Never blocks: the answer is small and goes out with one send, or not at all.
+void refuseOverLimit(uv_tcp_t* client, uint64_t loop_us);
+
 }  // namespace fulcrum::http
