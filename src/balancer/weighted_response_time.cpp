@@ -5,8 +5,7 @@
 namespace fulcrum::balancer {
 namespace {
 // The second candidate wins only when its cost is below 8/9 of the first's.
-constexpr uint64_t kTieNumerator = 8;
-constexpr uint64_t kTieDenominator = 9;
+constexpr double kTie = 8.0 / 9.0;
 // The average is refreshed every kAverageRefreshFactor x members picks: a quarter of a state
 // load per pick. It only stands in for backends without history, so it need not be fresh.
 constexpr uint32_t kAverageRefreshFactor = 4;
@@ -34,12 +33,13 @@ void WeightedResponseTimePicker::refreshAverage(int64_t now_ms) {
   average_us_ = count == 0 ? kDefaultEwmaUs : sum / count;
 }
 
-uint64_t WeightedResponseTimePicker::cost(const upstream::PoolMember& m, int64_t now_ms) const {
+double WeightedResponseTimePicker::cost(const upstream::PoolMember& m, int64_t now_ms) const {
   uint64_t ewma = m.state->decayedEwmaUs(now_ms);
   if (ewma == 0) ewma = average_us_;
   const int32_t active = std::max(0, m.state->active.load(std::memory_order_relaxed));
-  // ewma <= kMaxEwmaUs (6e7) and active < 2^31: the product times 9 fits in 64 bits.
-  return ewma * (static_cast<uint64_t>(active) + 1);
+  // Eligible members have a weight of 1 or more.
+  return static_cast<double>(ewma) *
+         (1.0 + static_cast<double>(active) / static_cast<double>(std::max(1u, m.weight)));
 }
 
 const upstream::PoolMember* WeightedResponseTimePicker::pick(const PickContext& ctx) {
@@ -53,9 +53,7 @@ const upstream::PoolMember* WeightedResponseTimePicker::pick(const PickContext& 
     until_refresh_ = refresh_every_;
   }
   --until_refresh_;
-  const uint64_t cost_first = cost(*first, eligible.nowMs());
-  const uint64_t cost_second = cost(*second, eligible.nowMs());
-  if (cost_second * kTieDenominator < cost_first * kTieNumerator) return second;
+  if (cost(*second, eligible.nowMs()) < cost(*first, eligible.nowMs()) * kTie) return second;
   return first;
 }
 

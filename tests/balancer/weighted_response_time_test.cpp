@@ -90,6 +90,35 @@ TEST(BalancerWeightedResponseTime, SimilarBackendsShareByWeight) {
   EXPECT_NEAR(counts[0] / 1000.0, 75.0, 2.0);
 }
 
+// Concurrent traffic: `in_flight` requests at once, each answered in the same time by either
+// backend, the oldest first. The weights must still hold: the cost compared is the response
+// time times the in-flight requests per unit of weight. With the in-flight count alone, the
+// heavier backend's longer queue cancelled its weight, and 3:1 came out near 1:1.
+TEST(BalancerWeightedResponseTime, WeightsHoldUnderConcurrency) {
+  for (int in_flight : {4, 16, 64}) {
+    TestPool tp({3, 1}, "weighted_response_time");
+    tp.state(0).recordResponse(20'000, false, testing::steadyMsForTest(0));
+    tp.state(1).recordResponse(20'000, false, testing::steadyMsForTest(0));
+    auto picker = tp.picker(5);
+    PickContext ctx;
+    ctx.now = testing::testTime(0);
+    std::vector<size_t> queue;  // backends of the requests in flight, oldest first
+    std::vector<int> counts(2, 0);
+    for (int i = 0; i < 40'000; ++i) {
+      if (static_cast<int>(queue.size()) == in_flight) {
+        tp.state(queue.front()).release();
+        queue.erase(queue.begin());
+      }
+      const auto* m = picker->pick(ctx);
+      ASSERT_NE(m, nullptr);
+      tp.state(m->index).acquire();
+      queue.push_back(m->index);
+      ++counts[m->index];
+    }
+    EXPECT_NEAR(counts[0] / 400.0, 75.0, 5.0) << in_flight << " in flight";
+  }
+}
+
 TEST(BalancerWeightedResponseTime, ShunnedBackendIsProbedAgainLater) {
   TestPool tp({1, 1}, "weighted_response_time");
   tp.state(0).recordResponse(1'000, true, testing::steadyMsForTest(0));  // failed: 1 s penalty

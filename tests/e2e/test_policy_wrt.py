@@ -4,6 +4,7 @@ Issue 5:
 - backend A answers 500 in 1 ms, B and C answer 200 in 20 ms: A receives < 10% of 400
   requests (8 concurrent clients). A naive "fastest wins" policy would send it most.
 - a 200 ms backend and a 10 ms backend: the 200 ms one receives less (and < 40%).
+- weights 3 and 1 on alike backends, 16 requests in flight: the heavier takes over 65%.
 """
 
 import collections
@@ -13,9 +14,11 @@ import policy_helpers as ph
 
 
 class WeightedResponseTime(h.FulcrumTestCase):
-    def start(self, backends):
+    def start(self, backends, weights=None):
         port = h.free_port()
-        entries = "\n".join(f'          - {{ address: "{b.address}" }}' for b in backends)
+        weights = weights or [1] * len(backends)
+        entries = "\n".join(f'          - {{ address: "{b.address}", weight: {w} }}'
+                            for b, w in zip(backends, weights))
         self.fulcrum(f"workers: 2\n"
                      f"listeners:\n"
                      f'  - {{ name: web, listen: "127.0.0.1:{port}", protocol: http, pool: p }}\n'
@@ -60,6 +63,19 @@ class WeightedResponseTime(h.FulcrumTestCase):
         hits = collections.Counter(name for name, _ in results)
         self.assertLess(hits["slow"], hits["fast"], f"hits {dict(hits)}")
         self.assertLess(hits["slow"] / len(results), 0.40, f"hits {dict(hits)}")
+
+    def test_weights_hold_under_concurrency(self):
+        # Two backends alike but for their weights, 3 and 1, with 16 requests in flight. The
+        # heavier one must take about three quarters. Comparing response time x in-flight
+        # requests without the weight gave it about half: its longer queue cancelled its
+        # weight.
+        backends = [self.backend(h.HttpBackend(n, handler=lambda r: h.Response(delay=0.02)))
+                    for n in ("heavy", "light")]
+        port = self.start(backends, weights=[3, 1])
+        results = self.drive(port, 16, 25, (200,))
+        hits = collections.Counter(name for name, _ in results)
+        self.assertGreater(hits["heavy"] / len(results), 0.65, f"hits {dict(hits)}")
+        self.assertGreater(hits["light"], 0, f"hits {dict(hits)}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@
 // that fails fast loses traffic instead of gaining it.
 //
 // Two distinct candidates are drawn by weight and the one with the lower cost wins, cost =
-// decayed EWMA x (active + 1) (Finagle/Envoy peak-EWMA style: a backend that is fast but
-// already busy is not piled onto). Costs within ~11% are a tie, resolved for the first
+// decayed EWMA x (1 + active / weight) (Finagle/Envoy peak-EWMA style: a backend that is fast
+// but already busy is not piled onto; per unit of weight, so that a backend of weight 3 is
+// busy only with three times the requests in flight of one of weight 1, and under
+// concurrency the weights still hold). Costs within ~11% are a tie, resolved for the first
 // (weighted random) draw, so similar backends share by weight and noise does not herd all
 // traffic onto whichever is a hair faster. A backend with no history costs the pool's average
 // (of those with history), so a new backend gets a fair trial. An old average decays, so a
@@ -30,7 +32,7 @@ class WeightedResponseTimePicker : public Picker {
   const upstream::PoolMember* pick(const PickContext& ctx) override;
 
  private:
-  uint64_t cost(const upstream::PoolMember& m, int64_t now_ms) const;
+  double cost(const upstream::PoolMember& m, int64_t now_ms) const;
   void refreshAverage(int64_t now_ms);
 
   const upstream::Pool& pool_;
