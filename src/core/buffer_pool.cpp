@@ -38,6 +38,7 @@ void BufferPool::release(Buffer* buffer) {
   --outstanding_;
   if (cached_ >= max_cached_) {
     delete buffer;
+    freed_bytes_ += sizeof(Buffer);
     return;
   }
   buffer->next_free = free_;

@@ -153,6 +153,44 @@ class Streaming(h.FulcrumTestCase):
         self.assertEqual(digest.hexdigest(), expected_digest())
         self.assertRssBounded(base, rss)
 
+    def test_memory_of_a_spike_of_slow_clients_goes_back(self):
+        # 120 clients ask for 4 MiB each and read nothing for a while: past what the kernel's
+        # socket buffers take, every writer fills to its high watermark, tens of MiB in all. Once they have read everything and gone, the
+        # memory goes back to the system (malloc_trim after the spike). malloc alone kept it:
+        # the process stayed at its peak, which looks like a leak to whoever watches RSS.
+        if h.SANITIZE:
+            self.skipTest("the sanitizer's allocator keeps freed memory in its own quarantine")
+        body = h.payload(4 * h.MiB, seed=5)
+        b = self.backend(h.HttpBackend("b", record_raw=False, handler=lambda r: Response(
+            200, body=body)))
+        port = h.free_port()
+        f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], workers=1))
+        base = f.rss_kib()
+        clients = []
+        try:
+            for _ in range(120):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(h.scaled(30))
+                s.connect(("127.0.0.1", port))
+                s.sendall(b"GET /mib HTTP/1.1\r\nHost: x\r\n\r\n")
+                clients.append(s)
+            hh.wait_for(lambda: f.rss_kib() - base > 24 * 1024, h.scaled(20),
+                        "the writers filled up")
+            peak = f.rss_kib()
+            for s in clients:
+                reader = SockReader(s)
+                head = read_head(reader, is_request=False)
+                self.assertEqual(head.status, 200)
+                _, complete = read_body(reader, head, is_request=False, sink=lambda d: None)
+                self.assertTrue(complete)
+        finally:
+            for s in clients:
+                s.close()
+        # The pool keeps up to 512 buffers of 32 KiB (16 MiB) for the next requests.
+        hh.wait_for(lambda: f.rss_kib() < base + 20 * 1024, h.scaled(10),
+                    f"RSS back near {base} KiB (peak {peak} KiB)")
+
     def test_client_pausing_its_reads_is_not_a_backend_stall(self):
         # The pool's timeouts.idle is for a backend that stops sending. A client that stops
         # reading for a while (a player with a full buffer) makes the proxy stop reading the

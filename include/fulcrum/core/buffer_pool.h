@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace fulcrum::core {
 
@@ -40,6 +41,9 @@ class BufferPool {  // worker-local
   void release(Buffer* buffer);
   size_t cached() const { return cached_; }
   size_t outstanding() const { return outstanding_; }
+  size_t maxCached() const { return max_cached_; }
+  // Bytes of buffers given back to malloc (beyond the cache) since the last call.
+  size_t takeFreedBytes() { return std::exchange(freed_bytes_, 0); }
 
   // A libuv alloc callback body: hands out a pooled buffer (uv_buf_t base = data).
   void alloc(uv_buf_t* out);
@@ -53,6 +57,7 @@ class BufferPool {  // worker-local
   size_t cached_ = 0;
   size_t outstanding_ = 0;
   size_t max_cached_;
+  size_t freed_bytes_ = 0;
 };
 
 }  // namespace fulcrum::core

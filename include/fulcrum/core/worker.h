@@ -96,6 +96,7 @@ class Worker {
   void removeSession(Session* s);
   void run();
   static void onAsync(uv_async_t* handle);
+  static void onTrim(uv_timer_t* timer);
   void drainMailbox();
   void checkIdle();
   void drainSessionsOf(const std::vector<std::unique_ptr<WorkerListener>>& removed);
@@ -106,6 +107,7 @@ class Worker {
   uv_async_t* async_ = nullptr;
   uv_prepare_t* prepare_ = nullptr;  // both drop loop_us_ (loopTimeUs)
   uv_check_t* check_ = nullptr;
+  uv_timer_t* trim_ = nullptr;  // gives freed memory back to the system (onTrim)
   uint64_t loop_us_ = 0;
   std::thread thread_;
   std::mutex mailbox_mutex_;  // control <-> worker handoff only, never on the data path
