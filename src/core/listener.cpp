@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "fulcrum/core/connection_slot.h"
 #include "fulcrum/core/log.h"
@@ -162,6 +164,18 @@ void WorkerListener::startSession(int fd) {
   ConnectionSlot slot(lr.active_connections, &cell);
   if (open >= static_cast<int64_t>(lr.config->limits.max_connections)) {
     // Over the limit: closed at once; an HTTP client is told why first (503).
+    const uint64_t now = uv_now(worker_.loop());
+    if (last_limit_log_ms_ == 0 || now - last_limit_log_ms_ >= 1000) {
+      last_limit_log_ms_ = now;
+      log::warn("listener {} ({}): at its max_connections ({}): refusing new connections{}",
+                lr.config->name, address_, lr.config->limits.max_connections,
+                unlogged_refusals_ == 0
+                    ? std::string()
+                    : fmt::format(" ({} more refused since the last such warning)",
+                                  std::exchange(unlogged_refusals_, 0)));
+    } else {
+      ++unlogged_refusals_;
+    }
     if (lr.config->protocol == config::Protocol::kHttp)
       http::refuseOverLimit(client, worker_.loopTimeUs());
     closeAndDelete(client);

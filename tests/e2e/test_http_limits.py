@@ -15,8 +15,8 @@ class Limits(h.FulcrumTestCase):
     def start(self, listener_extra):
         b = self.backend(h.HttpBackend("b1"))
         port, admin = h.free_port(), h.free_port()
-        self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], listener_extra=listener_extra,
-                                    admin_port=admin))
+        self.f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])],
+                                             listener_extra=listener_extra, admin_port=admin))
         return b, port, admin
 
     def test_head_and_body_limits(self):
@@ -273,6 +273,9 @@ class Limits(h.FulcrumTestCase):
                 closed, _ = h.wait_closed(idle, h.scaled(3))
                 self.assertTrue(closed, "an idle 4th connection was accepted")
             self.assertEqual([r.target for r in b.requests].count("/extra"), 0)
+            # The operator hears of it (once a second at most).
+            self.assertIn("at its max_connections (3): refusing new connections",
+                          self.f.log_text())
         finally:
             for c in held:
                 c.close()

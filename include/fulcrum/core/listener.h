@@ -63,6 +63,8 @@ class WorkerListener {
   UvHandlePtr<uv_poll_t> poll_;
   UvHandlePtr<uv_timer_t> resume_;  // ends a pause
   uint64_t last_pause_log_ms_ = 0;
+  uint64_t last_limit_log_ms_ = 0;  // refusals over max_connections: logged once a second
+  uint64_t unlogged_refusals_ = 0;
 };
 
 // Control thread: a non-blocking TCP socket bound to `address` with SO_REUSEADDR and
