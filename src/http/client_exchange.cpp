@@ -1,4 +1,5 @@
 // ClientSession: routing, backend choice, the upstream connection and the request body.
+#include <algorithm>
 #include <memory>
 
 #include "fulcrum/core/log.h"
@@ -170,7 +171,12 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
     client_writer_.append(kContinueResponse.data(), kContinueResponse.size());
     client_writer_.flush();
   }
-  arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+  // While the body streams, a stall may be the backend's (the pool's idle) or the client's
+  // (the listener's client_idle): the timer fires at the shorter, and uploadStalled() tells.
+  const auto& timeouts = ex_.pool->config().timeouts;
+  arm(Wait::kStream, ex_.request_done
+                         ? timeouts.idle
+                         : std::min(timeouts.idle, listener_->config->timeouts.client_idle));
   // Forwards held body bytes (or completes a request without a body) and flushes. When this
   // runs inside processInput (a pooled connection), the outer loop does it.
   processInput();

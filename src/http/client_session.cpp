@@ -344,10 +344,19 @@ bool ClientSession::requestStillDelivering() {
 }
 
 void ClientSession::uploadStalled() {
-  // No request body byte moved for timeouts.idle: the backend's stall while it has bytes to
-  // take, else the client's.
+  // No request body byte moved for the shorter of the two timeouts. The backend's stall while
+  // it has bytes to take: it has the pool's idle. Else the client's: it has the listener's
+  // client_idle, as when it stops reading a download (HAProxy's `timeout client` covers both).
   if (size_t unsent = requestBytesUnsent(); unsent != 0) {
     waitOnBackendReading(Wait::kStream, ex_.pool->config().timeouts.idle, unsent);
+    return;
+  }
+  const auto client_idle = static_cast<uint64_t>(listener_->config->timeouts.client_idle.count());
+  const uint64_t stalled = uv_now(worker().loop()) - last_progress_;
+  if (stalled < client_idle) {  // the pool's idle is the shorter: the client has the rest
+    wait_ = Wait::kStream;
+    wait_ms_ = client_idle;
+    core::armNoLaterThan(timer_, &ClientSession::onTimer, client_idle - stalled);
     return;
   }
   failExchange(408, "request body stalled");

@@ -117,6 +117,39 @@ class Limits(h.FulcrumTestCase):
         s.close()
         sender.join(h.scaled(10))
 
+    def test_client_stalling_its_upload_has_client_idle(self):
+        # A client that stops sending its body mid-way is the client's stall: it has the
+        # listener's client_idle, as when it stops reading a download (HAProxy's `timeout
+        # client` covers both), not the pool's idle, which is for a backend that stops.
+        b = self.backend(h.HttpBackend("b1"))
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b], timeouts="{ idle: 20s }")],
+                                    listener_extra="timeouts: { client_idle: 600ms }"))
+        with h.connect(port, h.scaled(10)) as s:
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"u" * 10)
+            start = time.monotonic()
+            closed, data = h.wait_closed(s, h.scaled(5))
+            took = time.monotonic() - start
+        self.assertEqual(hh.status_of(data), 408)
+        self.assertTrue(closed)
+        self.assertGreaterEqual(took, 0.5)
+        self.assertLess(took, h.scaled(0.6) + 1.0, "cut after the pool's idle, not client_idle")
+
+        # The other way round: a client that pauses longer than the pool's idle but less than
+        # client_idle is not cut; its upload completes.
+        b2 = self.backend(h.HttpBackend("b2"))
+        port2 = h.free_port()
+        self.fulcrum(hh.http_config(port2, [hh.pool("p", [b2], timeouts="{ idle: 300ms }")],
+                                    listener_extra="timeouts: { client_idle: 20s }"),
+                     name="second.yaml")
+        with h.HttpClient(port2, timeout=h.scaled(10)) as c:
+            c.send(b"POST /paused HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n" + b"a" * 10)
+            time.sleep(1.2)
+            c.send(b"b" * 10)
+            self.assertEqual(c.read_response().status, 200)
+        self.assertEqual([(r.target, r.body) for r in b2.requests],
+                         [("/paused", b"a" * 10 + b"b" * 10)])
+
     def test_slowloris_cut_off_with_408(self):
         b, port, admin = self.start("timeouts: { client_header: 1s }")
         # A head trickling in one byte at a time never completes within client_header.
