@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
 
+#include "fulcrum/core/access_log.h"
 #include "fulcrum/core/connection_slot.h"
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/worker.h"
@@ -143,6 +145,28 @@ void WorkerListener::pause(int err) {
   }
 }
 
+// The access log line of a connection refused for max_connections: status 503, as nginx logs
+// its limit_conn refusals (in http and in stream).
+void WorkerListener::logRefusal(const ListenerRuntime& lr, const Snapshot& snapshot,
+                                uv_tcp_t* client, const http::OverLimitRefusal& refusal) {
+  AccessLog& log = worker_.accessLog();
+  if (!log.enabled()) return;
+  sockaddr_storage peer{};
+  int length = sizeof peer;
+  bool known = uv_tcp_getpeername(client, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+  AccessLogEntry e;
+  e.time = std::chrono::system_clock::now();
+  e.listener = lr.config->name;
+  e.client = known ? reinterpret_cast<const sockaddr*>(&peer) : nullptr;
+  e.method = refusal.method;
+  e.path = refusal.path;
+  e.status = 503;
+  e.bytes_in = refusal.bytes_in;
+  e.bytes_out = refusal.bytes_out;
+  e.pool = snapshot.pools[lr.default_route.pool].pool().name();
+  log.write(e);
+}
+
 void WorkerListener::startSession(int fd) {
   auto* client = new uv_tcp_t{};
   uv_tcp_init(worker_.loop(), client);
@@ -176,8 +200,10 @@ void WorkerListener::startSession(int fd) {
     } else {
       ++unlogged_refusals_;
     }
+    http::OverLimitRefusal refusal;
     if (lr.config->protocol == config::Protocol::kHttp)
-      http::refuseOverLimit(client, worker_.loopTimeUs());
+      refusal = http::refuseOverLimit(client, worker_, lr);
+    logRefusal(lr, *ws->snapshot, client, refusal);
     closeAndDelete(client);
     return;
   }

@@ -2,6 +2,7 @@
 while streaming), 408 for a slowloris client within `client_header`, `max_connections`,
 and every proxy-generated error counted in fulcrum_http_requests_total with its code."""
 
+import os
 import re
 import socket
 import time
@@ -286,7 +287,12 @@ class Limits(h.FulcrumTestCase):
             hh.wait_for(served, h.scaled(5), "served once the clients left")
 
     def test_max_connections(self):
-        b, port, admin = self.start("limits: { max_connections: 3 }")
+        b = self.backend(h.HttpBackend("b1"))
+        port, admin = h.free_port(), h.free_port()
+        log_path = os.path.join(self.tmp, "access.log")
+        self.f = self.fulcrum(f'log: {{ access_log: "{log_path}", format: json }}\n' +
+                              hh.http_config(port, [hh.pool("p", [b])], admin_port=admin,
+                                             listener_extra="limits: { max_connections: 3 }"))
         held = [h.HttpClient(port) for _ in range(3)]
         try:
             for c in held:
@@ -309,6 +315,17 @@ class Limits(h.FulcrumTestCase):
             # The operator hears of it (once a second at most).
             self.assertIn("at its max_connections (3): refusing new connections",
                           self.f.log_text())
+            # The 503s count as the proxy's other answers do, and each refusal has its access
+            # log line (as nginx logs its limit_conn refusals).
+            text = hh.metrics(admin)
+            self.assertEqual(hh.metric(text, "fulcrum_http_requests_total", code=503,
+                                       listener="web", pool="p"), 2)
+            refused = [l for l in hh.access_log_lines(log_path) if l["status"] == 503]
+            self.assertEqual(len(refused), 2, refused)
+            self.assertEqual((refused[0]["method"], refused[0]["path"]), ("GET", "/extra"))
+            self.assertEqual(refused[0]["bytes_in"], len(b"GET /extra HTTP/1.1\r\nHost: x\r\n\r\n"))
+            self.assertGreater(refused[0]["bytes_out"], 0)
+            self.assertEqual((refused[1]["method"], refused[1]["bytes_in"]), ("", 0))
         finally:
             for c in held:
                 c.close()

@@ -2,12 +2,14 @@
 
 - A tcp session with no bytes either way for the pool's `timeouts.idle` is closed (both
   sides); one with regular traffic is not.
-- A listener at `limits.max_connections` closes further connections at once; when a
-  session ends, a new connection is accepted again."""
+- A listener at `limits.max_connections` closes further connections at once (logged with
+  status 503); when a session ends, a new connection is accepted again."""
 
+import os
 import time
 
 import harness as h
+import http_helpers as hh
 
 IDLE = 1.0
 
@@ -57,6 +59,8 @@ class TcpLimits(h.FulcrumTestCase):
         port = h.free_port()
         cfg = h.tcp_config(port, [backend])
         cfg["listeners"][0]["limits"] = {"max_connections": limit}
+        log_path = os.path.join(self.tmp, "access.log")
+        cfg["log"] = {"access_log": log_path, "format": "json"}
         self.fulcrum(cfg)
         held = []
         for _ in range(limit):
@@ -68,6 +72,9 @@ class TcpLimits(h.FulcrumTestCase):
             closed, data = h.wait_closed(extra, h.scaled(3))
             self.assertTrue(closed, "a connection over max_connections stayed open")
             self.assertEqual(data, b"", "a connection over the limit reached a backend")
+        # Logged with status 503, as nginx's stream module logs its limit_conn refusals.
+        hh.wait_for(lambda: any(l["status"] == 503 for l in hh.access_log_lines(log_path)),
+                    h.scaled(3), "the refusal's access log line")
         for s in held:  # the admitted ones are unaffected
             s.sendall(b"ok\n")
             self.assertEqual(h.recv_line(s), b"ok\n")

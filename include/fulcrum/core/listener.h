@@ -15,9 +15,15 @@
 
 #include "fulcrum/core/uv_util.h"
 
+namespace fulcrum::http {
+struct OverLimitRefusal;
+}
+
 namespace fulcrum::core {
 
 class Worker;
+struct ListenerRuntime;
+struct Snapshot;
 
 // How long the kernel holds a connection on an HTTP listener for its first bytes
 // (TCP_DEFER_ACCEPT; one second is the smallest deferral, one SYN-ACK retransmission).
@@ -53,6 +59,8 @@ class WorkerListener {
   void acceptPending();
   void pause(int err);
   void startSession(int fd);
+  void logRefusal(const ListenerRuntime& lr, const Snapshot& snapshot, uv_tcp_t* client,
+                  const http::OverLimitRefusal& refusal);
 
   Worker& worker_;
   std::string address_;
