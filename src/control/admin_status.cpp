@@ -88,8 +88,10 @@ void writePool(std::string& out, const core::PoolRuntime& pool, int64_t now_ms) 
   out.append(",");
   key(out, "policy");
   jsonString(out, cfg.policy);
-  fmt::format_to(Out(out), ",\"sticky\":\"{}\",\"health_check\":{},\"backends\":[",
-                 stickyName(cfg.sticky.mode), cfg.health_check.has_value());
+  // Whether health checks run: not yet in this build, whatever the config says (it starts with
+  // a warning), so every backend's health stays "up".
+  fmt::format_to(Out(out), ",\"sticky\":\"{}\",\"health_check\":false,\"backends\":[",
+                 stickyName(cfg.sticky.mode));
   bool first = true;
   for (const auto& m : pool.pool().members) {
     out.append(first ? "{" : ",{");

@@ -105,6 +105,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     member_->state->recordResponse(
         static_cast<uint64_t>(pool_.config().timeouts.connect.count()) * 1000, true);
     pool_.backend_stats[member_->index]->cell(worker().id()).connect_failures.add();
+    last_failed_ = member_;
     member_ = nullptr;
     connectNext();
   }
@@ -144,7 +145,9 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
         std::chrono::system_clock::now() - started_);
     e.status = status_;
     e.pool = pool_.pool().name();
-    if (member_ != nullptr) e.backend = member_->address();
+    // A session that no backend took names the last one tried, as the HTTP path's 502 does.
+    if (const upstream::PoolMember* m = member_ != nullptr ? member_ : last_failed_)
+      e.backend = m->address();
     log.write(e);
   }
 
@@ -168,6 +171,7 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
   sockaddr_storage client_addr_{};
   balancer::TriedSet tried_;
   const upstream::PoolMember* member_ = nullptr;
+  const upstream::PoolMember* last_failed_ = nullptr;  // for the access log of a 502
   core::ConnectAttempt* attempt_ = nullptr;
   std::unique_ptr<BytePump> pump_;
   uint64_t connect_started_ = 0;

@@ -55,6 +55,7 @@ struct TestSnapshot {
     p.backends.resize(backends);
     for (uint16_t i = 0; i < backends; ++i) p.backends[i].address = loopback(9001 + i);
     p.backends[1].weight = 0;
+    p.health_check = config::HealthCheckConfig{};  // configured, but not built: not running
     config->pools.push_back(p);
 
     auto pool = std::make_shared<upstream::Pool>();
@@ -354,6 +355,9 @@ TEST_F(AdminServerTest, StatusIsJsonWithBackends) {
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find(R"("policy":"round_robin")"), std::string::npos);
+  // Health checks are not built: a config that sets them starts with a warning, and /status
+  // must not say they run (it said true, beside backends that are never checked).
+  EXPECT_NE(r.body.find(R"("health_check":false)"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"({"address":"127.0.0.1:9001","weight":1,"backup":false,"health":"up",)"
                         R"("active_connections":2,"response_time_ms":1.500})"),
             std::string::npos)

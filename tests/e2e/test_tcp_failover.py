@@ -102,7 +102,8 @@ class TcpFailover(h.FulcrumTestCase):
                     for e in hh.access_log_lines(log_path)]
         # Four sessions: the held one on "full" is logged when it ends, after its 503 sibling.
         h.wait_until(lambda: len(lines()) == 4, h.scaled(5), what="four access log lines")
-        self.assertEqual(sorted(lines()), [("dead", 502, ""), ("full", 200, live.address),
+        # The 502 names the backend that failed, as the HTTP path's 502 does.
+        self.assertEqual(sorted(lines()), [("dead", 502, dead), ("full", 200, live.address),
                                            ("full", 503, ""), ("ok", 200, live.address)])
         got = {e["listener"]: e for e in hh.access_log_lines(log_path)}
         self.assertGreater(got["ok"]["bytes_in"], 0)
