@@ -1,5 +1,7 @@
 #include "fulcrum/balancer/sticky_picker.h"
 
+#include <optional>
+
 #include "fulcrum/sticky/source_ip_table.h"
 
 namespace fulcrum::balancer {
@@ -27,12 +29,21 @@ const upstream::PoolMember* StickyPicker::pickSourceIp(const PickContext& ctx) {
     return inner_->pick(ctx);
   }
   const int64_t now_ms = steadyMs(ctx.now);
-  if (const auto backend = table->lookup(key, now_ms)) {
-    const upstream::PoolMember* m = balancer_.findByAddressHash(*backend);
+  const std::optional<uint64_t> seen = table->lookup(key, now_ms);
+  if (seen) {
+    const upstream::PoolMember* m = balancer_.findByAddressHash(*seen);
     if (m != nullptr && usable(*m, Eligibility(ctx))) return m;
   }
   const upstream::PoolMember* m = inner_->pick(ctx);
-  if (m != nullptr) table->remember(key, balancer_.address_hashes[m->index], now_ms);
+  if (m == nullptr) return m;
+  // Another worker may have placed this client since the lookup: its choice wins when usable.
+  const uint64_t mine = balancer_.address_hashes[m->index];
+  const uint64_t stored = table->claim(key, mine, seen, now_ms);
+  if (stored != mine) {
+    const upstream::PoolMember* w = balancer_.findByAddressHash(stored);
+    if (w != nullptr && usable(*w, Eligibility(ctx))) return w;
+    table->remember(key, mine, now_ms);
+  }
   return m;
 }
 

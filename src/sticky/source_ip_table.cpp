@@ -171,20 +171,25 @@ std::optional<uint64_t> SourceIpTable::lookup(const IpKey& key, int64_t now_ms) 
   return shard.nodes[n].backend;
 }
 
-void SourceIpTable::remember(const IpKey& key, uint64_t backend, int64_t now_ms) {
+uint64_t SourceIpTable::store(const IpKey& key, uint64_t backend, int64_t now_ms,
+                              const std::optional<uint64_t>* seen) {
   const uint64_t hash = hashOf(key);
   Shard& shard = shardFor(hash);
   {
     std::lock_guard lock(shard.mu);
-    if (shard.nodes.empty()) return;
+    if (shard.nodes.empty()) return backend;
     size_t slot = shard.find(key, hash);
     uint32_t n = shard.index[slot];
     if (n != kNil) {
-      shard.nodes[n].backend = backend;
-      shard.nodes[n].last_used_ms = now_ms;
+      Node& node = shard.nodes[n];
+      // Changed since the caller looked (a live entry it did not see): that one stands.
+      const bool keep = seen != nullptr && !shard.expired(n, now_ms, ttl_ms_) &&
+                        (!seen->has_value() || **seen != node.backend);
+      if (!keep) node.backend = backend;
+      node.last_used_ms = now_ms;
       shard.unlink(n);
       shard.pushFront(n);
-      return;
+      return node.backend;
     }
     for (int i = 0;
          i < kPurgePerInsert && shard.tail != kNil && shard.expired(shard.tail, now_ms, ttl_ms_);
@@ -212,6 +217,7 @@ void SourceIpTable::remember(const IpKey& key, uint64_t backend, int64_t now_ms)
   }
   // After this shard's lock is released: one lock at a time, so no lock order to keep.
   if (entries_.load(std::memory_order_relaxed) > capacity_) evictOverCapacity();
+  return backend;
 }
 
 void SourceIpTable::evictOverCapacity() {

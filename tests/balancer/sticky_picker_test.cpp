@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <atomic>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "fulcrum/sticky/cookie_id.h"
 #include "fulcrum/sticky/source_ip_table.h"
@@ -151,6 +155,45 @@ TEST(StickySourceIp, SameClientSameBackend) {
   }
   EXPECT_EQ(used.size(), 4u);  // clients still spread over the pool
   EXPECT_EQ(tp.balancer().source_ip_table->size(), 8u);
+}
+
+// A new client's first connections, opened in parallel, land on several workers at once: each
+// worker's picker misses in the shared table and picks on its own. They must all end on one
+// backend (a browser opens ~6 connections for its first page). The table's claim() makes the
+// second store see the first; with a plain replace, 4 workers split about 1 client in 25.
+TEST(StickySourceIp, ParallelFirstConnectionsOnSeveralWorkersShareABackend) {
+  TestPool tp = sourceIpPool(four());
+  constexpr int kWorkers = 4, kClients = 900;  // the table holds 1000
+  std::vector<PickerPtr> pickers;
+  for (int w = 0; w < kWorkers; ++w) pickers.push_back(tp.picker(static_cast<uint64_t>(w + 1)));
+  std::vector<std::vector<uint32_t>> got(kWorkers, std::vector<uint32_t>(kClients));
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      ready.fetch_add(1);
+      while (ready.load() < kWorkers) {
+      }
+      for (int c = 0; c < kClients; ++c) {
+        const std::string ip = "198.18." + std::to_string(c / 250) + "." + std::to_string(c % 250);
+        sockaddr_in addr = client(ip.c_str(), static_cast<uint16_t>(1000 + w));
+        PickContext ctx = at(0);
+        ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+        got[w][c] = pickers[w]->pick(ctx)->index;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  int split = 0;
+  for (int c = 0; c < kClients; ++c) {
+    for (int w = 1; w < kWorkers; ++w) {
+      if (got[w][c] != got[0][c]) {
+        ++split;
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(split, 0) << "clients whose parallel first connections went to different backends";
 }
 
 TEST(StickySourceIp, DeadBackendReroutesAndRemembersNewOne) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,21 @@ TEST(StickySourceIpTable, RemembersAndReplaces) {
   EXPECT_EQ(table.lookup(key(1), 10), 42u);
   table.remember(key(1), 43, 20);
   EXPECT_EQ(table.lookup(key(1), 30), 43u);
+  EXPECT_EQ(table.size(), 1u);
+}
+
+// claim(): what a worker stores after it looked up a client and picked a backend. Another
+// worker's entry made in between stands (one client's parallel first connections); an entry
+// the caller saw (an unusable backend it picked around) or an expired one is replaced.
+TEST(StickySourceIpTable, ClaimKeepsAnEntryMadeSinceTheLookup) {
+  SourceIpTable table(100, milliseconds(1000));
+  EXPECT_EQ(table.claim(key(1), 42, std::nullopt, 0), 42u);  // absent: stored
+  EXPECT_EQ(table.claim(key(1), 43, std::nullopt, 5), 42u);  // made since a miss: kept
+  EXPECT_EQ(table.lookup(key(1), 6), 42u);
+  EXPECT_EQ(table.claim(key(1), 44, 42, 10), 44u);              // the one seen: replaced
+  EXPECT_EQ(table.claim(key(1), 45, 42, 11), 44u);              // replaced by another since: kept
+  EXPECT_EQ(table.claim(key(1), 46, std::nullopt, 5000), 46u);  // expired: replaced
+  EXPECT_EQ(table.lookup(key(1), 5001), 46u);
   EXPECT_EQ(table.size(), 1u);
 }
 

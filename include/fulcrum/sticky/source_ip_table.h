@@ -49,7 +49,17 @@ class SourceIpTable {
   std::optional<uint64_t> lookup(const IpKey& key, int64_t now_ms);
   // Remembers (or replaces) key -> backend as used now, evicting the table's least recently
   // used entry when it is full.
-  void remember(const IpKey& key, uint64_t backend, int64_t now_ms);
+  void remember(const IpKey& key, uint64_t backend, int64_t now_ms) {
+    store(key, backend, now_ms, nullptr);
+  }
+  // remember(), unless the entry changed since the caller's lookup() returned `seen` (nullopt:
+  // absent): then another worker remembered a backend for the same client in between (its
+  // first connections, opened in parallel, landed on two workers), and that one is kept,
+  // marked used, and returned. Otherwise `backend` is stored and returned. The caller uses
+  // what comes back, so one client's parallel first connections end on one backend.
+  uint64_t claim(const IpKey& key, uint64_t backend, std::optional<uint64_t> seen, int64_t now_ms) {
+    return store(key, backend, now_ms, &seen);
+  }
   // Drops every expired entry; returns how many (control thread: from a timer, and before
   // fulcrum_sticky_entries is read).
   size_t expire(int64_t now_ms);
@@ -61,6 +71,9 @@ class SourceIpTable {
  private:
   struct Shard;
   Shard& shardFor(uint64_t hash) const;
+  // Both of the above: `seen` null replaces unconditionally.
+  uint64_t store(const IpKey& key, uint64_t backend, int64_t now_ms,
+                 const std::optional<uint64_t>* seen);
   void removeNode(Shard& shard, uint32_t n);
   // While the table holds more than `capacity_` entries: drops the oldest shard tail.
   void evictOverCapacity();
