@@ -64,7 +64,11 @@ std::string_view ClientSession::generateRequestId() {
 std::string_view ClientSession::stickyToken() const {
   const config::StickyConfig& sticky = ex_.pool->config().sticky;
   if (sticky.mode != config::StickyMode::kCookie) return {};
-  return findCookie(parser_.head(), sticky.cookie).value_or(std::string_view());
+  // Of several cookies of that name, the one that names a backend of this pool.
+  const balancer::PoolBalancer& balancer = *ex_.pool->balancer;
+  return findCookie(parser_.head(), sticky.cookie,
+                    [&](std::string_view v) { return balancer.findByCookie(v) != nullptr; })
+      .value_or(std::string_view());
 }
 
 void ClientSession::pickAndConnect() {

@@ -5,27 +5,6 @@
 
 namespace fulcrum::http {
 
-std::optional<std::string_view> findCookie(const RequestHead& head, std::string_view name) {
-  for (const Header& h : head.headers) {
-    if (h.id != HeaderId::kCookie) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      size_t semi = rest.find(';');
-      std::string_view pair = trimOws(rest.substr(0, semi));
-      size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && trimOws(pair.substr(0, eq)) == name) {
-        std::string_view value = trimOws(pair.substr(eq + 1));
-        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-          value = value.substr(1, value.size() - 2);
-        return value;
-      }
-      if (semi == std::string_view::npos) break;
-      rest.remove_prefix(semi + 1);
-    }
-  }
-  return std::nullopt;
-}
-
 std::optional<std::string_view> findQueryParam(std::string_view target, std::string_view name) {
   size_t q = target.find('?');
   if (q == std::string_view::npos) return std::nullopt;

@@ -106,6 +106,23 @@ class StickyCookie(h.FulcrumTestCase):
             self.assertIsNone(self.cookie_of(r))
         self.assertEqual(dict(hits), {moved_to: 30})
 
+    def test_the_valid_one_of_several_cookies_of_the_name_counts(self):
+        # A client can carry two cookies of the name: RFC 6265 clients send the one of a
+        # longer Path first, e.g. a stale one scoped to /app by another deployment. The one
+        # that names a backend of this pool is used; reading only the first re-pinned the
+        # client on every request, with a new Set-Cookie each time.
+        f, port, backends = self.start()
+        first = ph.get(port)
+        home, cookie = ph.backend_of(first), self.cookie_of(first)
+        for value in ("stale", "0" * 32):
+            hits = collections.Counter()
+            for i in range(12):
+                r = ph.get(port, f"/app/{i}", [("Cookie", f"{COOKIE}={value}; {COOKIE}={cookie}")])
+                self.assertEqual(r.status, 200)
+                hits[ph.backend_of(r)] += 1
+                self.assertIsNone(self.cookie_of(r), "the valid cookie was replaced")
+            self.assertEqual(dict(hits), {home: 12})
+
     def test_instances_with_same_secret_share_cookies(self):
         backends = [self.backend(h.HttpBackend(f"b{i}")) for i in range(3)]
         p1, p2, p3 = h.free_port(), h.free_port(), h.free_port()

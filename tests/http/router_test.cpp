@@ -58,6 +58,20 @@ TEST(HttpRouter, FirstMatchElseListenerPool) {
   EXPECT_EQ(selectRoute(listener, "x", "/?/static").pool, 0u);
 }
 
+// Several cookies of one name (a stale one of a longer Path comes first): the first that the
+// caller accepts, else the first.
+TEST(HttpRequestKeys, CookieOfSeveralOfOneNameIsTheFirstAccepted) {
+  RequestParser parser({});
+  testing::parseOne(parser,
+                    "GET / HTTP/1.1\r\nHost: h\r\nCookie: S=stale; x=1; S=good\r\n"
+                    "Cookie: S=later\r\n\r\n");
+  const RequestHead& head = parser.head();
+  auto good = [](std::string_view v) { return v == "good" || v == "later"; };
+  EXPECT_EQ(findCookie(head, "S", good).value(), "good");
+  EXPECT_EQ(findCookie(head, "S", [](std::string_view) { return false; }).value(), "stale");
+  EXPECT_EQ(findCookie(head, "S").value(), "stale");
+}
+
 TEST(HttpRequestKeys, CookieQueryPathHeader) {
   RequestParser parser({});
   testing::parseOne(parser,
