@@ -2,7 +2,11 @@
 // addresses that cannot all be bound, and references to pools.
 #include <fmt/format.h>
 
+#include <cctype>
+#include <map>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "fulcrum/config/did_you_mean.h"
 #include "fulcrum/config/section_parsers.h"
@@ -87,6 +91,79 @@ void warnUnusedPools(Diagnostics& diag, const Config& config) {
   }
 }
 
+// The pools a listener sends to: its own and its routes'.
+std::set<std::string> poolsOf(const ListenerConfig& l) {
+  std::set<std::string> pools{l.pool};
+  for (const auto& r : l.routes) pools.insert(r.pool);
+  return pools;
+}
+
+// Balancing settings that read the HTTP request, on a pool a tcp listener uses: its connections
+// carry no request the proxy reads, so the setting does nothing for them.
+void warnHttpOnlyBalancing(Diagnostics& diag, const Config& config) {
+  for (const ListenerConfig& l : config.listeners) {
+    if (l.protocol != Protocol::kTcp) continue;
+    for (const std::string& name : poolsOf(l)) {
+      const PoolConfig* p = config.findPool(name);
+      if (p == nullptr) continue;
+      const std::string path = indexPath("pools", static_cast<size_t>(p - config.pools.data()));
+      if (p->sticky.mode == StickyMode::kCookie) {
+        diag.warning(path + ".sticky.mode",
+                     "ignored for the connections of tcp listener \"" + l.name +
+                         "\": cookie stickiness needs HTTP (mode: source_ip works on tcp)");
+      }
+      const HashKeyKind k = p->hash_key.kind;
+      if (k == HashKeyKind::kHeader || k == HashKeyKind::kCookie || k == HashKeyKind::kPath ||
+          k == HashKeyKind::kQuery) {
+        diag.warning(path + ".hash_key",
+                     "ignored for the connections of tcp listener \"" + l.name +
+                         "\": they carry no HTTP request to take the key from, so they are "
+                         "spread round robin (hash_key: source_ip works on tcp)");
+      }
+    }
+  }
+}
+
+// Two cookie-sticky pools behind one http listener with one cookie name: each pool's answers
+// replace the other's cookie (its id is keyed to its own pool), so a client moving between
+// them is re-pinned on every request and neither pool sticks.
+void warnSharedStickyCookie(Diagnostics& diag, const Config& config) {
+  std::set<std::pair<std::string, std::string>> reported;
+  for (const ListenerConfig& l : config.listeners) {
+    if (l.protocol != Protocol::kHttp) continue;
+    std::map<std::string, const PoolConfig*> by_cookie;
+    for (const std::string& name : poolsOf(l)) {
+      const PoolConfig* p = config.findPool(name);
+      if (p == nullptr || p->sticky.mode != StickyMode::kCookie) continue;
+      auto [it, added] = by_cookie.emplace(p->sticky.cookie, p);
+      if (added || !reported.emplace(it->second->name, p->name).second) continue;
+      diag.warning(
+          indexPath("pools", static_cast<size_t>(p - config.pools.data())) + ".sticky.cookie",
+          "pools \"" + it->second->name + "\" and \"" + p->name + "\" both serve listener \"" +
+              l.name + "\" with the sticky cookie " + p->sticky.cookie +
+              ": each pool's answers replace the other's cookie, so neither sticks; "
+              "give one of them another cookie name");
+    }
+  }
+}
+
+// Browsers keep a cookie named __Host-... or __Secure-... only when it is set with Secure over
+// HTTPS; the proxy's cookie is not (TLS is not built), so the client would never send it back.
+void warnCookiePrefixes(Diagnostics& diag, const Config& config) {
+  for (size_t i = 0; i < config.pools.size(); ++i) {
+    const StickyConfig& s = config.pools[i].sticky;
+    if (s.mode != StickyMode::kCookie) continue;
+    std::string lower;
+    for (char c : s.cookie) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.rfind("__host-", 0) == 0 || lower.rfind("__secure-", 0) == 0) {
+      diag.warning(indexPath("pools", i) + ".sticky.cookie",
+                   "browsers drop a cookie named " + s.cookie +
+                       " unless it is set with Secure over HTTPS, which this proxy's cookie is "
+                       "not: stickiness would never hold; choose a name without that prefix");
+    }
+  }
+}
+
 }  // namespace
 
 void validateConfig(Diagnostics& diag, const Config& config) {
@@ -94,7 +171,12 @@ void validateConfig(Diagnostics& diag, const Config& config) {
   checkUniqueNames(diag, config.pools, "pools");
   checkAddresses(diag, config);
   checkPoolReferences(diag, config);
-  if (!diag.hasErrors()) warnUnusedPools(diag, config);
+  if (!diag.hasErrors()) {
+    warnUnusedPools(diag, config);
+    warnHttpOnlyBalancing(diag, config);
+    warnSharedStickyCookie(diag, config);
+    warnCookiePrefixes(diag, config);
+  }
 }
 
 }  // namespace fulcrum::config

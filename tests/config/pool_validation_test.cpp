@@ -336,5 +336,52 @@ TEST(ConfigPool, UnusedPoolIsAWarning) {
                                      "listener or route"});
 }
 
+// Settings that read the HTTP request, on a pool a tcp listener uses, and two cookie-sticky
+// pools behind one listener with one cookie name, and a cookie name browsers would drop.
+TEST(ConfigPool, StickyAndHashSettingsThatCannotWorkAreWarnings) {
+  LoadResult r = load(R"(listeners:
+  - { name: t, listen: 127.0.0.1:8080, protocol: tcp, pool: a }
+  - { name: web, listen: 127.0.0.1:8081, pool: b, routes: [{ match: { path_prefix: /api/ }, pool: c }] }
+pools:
+  - name: a
+    policy: consistent_hash
+    hash_key: header:X-User
+    sticky: { mode: cookie }
+    backends: [{ address: 127.0.0.1:9001 }]
+  - name: b
+    sticky: { mode: cookie }
+    backends: [{ address: 127.0.0.1:9002 }]
+  - name: c
+    sticky: { mode: cookie, cookie: __Host-S }
+    backends: [{ address: 127.0.0.1:9003 }]
+)");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(errorsOf(r));
+  EXPECT_EQ(r.warnings,
+            (std::vector<std::string>{
+                "t.yaml:8:15: pools[0].sticky.mode: ignored for the connections of tcp listener "
+                "\"t\": cookie stickiness needs HTTP (mode: source_ip works on tcp)",
+                "t.yaml:7:5: pools[0].hash_key: ignored for the connections of tcp listener "
+                "\"t\": they carry no HTTP request to take the key from, so they are spread "
+                "round robin (hash_key: source_ip works on tcp)",
+                "t.yaml:14:29: pools[2].sticky.cookie: browsers drop a cookie named __Host-S "
+                "unless it is set with Secure over HTTPS, which this proxy's cookie is not: "
+                "stickiness would never hold; choose a name without that prefix",
+            }));
+  // The same two pools with one cookie name.
+  r = load(R"(listeners:
+  - { name: web, listen: 127.0.0.1:8081, pool: b, routes: [{ match: { path_prefix: /api/ }, pool: c }] }
+pools:
+  - { name: b, sticky: { mode: cookie }, backends: [{ address: 127.0.0.1:9002 }] }
+  - { name: c, sticky: { mode: cookie }, backends: [{ address: 127.0.0.1:9003 }] }
+  - { name: d, sticky: { mode: cookie, cookie: OTHER }, backends: [{ address: 127.0.0.1:9004 }] }
+)");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.warnings.size(), 2u) << ::testing::PrintToString(r.warnings);
+  EXPECT_NE(r.warnings[1].find("pools \"b\" and \"c\" both serve listener \"web\" with the "
+                               "sticky cookie FULCRUM_STICKY"),
+            std::string::npos)
+      << r.warnings[1];
+}
+
 }  // namespace
 }  // namespace fulcrum::config
