@@ -23,11 +23,14 @@ std::optional<std::string_view> findQueryParam(std::string_view target, std::str
 
 std::optional<std::string_view> hashKeyValue(const config::HashKey& key, const RequestHead& head) {
   switch (key.kind) {
+    // An empty header or cookie counts as none (as HAProxy's `balance hdr` has it): hashed, every
+    // client that sends it empty would land on one backend.
     case config::HashKeyKind::kHeader:
-      if (const Header* h = head.find(key.name)) return h->value;
+      if (const Header* h = head.find(key.name); h != nullptr && !h->value.empty()) return h->value;
       return std::nullopt;
     case config::HashKeyKind::kCookie:
-      return findCookie(head, key.name);
+      if (auto v = findCookie(head, key.name); v && !v->empty()) return v;
+      return std::nullopt;
     case config::HashKeyKind::kPath:
       return targetPath(head.target);
     case config::HashKeyKind::kQuery:

@@ -93,6 +93,18 @@ TEST(HttpRequestKeys, CookieQueryPathHeader) {
             requestHash({config::HashKeyKind::kCookie, "x"}, head, nullptr));  // both "1"
 }
 
+// An empty header or cookie is no key (HAProxy's `balance hdr` agrees): hashed, every client
+// sending it empty would land on one backend. An empty query parameter is a value.
+TEST(HttpRequestKeys, EmptyHeaderOrCookieIsNoHashKey) {
+  RequestParser parser({});
+  testing::parseOne(parser, "GET /p?u= HTTP/1.1\r\nHost: h\r\nX-User:\r\nCookie: c=; d=1\r\n\r\n");
+  const RequestHead& head = parser.head();
+  EXPECT_FALSE(hashKeyValue({config::HashKeyKind::kHeader, "x-user"}, head).has_value());
+  EXPECT_FALSE(hashKeyValue({config::HashKeyKind::kCookie, "c"}, head).has_value());
+  EXPECT_EQ(hashKeyValue({config::HashKeyKind::kCookie, "d"}, head).value(), "1");
+  EXPECT_EQ(hashKeyValue({config::HashKeyKind::kQuery, "u"}, head).value(), "");
+}
+
 TEST(HttpErrorResponse, ShortAndComplete) {
   std::string out;
   writeErrorResponse(502, {.close = false, .request_id = "r"}, out);
