@@ -99,12 +99,13 @@ void writePool(std::string& out, const core::PoolRuntime& pool, int64_t now_ms) 
     key(out, "address");
     jsonString(out, m.address());
     const int32_t active = m.state ? m.state->active.load(std::memory_order_relaxed) : 0;
-    const uint64_t ewma_us = m.state ? m.state->ewma_us.load(std::memory_order_relaxed) : 0;
+    const uint64_t answer_us =
+        m.state ? m.state->answer_ewma_us.load(std::memory_order_relaxed) : 0;
     fmt::format_to(Out(out),
                    ",\"weight\":{},\"backup\":{},\"health\":\"{}\",\"active_connections\":{},"
                    "\"response_time_ms\":{:.3f}}}",
                    m.weight, m.backup, healthName(m, now_ms), active,
-                   static_cast<double>(ewma_us) / 1000.0);
+                   static_cast<double>(answer_us) / 1000.0);
   }
   out.append("]}");
 }

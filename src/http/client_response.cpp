@@ -134,6 +134,8 @@ void ClientSession::onResponseDone() {
   // with the FIN.
   if (!closesAfterExchange()) client_writer_.flush();
   ex_.response_done = true;
+  if (ex_.acquired)
+    ex_.member->state->recordAnswerTime(micros(ex_.upstream_sent_us, ex_.first_byte_us));
   releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us));
   // Reused only after a complete response that allows it, with the request fully sent. An
   // upgrade request that was refused (no 101) may have left the backend expecting a tunnel
@@ -339,6 +341,7 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   arm(Wait::kNone, {});
   ex_.response_done = true;
   ex_.member->state->recordResponse(micros(ex_.upstream_sent_us, ex_.first_byte_us), false);
+  ex_.member->state->recordAnswerTime(micros(ex_.upstream_sent_us, ex_.first_byte_us));
   recordRequest(101);  // the access log line is written when the tunnel ends (onPumpClosed)
   if (reading_) {
     reading_ = false;

@@ -90,7 +90,9 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     attempt_ = nullptr;
     status_ = 200;
     core::tuneSocket(upstream);
-    member_->state->recordResponse((uv_now(worker().loop()) - connect_started_) * 1000, false);
+    const uint64_t connect_us = (uv_now(worker().loop()) - connect_started_) * 1000;
+    member_->state->recordResponse(connect_us, false);
+    member_->state->recordAnswerTime(connect_us);  // a tcp backend's answer is its accept
     pump_ =
         std::make_unique<BytePump>(worker(), client_, upstream, pool_.config().timeouts.idle, this);
     client_ = nullptr;  // owned by the pump now

@@ -69,7 +69,8 @@ struct TestSnapshot {
       pool->members.push_back(m);
     }
     pool->members[0].state->active = 2;
-    pool->members[0].state->ewma_us = 1500;
+    pool->members[0].state->ewma_us = 90'000;  // the balancer's signal (a penalty), not shown
+    pool->members[0].state->answer_ewma_us = 1500;
     auto balancer = std::make_shared<balancer::PoolBalancer>();
     balancer->pool = pool;
     snapshot->config = config;

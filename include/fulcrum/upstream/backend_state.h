@@ -3,6 +3,7 @@
 // Atomics only: written with relaxed ordering, read by pickers without locks. It survives
 // reloads for as long as a backend with the same identity (pool name + address) exists.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,9 @@
 namespace fulcrum::upstream {
 
 enum class Health : uint8_t { kUp = 0, kDown = 1 };
+
+// Weight of a new sample in the displayed response time (BackendState::recordAnswerTime).
+inline constexpr uint64_t kAnswerAlphaTenths = 3;
 
 class BackendState {
  public:
@@ -32,6 +36,10 @@ class BackendState {
   // probed again later instead of being shunned forever. Written right after ewma_us, not
   // atomically with it: a reader that sees one without the other only misjudges one pick.
   std::atomic<int64_t> ewma_stamp_ms{0};
+  // What /status shows as the backend's response time: a moving average of the time to the
+  // head of its answers (error answers too), with no penalty and no ageing (ewma_us is the
+  // balancer's signal, where a refused connect counts as a timeout's worth). 0 = no answer yet.
+  std::atomic<uint64_t> answer_ewma_us{0};
 
   bool isEjected(int64_t now_ms) const {
     return ejected_until_ms.load(std::memory_order_relaxed) > now_ms;
@@ -46,6 +54,16 @@ class BackendState {
   // ewma_us aged by the time since its last sample: halved every kEwmaHalfLifeMs without a
   // sample. 0 = no history.
   uint64_t decayedEwmaUs(int64_t now_ms) const;
+  // An answer came `latency_us` after the request was sent (answer_ewma_us). A load and a
+  // store, not a fold: two workers' samples at the same instant may keep only one, which a
+  // display can afford.
+  void recordAnswerTime(uint64_t latency_us) {
+    const uint64_t old = answer_ewma_us.load(std::memory_order_relaxed);
+    const uint64_t sample = std::max<uint64_t>(latency_us, 1);
+    answer_ewma_us.store(
+        old == 0 ? sample : (old * (10 - kAnswerAlphaTenths) + sample * kAnswerAlphaTenths) / 10,
+        std::memory_order_relaxed);
+  }
   void acquire() { active.fetch_add(1, std::memory_order_relaxed); }
   void release() { active.fetch_sub(1, std::memory_order_relaxed); }
 };
