@@ -175,4 +175,13 @@ size_t unsentBytes(const uv_tcp_t* handle) {
   return static_cast<size_t>(n);
 }
 
+size_t unreadBytes(const uv_tcp_t* handle) {
+  uv_os_fd_t fd;
+  int n = 0;
+  if (handle == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle), &fd) != 0 ||
+      ioctl(fd, FIONREAD, &n) != 0 || n < 0)
+    return 0;
+  return static_cast<size_t>(n);
+}
+
 }  // namespace fulcrum::core

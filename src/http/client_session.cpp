@@ -545,7 +545,12 @@ void ClientSession::drain() {
   if (phase_ == Phase::kLingering) {
     closeNow();  // its answer is out: nothing of value is left to wait for
   } else if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) {
-    closeAfterFlush();  // an idle keep-alive connection
+    // An idle keep-alive connection. A request its client sent before it could know may wait
+    // unread in the socket: closed now, it would be lost to a reset. It is read and served
+    // (with Connection: close, as every request while draining), as HAProxy does; only a
+    // connection with nothing waiting is closed at once.
+    if (core::unreadBytes(client_) > 0) return;
+    closeAfterFlush();
   } else if (phase_ == Phase::kConnecting || phase_ == Phase::kExchange) {
     ex_.close_after = true;  // finish the request in flight, then close
   }

@@ -4,6 +4,7 @@ keep-alive client connections and idle pooled upstream connections at once, wait
 WebSocket tunnels up to drain_timeout; after a reload, the next request on an open
 keep-alive connection uses the new pools."""
 
+import signal
 import threading
 import time
 
@@ -39,6 +40,49 @@ class Lifecycle(h.FulcrumTestCase):
         self.assertLess(time.monotonic() - start, h.scaled(3), "drain waited for nothing")
         idle.close()
         busy.close()
+
+    def test_requests_racing_sigterm_on_idle_connections_are_served_not_reset(self):
+        # 200 idle keep-alive clients each send a request just as SIGTERM arrives. A request
+        # already in its socket when the worker drains is read and answered (Connection:
+        # close), as HAProxy does; it was closed unread, and the close of a socket with unread
+        # bytes is a reset: the client lost its request. Nothing may end in a reset here.
+        # (Which comes first in the worker, the reads or the drain, is up to the scheduler;
+        # tests/http/client_drain_test.cpp puts the drain first on purpose.)
+        b = self.backend(h.HttpBackend("b"))
+        port = h.free_port()
+        f = self.fulcrum(config(port, b))
+        clients = [h.HttpClient(port, timeout=h.scaled(10)) for _ in range(200)]
+        try:
+            for c in clients:
+                self.assertEqual(c.request("GET", "/warm").status, 200)
+            # Stopped, the process reads nothing: every request waits in its socket, and the
+            # SIGTERM with them, so the drain meets them unread.
+            f.signal(signal.SIGSTOP)
+            try:
+                for c in clients:
+                    c.sock.sendall(b"GET /race HTTP/1.1\r\nHost: x\r\n\r\n")
+                f.signal(signal.SIGTERM)
+                time.sleep(0.2)
+            finally:
+                f.signal(signal.SIGCONT)
+            answered = closed = 0
+            for c in clients:
+                try:
+                    self.assertEqual(c.read_response().status, 200)
+                    answered += 1
+                    # Answered before the drain or during it: either way, what follows is a
+                    # clean close, not a reset.
+                    self.assertTrue(c.is_closed(wait=h.scaled(5)))
+                except h.ConnectionClosed:
+                    closed += 1  # a clean close before any byte: the client may retry
+                except ConnectionResetError:
+                    self.fail(f"a request was reset ({answered} answered before it)")
+            self.assertEqual(answered + closed, 200)
+            self.assertGreater(answered, 150, f"{closed} closed unanswered")
+        finally:
+            for c in clients:
+                c.close()
+        self.assertEqual(f.wait_exit(10), 0)
 
     def test_sigterm_with_pooled_upstream_connections_exits_promptly(self):
         b = self.backend(h.HttpBackend("b"))

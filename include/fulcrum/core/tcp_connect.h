@@ -41,6 +41,9 @@ void closeWithReset(uv_tcp_t* handle);
 // cannot be asked. Whether it changes between two checks tells whether the peer reads at all.
 size_t unsentBytes(const uv_tcp_t* handle);
 
+// Bytes received and not yet read (FIONREAD); 0 when it cannot be asked.
+size_t unreadBytes(const uv_tcp_t* handle);
+
 // TCP_NODELAY and keep-alive settings used for every proxied socket.
 void tuneSocket(uv_tcp_t* handle);
 
