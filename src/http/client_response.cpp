@@ -312,8 +312,8 @@ void ClientSession::writeAccessLog(uint16_t status) {
   // Whatever of the request was parsed (a head refused at its end still has its request
   // line); bytes in, like bytes out, are the bytes on the wire, head and chunk framing
   // included, as nginx's $request_length counts them.
-  e.method = parser_.head().method;
-  e.path = parser_.head().target;
+  e.method = parser_.loggedMethod();
+  e.path = parser_.loggedTarget();
   e.bytes_in = request_bytes_;
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;

@@ -20,28 +20,6 @@ void startHttpSession(core::Worker& worker, core::WorkerSnapshotSharedPtr snapsh
   session->start(deferred);
 }
 
-namespace {
-
-// Method and target of `bytes` when they start with a whole request line ("GET /x HTTP/1.1"),
-// for the access log; nothing otherwise.
-void requestLineOf(std::string_view bytes, OverLimitRefusal& out) {
-  size_t end = bytes.find("\r\n");
-  if (end == std::string_view::npos) return;
-  std::string_view line = bytes.substr(0, end);
-  size_t sp1 = line.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.substr(sp2 + 1).substr(0, 5) != "HTTP/") return;
-  std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  if (!isToken(method) || target.empty()) return;
-  for (unsigned char c : target) {
-    if (c <= 0x20 || c >= 0x7f) return;
-  }
-  out.method = method;
-  out.path = target;
-}
-
-}  // namespace
-
 OverLimitRefusal refuseOverLimit(uv_tcp_t* client, core::Worker& worker,
                                  const core::ListenerRuntime& listener) {
   OverLimitRefusal r;
@@ -51,7 +29,11 @@ OverLimitRefusal refuseOverLimit(uv_tcp_t* client, core::Worker& worker,
   for (int i = 0; i < 16; ++i) {
     ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
     if (n <= 0) break;
-    if (r.bytes_in == 0) requestLineOf({sink, static_cast<size_t>(n)}, r);
+    std::string_view method, target;
+    if (r.bytes_in == 0 && splitRequestLine({sink, static_cast<size_t>(n)}, method, target)) {
+      r.method = method;
+      r.path = target;
+    }
     r.bytes_in += static_cast<uint64_t>(n);
   }
   std::string response;

@@ -129,4 +129,24 @@ bool isToken(std::string_view s) {
   return true;
 }
 
+bool splitRequestLine(std::string_view bytes, std::string_view& method, std::string_view& target) {
+  size_t start = bytes.find_first_not_of("\r\n");
+  if (start == std::string_view::npos) return false;
+  bytes.remove_prefix(start);
+  size_t end = bytes.find("\r\n");
+  if (end == std::string_view::npos) return false;
+  std::string_view line = bytes.substr(0, end);
+  size_t sp1 = line.find(' ');
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.substr(sp2 + 1).substr(0, 5) != "HTTP/") return false;
+  std::string_view m = line.substr(0, sp1), t = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (!isToken(m) || t.empty()) return false;
+  for (unsigned char c : t) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  method = m;
+  target = t;
+  return true;
+}
+
 }  // namespace fulcrum::http

@@ -46,6 +46,18 @@ RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
 
 RequestParser::~RequestParser() { SpareStorage<std::vector<Header>>::give(head_.headers); }
 
+std::string_view RequestParser::loggedMethod() const {
+  std::string_view method, target;
+  if (!head_.method.empty()) return head_.method;
+  return splitRequestLine(buf_.bytes(), method, target) ? method : std::string_view();
+}
+
+std::string_view RequestParser::loggedTarget() const {
+  std::string_view method, target;
+  if (!head_.target.empty()) return head_.target;
+  return splitRequestLine(buf_.bytes(), method, target) ? target : std::string_view();
+}
+
 void RequestParser::shrink() {
   buf_.shrink();
   if (head_.headers.capacity() > 64) std::vector<Header>().swap(head_.headers);

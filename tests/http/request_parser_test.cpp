@@ -25,6 +25,45 @@ void expectRejected(std::string_view input, uint16_t status, RequestLimits limit
   }
 }
 
+// The access log of a request refused before its head was parsed names its request line when
+// a whole one arrived (nginx logs $request for such errors), and nothing otherwise.
+TEST(HttpRequestParser, RefusedHeadStillNamesItsRequestLineForTheLog) {
+  struct Case {
+    std::string input;
+    RequestLimits limits;
+    uint16_t status;
+    const char* method;
+    const char* target;
+  };
+  const Case cases[] = {
+      {"GET /big HTTP/1.1\r\nHost: x\r\nX: " + std::string(2000, 'a') + "\r\n\r\n",
+       {.max_header_bytes = 1024},
+       431,
+       "GET",
+       "/big"},
+      {"POST /dup HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+       {},
+       400,
+       "POST",
+       "/dup"},
+      {"GET /v HTTP/1.2\r\nHost: x\r\n\r\n", {}, 505, "GET", "/v"},
+      {"\r\nBREW /pot HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", {}, 400, "BREW", "/pot"},
+      {"GET /" + std::string(3000, 'a'), {.max_header_bytes = 1024}, 414, "", ""},
+      {"G@T / HTTP/1.1\r\n\r\n", {}, 400, "", ""},
+  };
+  for (const Case& c : cases) {
+    RequestParser parser(c.limits);
+    ParsedRequest r = parseOne(parser, c.input);
+    EXPECT_EQ(r.error.status, c.status) << c.input.substr(0, 40);
+    EXPECT_EQ(parser.loggedMethod(), c.method) << c.input.substr(0, 40);
+    EXPECT_EQ(parser.loggedTarget(), c.target) << c.input.substr(0, 40);
+  }
+  RequestParser ok({});
+  parseOne(ok, "GET /fine HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(ok.loggedMethod(), "GET");
+  EXPECT_EQ(ok.loggedTarget(), "/fine");
+}
+
 TEST(HttpRequestParser, SimpleGet) {
   for (const ParsedRequest& r : parseAllWays("GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")) {
     EXPECT_TRUE(r.head_ok);

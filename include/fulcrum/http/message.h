@@ -126,6 +126,10 @@ bool forEachListElement(std::string_view value, Fn&& fn) {
 }
 // `s` with ASCII upper-case letters lowered (header names and tokens: never locale-dependent).
 std::string asciiLower(std::string_view s);
+// The method and target of `bytes` when, after any empty lines, they start with a whole
+// request line ("GET /x HTTP/1.1\r\n": a token, a target of visible ASCII, a version): for the
+// access log of a request refused before its head was parsed. False otherwise.
+bool splitRequestLine(std::string_view bytes, std::string_view& method, std::string_view& target);
 // RFC 9110 tchar.
 bool isTokenChar(unsigned char c);
 bool isToken(std::string_view s);

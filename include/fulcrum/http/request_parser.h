@@ -59,6 +59,11 @@ class RequestParser {
   void setLimits(RequestLimits limits) { limits_ = limits; }
 
   const RequestHead& head() const { return head_; }
+  // For the access log: the head's method and target, or for a request refused before its
+  // head was parsed (431, a duplicate Content-Length, 505, 501, a 408 mid-head), those of its
+  // request line when a whole one had arrived; else empty.
+  std::string_view loggedMethod() const;
+  std::string_view loggedTarget() const;
   // The request line so far names HEAD (also after an error in the head): the proxy's own
   // answer to it must not have a body (RFC 9110 9.3.2).
   bool methodIsHead() const { return parser_.method == HTTP_HEAD; }
