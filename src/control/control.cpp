@@ -180,16 +180,40 @@ bool Control::buildSnapshot(const config::ConfigConstSharedPtr& config, uint64_t
   }
 }
 
+namespace {
+// SIGQUIT is nginx's graceful stop and SIGUSR2 HAProxy's reload: an operator's habit must not
+// kill the process with every connection in it (their default actions).
+constexpr int kControlSignals[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGQUIT, SIGUSR2};
+
+sigset_t controlSignalSet() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signum : kControlSignals) sigaddset(&set, signum);
+  return set;
+}
+}  // namespace
+
+void blockControlSignals() {
+  sigset_t set = controlSignalSet();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void unblockControlSignals() {
+  sigset_t set = controlSignalSet();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 int Control::run() {
   // Signal handlers first: a SIGHUP/SIGTERM that arrives while sockets open must not kill us
-  // (it is handled once the loop runs).
-  for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) {
+  // (it is handled once the loop runs). Until now they were blocked (main).
+  for (int signum : kControlSignals) {
     auto* sig = new uv_signal_t{};
     uv_signal_init(&loop_, sig);
     sig->data = this;
     uv_signal_start(sig, &Control::onSignal, signum);
     signals_.push_back(sig);
   }
+  unblockControlSignals();
   std::signal(SIGPIPE, SIG_IGN);
   auto close_signals = [this] {
     for (auto* s : signals_) core::closeAndDelete(s);
@@ -289,6 +313,12 @@ void Control::onSignal(uv_signal_t* handle, int signum) {
       break;
     case SIGINT:
       self->beginShutdown("SIGINT");
+      break;
+    case SIGQUIT:  // nginx's graceful stop
+      self->beginShutdown("SIGQUIT");
+      break;
+    case SIGUSR2:
+      log::warn("SIGUSR2 ignored: reload is SIGHUP, graceful shutdown SIGTERM");
       break;
     case SIGUSR1:
       log::info("SIGUSR1: reopening access logs");

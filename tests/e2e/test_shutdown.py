@@ -31,6 +31,19 @@ class Shutdown(h.FulcrumTestCase):
         f.signal(signal.SIGINT)
         self.assertEqual(f.wait_exit(5), 0)
 
+    def test_sigquit_is_graceful_and_sigusr2_is_ignored(self):
+        # Operators' habits: SIGQUIT is nginx's graceful stop, SIGUSR2 HAProxy's reload. Their
+        # default actions killed the process with every connection in it.
+        backend = self.backend(h.TcpIdServer("b"))
+        port = h.free_port()
+        f = self.fulcrum(h.tcp_config(port, [backend]))
+        f.signal(signal.SIGUSR2)
+        h.wait_until(lambda: "SIGUSR2 ignored" in f.log_text(), h.scaled(3), what="a warning")
+        with h.connect(port, h.scaled(5)) as s:
+            self.assertEqual(h.recv_line(s), b"b\n")  # still serving
+        f.signal(signal.SIGQUIT)
+        self.assertEqual(f.wait_exit(5), 0)
+
     def test_idle_connection_exits_0_within_drain_timeout(self):
         backend = self.backend(h.TcpIdServer("b"))
         port = h.free_port()

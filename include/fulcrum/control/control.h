@@ -21,6 +21,13 @@
 namespace fulcrum::control {
 
 class AdminServer;
+// The signals the control thread handles (Control::run). Blocked from before main until their
+// handlers are in place: a SIGHUP that came while the config was still being read (DNS lookups
+// included) killed the process (SIGHUP's default action). Once unblocked, one that came
+// meanwhile is handled as usual.
+void blockControlSignals();
+void unblockControlSignals();
+
 class ControlAdminContext;
 
 class Control {
