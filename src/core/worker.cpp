@@ -159,6 +159,8 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
   listeners_.swap(kept);  // what is left in `kept` are removed listeners: they close here
   drainSessionsOf(kept);
   kept.clear();
+  // Sessions between requests let go of the old snapshot now (one walk per reload).
+  for (Session* s = sessions_; s != nullptr; s = s->next_) s->snapshotChanged();
   for (auto& fd : new_fds)
     if (fd.fd >= 0) ::close(fd.fd);
 }

@@ -504,6 +504,11 @@ void ClientSession::onHandleClosed() {
   if (--open_handles_ == 0) delete this;
 }
 
+void ClientSession::snapshotChanged() {
+  // Between requests (an idle keep-alive connection): what the next request would do now.
+  if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) refreshSnapshot();
+}
+
 void ClientSession::refreshSnapshot() {
   const core::WorkerSnapshotSharedPtr& current = worker().current();
   if (!current || current == ws_) return;

@@ -28,6 +28,10 @@ class Session {
   virtual void drain() = 0;
   // The drain deadline passed: close now (asynchronously; the object frees itself later).
   virtual void forceClose() = 0;
+  // A reload installed a new snapshot (Worker::current()). A session between requests moves
+  // to it now rather than at its next request, so that an idle connection does not keep a
+  // whole old configuration alive (until client_idle, a minute by default).
+  virtual void snapshotChanged() {}
 
   Worker& worker() const { return worker_; }
   // The WorkerListener::id() of the listener that accepted this connection, so that a reload

@@ -40,6 +40,7 @@ class ClientSession final : public core::Session,
   // `deferred`: see startHttpSession.
   void start(bool deferred);
   void drain() override;
+  void snapshotChanged() override;
   void forceClose() override;
 
  private:

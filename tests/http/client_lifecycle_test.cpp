@@ -1,7 +1,10 @@
-// Draining (SIGTERM, or a reload that removes the listener) closes an idle keep-alive client
-// connection, unless a request already waits in its socket: closed with unread bytes, the
-// connection would be reset and the request lost. Such a request is served, with
-// Connection: close.
+// A client connection's life between requests, on a worker loop driven by hand:
+// - Draining (SIGTERM, or a reload that removes the listener) closes an idle keep-alive client
+//   connection, unless a request already waits in its socket: closed with unread bytes, the
+//   connection would be reset and the request lost. Such a request is served, with
+//   Connection: close.
+// - A reload moves an idle connection to the new snapshot at once, so it does not keep the old
+//   configuration alive until its next request.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -22,7 +25,7 @@
 namespace fulcrum::http {
 namespace {
 
-class ClientDrain : public fulcrum::testing::WorkerLoopTest {
+class ClientLifecycle : public fulcrum::testing::WorkerLoopTest {
  protected:
   void SetUp() override {
     WorkerLoopTest::SetUp();
@@ -39,7 +42,8 @@ class ClientDrain : public fulcrum::testing::WorkerLoopTest {
         std::to_string(ntohs(addr.sin_port)) + " }] }\n";
     config::LoadResult r = config::loadConfigString(yaml, "t.yaml", false);
     ASSERT_TRUE(r.ok());
-    snapshot_ = builder_.build(r.config, 1);
+    config_ = r.config;
+    snapshot_ = builder_.build(config_, 1);
     worker_.applySnapshot(snapshot_, {});
   }
   void TearDown() override {
@@ -72,11 +76,12 @@ class ClientDrain : public fulcrum::testing::WorkerLoopTest {
 
   metrics::StatsRegistry stats_{1};
   control::SnapshotBuilder builder_{stats_};
+  config::ConfigConstSharedPtr config_;
   core::SnapshotConstSharedPtr snapshot_;
   int backend_ = -1, peer_ = -1, upstream_ = -1;
 };
 
-TEST_F(ClientDrain, IdleConnectionIsClosedCleanly) {
+TEST_F(ClientLifecycle, IdleConnectionIsClosedCleanly) {
   startClient();
   for (int i = 0; i < 5; ++i) uv_run(worker_.loop(), UV_RUN_NOWAIT);  // idle, waiting for a head
   worker_.startDrain([] {});
@@ -86,7 +91,7 @@ TEST_F(ClientDrain, IdleConnectionIsClosedCleanly) {
   EXPECT_FALSE(reset);
 }
 
-TEST_F(ClientDrain, RequestWaitingUnreadIsServedNotReset) {
+TEST_F(ClientLifecycle, RequestWaitingUnreadIsServedNotReset) {
   startClient();
   for (int i = 0; i < 5; ++i) uv_run(worker_.loop(), UV_RUN_NOWAIT);  // idle, waiting for a head
   const std::string request = "GET /late HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -113,6 +118,32 @@ TEST_F(ClientDrain, RequestWaitingUnreadIsServedNotReset) {
   EXPECT_NE(got.find("\r\nConnection: close\r\n"), std::string::npos) << got;
   EXPECT_TRUE(closed);
   EXPECT_FALSE(reset);
+}
+
+TEST_F(ClientLifecycle, ReloadMovesAnIdleConnectionToTheNewSnapshot) {
+  startClient();
+  for (int i = 0; i < 5; ++i) uv_run(worker_.loop(), UV_RUN_NOWAIT);  // idle, waiting for a head
+  std::weak_ptr<const core::Snapshot> old = snapshot_;
+  snapshot_ = builder_.build(config_, 2);  // a reload (the same file again)
+  worker_.applySnapshot(snapshot_, {});
+  for (int i = 0; i < 5; ++i) uv_run(worker_.loop(), UV_RUN_NOWAIT);
+  EXPECT_TRUE(old.expired()) << "an idle connection keeps the old configuration alive";
+  // And it is served on the new one.
+  const std::string request = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(send(peer_, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(runUntil([&] {
+    upstream_ = upstream_ >= 0 ? upstream_ : accept(backend_, nullptr, nullptr);
+    return upstream_ >= 0;
+  }));
+  const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  ASSERT_EQ(send(upstream_, answer.data(), answer.size(), 0), static_cast<ssize_t>(answer.size()));
+  bool closed = false, reset = false;
+  std::string got;
+  runUntil([&] {
+    got += readClient(1, &closed, &reset);
+    return got.find("\r\n\r\nok") != std::string::npos;
+  });
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
 }
 
 }  // namespace
