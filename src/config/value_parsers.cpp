@@ -38,6 +38,20 @@ bool allDigits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
+// Address::socket of a resolved address.
+std::string socketText(const sockaddr_storage& s) {
+  char ip[INET6_ADDRSTRLEN] = "";
+  if (s.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&s);
+    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&s);
+  inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+  std::string scope = in6->sin6_scope_id != 0 ? "%" + std::to_string(in6->sin6_scope_id) : "";
+  return "[" + std::string(ip) + scope + "]:" + std::to_string(ntohs(in6->sin6_port));
+}
+
 // An IP literal (no brackets) into `out.storage`; false when `host` is not one.
 bool fillNumeric(const std::string& host, uint16_t port, int family, Address& out) {
   addrinfo hints{};
@@ -51,6 +65,7 @@ bool fillNumeric(const std::string& host, uint16_t port, int family, Address& ou
   }
   std::memcpy(&out.storage, result->ai_addr, result->ai_addrlen);
   out.length = static_cast<socklen_t>(result->ai_addrlen);
+  out.socket = socketText(out.storage);
   freeaddrinfo(result);
   return true;
 }
@@ -78,6 +93,7 @@ bool resolveName(const std::string& host, uint16_t port, Address& out, std::stri
   }
   std::memcpy(&out.storage, chosen->ai_addr, chosen->ai_addrlen);
   out.length = static_cast<socklen_t>(chosen->ai_addrlen);
+  out.socket = socketText(out.storage);
   freeaddrinfo(result);
   return true;
 }

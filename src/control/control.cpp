@@ -101,7 +101,7 @@ bool Control::openListenSockets(const config::Config& config,
   auto is_open = [&](const std::string& address) {
     if (!snapshot_) return false;
     for (const auto& l : snapshot_->config->listeners)
-      if (l.listen.text == address) return true;
+      if (l.listen.socketKey() == address) return true;
     return false;
   };
   // Our own listening sockets on an address that overlaps (one a reload replaces, such as
@@ -120,11 +120,11 @@ bool Control::openListenSockets(const config::Config& config,
     return false;
   };
   for (const auto& l : config.listeners) {
-    if (is_open(l.listen.text)) continue;
+    if (is_open(l.listen.socketKey())) continue;
     if (!overlaps_open(l.listen)) {
       if (int rc = probeAddressFree(l.listen); rc < 0) return fail(l, rc);
     }
-    std::vector<int>& list = fds[l.listen.text];
+    std::vector<int>& list = fds[l.listen.socketKey()];
     for (size_t w = 0; w < worker_count_; ++w) {
       int fd = core::createListenSocket(l.listen.sockAddr(), l.listen.length);
       if (fd < 0) return fail(l, fd);

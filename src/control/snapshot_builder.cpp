@@ -44,9 +44,9 @@ core::SnapshotConstSharedPtr SnapshotBuilder::build(config::ConfigConstSharedPtr
     // Only http listeners count requests; a tcp listener would show an empty histogram.
     if (lc.protocol == config::Protocol::kHttp)
       lr.default_route.stats = stats_.route(lc.name, lc.pool);
-    auto& counter = connection_counters_[lc.listen.text];
+    auto& counter = connection_counters_[lc.listen.socketKey()];
     if (!counter) counter = std::make_shared<std::atomic<int64_t>>(0);
-    counters[lc.listen.text] = counter;
+    counters[lc.listen.socketKey()] = counter;
     lr.active_connections = counter;
     snap->listeners.push_back(std::move(lr));
   }

@@ -134,7 +134,7 @@ void Worker::applySnapshot(SnapshotConstSharedPtr snapshot, std::vector<ListenFd
   // Reconcile listeners by address.
   std::vector<std::unique_ptr<WorkerListener>> kept;
   for (const auto& lr : snapshot->listeners) {
-    const std::string& address = lr.config->listen.text;
+    const std::string& address = lr.config->listen.socketKey();  // one socket, however spelt
     std::unique_ptr<WorkerListener> found;
     for (auto& l : listeners_)
       if (l && l->address() == address) found = std::move(l);

@@ -515,7 +515,7 @@ void ClientSession::refreshSnapshot() {
   // New requests use the newest configuration; the listener is found again by address
   // (its index may have moved). A listener that is gone keeps its old snapshot.
   for (const core::ListenerRuntime& l : current->snapshot->listeners) {
-    if (l.config->listen.text == listener_->config->listen.text &&
+    if (l.config->listen.socketKey() == listener_->config->listen.socketKey() &&
         l.config->protocol == config::Protocol::kHttp) {
       ws_ = current;
       listener_ = &l;

@@ -169,6 +169,19 @@ class Reload(h.FulcrumTestCase):
         self.assertEqual(h.listening_sockets(f.pid, self.port), before,
                          "a listener whose address did not change was re-opened")
 
+    def test_listener_spelt_differently_keeps_its_sockets(self):
+        # localhost:P and 127.0.0.1:P are one socket address: a reload that only changes the
+        # spelling keeps the sockets. It re-bound them, and clients queued on the old ones got
+        # resets.
+        f = self.fulcrum(self.cfg_a)
+        before = h.listening_sockets(f.pid, self.port)
+        for spelling in ("localhost", "127.0.0.1", "localhost"):
+            cfg = config(self.port, self.b[0:2])
+            cfg["listeners"][0]["listen"] = f"{spelling}:{self.port}"
+            f.reload(cfg)
+            self.assertEqual(h.listening_sockets(f.pid, self.port), before,
+                             f"re-opened for {spelling}:{self.port}")
+
     def test_added_listener_opens_removed_listener_closes(self):
         f = self.fulcrum(self.cfg_a)
         port2 = h.free_port()

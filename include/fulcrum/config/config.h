@@ -23,8 +23,13 @@ struct Address {
   uint16_t port = 0;
   sockaddr_storage storage{};
   socklen_t length = 0;
+  // The resolved address as text ("127.0.0.1:80", "[::1]:80"), empty while unresolved.
+  std::string socket;
 
   const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  // What identifies a listening socket across reloads: two spellings of one address
+  // (localhost:80 and 127.0.0.1:80) are one socket, which a reload must keep, not re-bind.
+  const std::string& socketKey() const { return socket.empty() ? text : socket; }
   bool operator==(const Address& o) const { return text == o.text; }
 };
 
