@@ -89,7 +89,8 @@ AdminResponse handleAdminRequest(AdminContext& ctx, bool get_or_head, std::strin
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   }
-  AdminResponse r = text(200, renderStatus(snapshot.get(), ctx.ready(), ctx.draining()));
+  AdminResponse r =
+      text(200, renderStatus(snapshot.get(), ctx.ready(), ctx.draining(), ctx.workers()));
   r.content_type = "application/json";
   return r;
 }

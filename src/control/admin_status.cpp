@@ -112,7 +112,8 @@ void writePool(std::string& out, const core::PoolRuntime& pool, int64_t now_ms) 
 
 }  // namespace
 
-std::string renderStatus(const core::Snapshot* snapshot, bool ready, bool draining) {
+std::string renderStatus(const core::Snapshot* snapshot, bool ready, bool draining,
+                         size_t workers) {
   std::string out;
   out.reserve(1024);
   fmt::format_to(Out(out), "{{\"version\":\"{}\",\"ready\":{},\"draining\":{}", FULCRUM_VERSION,
@@ -123,7 +124,8 @@ std::string renderStatus(const core::Snapshot* snapshot, bool ready, bool draini
   }
   const config::Config& config = *snapshot->config;
   fmt::format_to(Out(out), ",\"generation\":{},\"loaded_at\":\"{}\",\"workers\":{},",
-                 snapshot->generation, core::formatIsoTime(snapshot->loaded_at), config.workers);
+                 snapshot->generation, core::formatIsoTime(snapshot->loaded_at),
+                 workers != 0 ? workers : config.workers);
   key(out, "config_file");
   jsonString(out, config.source_path);
   out.append(",\"listeners\":[");

@@ -60,6 +60,7 @@ class ControlAdminContext final : public AdminContext {
   bool ready() const override { return control_.ready(); }
   bool draining() const override { return control_.draining(); }
   metrics::StatsRegistry& stats() override { return control_.stats(); }
+  size_t workers() const override { return control_.workerCount(); }
 
  private:
   Control& control_;
@@ -203,6 +204,15 @@ void unblockControlSignals() {
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
+void Control::retireAdmin(std::unique_ptr<AdminServer> admin) {
+  AdminServer* raw = admin.get();
+  retired_admins_.push_back(std::move(admin));
+  raw->close([this, raw] {
+    retired_admins_.remove_if(
+        [raw](const std::unique_ptr<AdminServer>& a) { return a.get() == raw; });
+  });
+}
+
 int Control::run() {
   // Signal handlers first: a SIGHUP/SIGTERM that arrives while sockets open must not kill us
   // (it is handled once the loop runs). Until now they were blocked (main).
@@ -255,6 +265,7 @@ int Control::run() {
       return 1;
     }
     admin_address_ = config_->admin.listen.text;
+    admin_key_ = config_->admin.listen.socketKey();
   }
 
   for (size_t w = 0; w < worker_count_; ++w) {
@@ -352,19 +363,43 @@ void Control::reload() {
   std::string error;
   core::SnapshotConstSharedPtr snapshot;
   std::map<std::string, std::vector<int>> fds;
+  // The admin endpoint follows its address, and comes and goes with its block. Its new socket
+  // opens with the listeners' (a taken address fails the reload the same way); the old one
+  // closes once the new config is in force.
+  const std::string next_admin_key = next->admin.enabled ? next->admin.listen.socketKey() : "";
+  const bool admin_moves = next_admin_key != admin_key_;
+  std::unique_ptr<AdminServer> next_admin;
+  bool ok = true;
+  if (admin_moves && next->admin.enabled) {
+    if (!admin_context_) admin_context_ = std::make_unique<ControlAdminContext>(*this);
+    next_admin = std::make_unique<AdminServer>(&loop_, *admin_context_);
+    if (int rc = next_admin->listen(next->admin.listen); rc != 0) {
+      error =
+          fmt::format("cannot listen on {} (admin): {}", next->admin.listen.text, uv_strerror(rc));
+      ok = false;
+    }
+  }
   // Sockets first: the build forgets state the new config does not name (a failure after it
   // would leave the running config without it).
-  bool ok = accessLogOpens(next->log, error) && openListenSockets(*next, fds, error);
+  ok = ok && accessLogOpens(next->log, error) && openListenSockets(*next, fds, error);
   if (ok && !buildSnapshot(next, generation_ + 1, snapshot, error)) {
     closeListenSockets(fds);
     ok = false;
   }
   if (!ok) {
+    if (next_admin) retireAdmin(std::move(next_admin));
     log::error("reload failed: {}; the running config (generation {}) stays", error, generation_);
     stats_.control().reloads_failure.add();
     return;
   }
   log::setLevel(next->log.level);
+  if (admin_moves) {
+    if (admin_) retireAdmin(std::move(admin_));
+    admin_ = std::move(next_admin);
+    admin_address_ = next->admin.enabled ? next->admin.listen.text : "";
+    admin_key_ = next_admin_key;
+    log::info("admin endpoint: {}", admin_address_.empty() ? "off" : admin_address_);
+  }
   config_ = next;
   ++generation_;
   reloading_ = true;

@@ -182,6 +182,35 @@ class Reload(h.FulcrumTestCase):
             self.assertEqual(h.listening_sockets(f.pid, self.port), before,
                              f"re-opened for {spelling}:{self.port}")
 
+    def test_admin_endpoint_follows_its_address(self):
+        # admin.listen moved by a reload moves the endpoint (it stayed on the old port, with
+        # the reload reported a success); a removed admin block closes it, an added one opens
+        # it. /status keeps reporting the workers running, which a reload cannot change.
+        old, new = h.free_port(), h.free_port()
+
+        def with_admin(port, workers=2):
+            cfg = config(self.port, self.b[0:2])
+            cfg["workers"] = workers
+            if port:
+                cfg["admin"] = {"listen": f"127.0.0.1:{port}"}
+            return cfg
+
+        def status(port):
+            r = h.http_request(port, h.build_request("GET", "/status", host="admin"))
+            self.assertEqual(r.status, 200)
+            return json.loads(r.body)
+
+        f = self.fulcrum(with_admin(old))
+        self.assertEqual(status(old)["workers"], 2)
+        f.reload(with_admin(new, workers=1))
+        self.assertTrue(h.port_refuses(old), "the old admin port still answers")
+        self.assertEqual(status(new)["workers"], 2)  # still the two running
+        self.assertIn("takes effect on restart only", f.log_text())
+        f.reload(with_admin(None))
+        self.assertTrue(h.port_refuses(new), "the admin endpoint outlived its block")
+        f.reload(with_admin(old))
+        self.assertEqual(status(old)["generation"], 4)
+
     def test_added_listener_opens_removed_listener_closes(self):
         f = self.fulcrum(self.cfg_a)
         port2 = h.free_port()

@@ -2,6 +2,8 @@
 // What the admin endpoint reads from the process. Control thread only: the admin server runs
 // on the control loop and calls these between events, never concurrently.
 
+#include <cstddef>
+
 #include "fulcrum/core/snapshot.h"
 #include "fulcrum/metrics/stats.h"
 
@@ -15,6 +17,8 @@ class AdminContext {
   // Graceful shutdown started: /readyz says "draining" rather than "not ready".
   virtual bool draining() const { return false; }
   virtual metrics::StatsRegistry& stats() = 0;
+  // Workers running (a reload cannot change it); 0: the config's count.
+  virtual size_t workers() const { return 0; }
 };
 
 }  // namespace fulcrum::control

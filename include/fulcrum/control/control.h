@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,7 @@ class Control {
 
   core::SnapshotConstSharedPtr currentSnapshot() const { return snapshot_; }
   bool ready() const { return ready_; }
+  size_t workerCount() const { return worker_count_; }
   bool draining() const { return draining_; }
   metrics::StatsRegistry& stats() { return stats_; }
 
@@ -84,7 +86,11 @@ class Control {
   std::vector<std::function<void()>> mailbox_;
   std::unique_ptr<ControlAdminContext> admin_context_;
   std::unique_ptr<AdminServer> admin_;
-  std::string admin_address_;
+  std::string admin_address_;  // as written, for the logs; empty without an admin endpoint
+  std::string admin_key_;      // its socket address (config::Address::socketKey)
+  // Admin servers a reload replaced, until their connections have closed.
+  std::list<std::unique_ptr<AdminServer>> retired_admins_;
+  void retireAdmin(std::unique_ptr<AdminServer> admin);
   bool ready_ = false;
   bool draining_ = false;
   bool reloading_ = false;
