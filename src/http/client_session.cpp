@@ -435,6 +435,9 @@ void ClientSession::onLingerRead(ssize_t nread, const uv_buf_t* buf) {
     closeNow();
     return;
   }
+  // Received, if not parsed: the bytes the client sent count in full.
+  if (metrics::ListenerCell* cell = slot_.cell())
+    cell->bytes_received.add(static_cast<uint64_t>(nread));
   progress();
   if (uv_now(worker().loop()) - linger_since_ >= kLingerMaxMs) closeNow();
 }

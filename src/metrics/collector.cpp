@@ -283,7 +283,10 @@ std::vector<MetricFamily> collectMetrics(const StatsRegistry& stats,
   out.push_back(std::move(sticky));
 
   auto retries =
-      family("fulcrum_retries_total", "Requests retried on another backend.", MetricType::Counter);
+      family("fulcrum_retries_total",
+             "Further attempts for one request: another backend after a failed connect, or the "
+             "same request again on a fresh connection after a pooled one closed under it.",
+             MetricType::Counter);
   for (const auto& s : stats.pools())
     addCounter(retries, {{"pool", s->pool}},
                sum(*s, [](const PoolCell& c) { return c.retries.get(); }));

@@ -42,6 +42,11 @@ class Lingering(h.FulcrumTestCase):
         results = [upload(port, body) for _ in range(5)]
         self.assertEqual(results, [413] * 5)
         self.assertEqual(b.connections, 0, "an over-limit upload reached the backend")
+        # What was read only to be dropped was still received: the bytes counter has it all
+        # (it counted the head only).
+        hh.wait_for(lambda: hh.metric(hh.metrics(admin), "fulcrum_bytes_received_total",
+                                      listener="web") >= 5 * len(body), 5,
+                    "every byte the clients sent counted as received")
         # Within the limit it is proxied as usual.
         self.assertEqual(upload(port, b"k" * 1000), 200)
 
