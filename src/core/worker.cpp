@@ -180,6 +180,38 @@ void Worker::drainSessionsOf(const std::vector<std::unique_ptr<WorkerListener>>&
   }
   // drain() may end a session synchronously (closing is async, but be safe): walk a copy.
   for (Session* s : matched) s->drain();
+  if (matched.empty() || !current_) return;
+  // What is still open at shutdown.drain_timeout (tunnels, tcp sessions, a slow upload) is
+  // closed then, as on SIGTERM: without a deadline a websocket would outlive its listener for
+  // its whole idle timeout, and keep the old configuration alive with it.
+  auto* d = new RemovalDeadline{};
+  d->worker = this;
+  for (const auto& l : removed)
+    if (l) d->listener_ids.push_back(l->id());
+  uv_timer_init(&loop_, &d->timer);
+  d->timer.data = d;
+  uv_timer_start(&d->timer, &Worker::onRemovalDeadline,
+                 static_cast<uint64_t>(current_->snapshot->config->shutdown.drain_timeout.count()),
+                 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&d->timer));  // never holds the loop open
+  removal_deadlines_.push_back(d);
+}
+
+void Worker::onRemovalDeadline(uv_timer_t* timer) {
+  auto* d = static_cast<RemovalDeadline*>(timer->data);
+  Worker* self = d->worker;
+  std::vector<Session*> late;
+  for (Session* s = self->sessions_; s != nullptr; s = s->next_)
+    for (uint64_t id : d->listener_ids)
+      if (s->listener_id_ == id) late.push_back(s);
+  self->closeRemovalDeadline(d);
+  for (Session* s : late) s->forceClose();
+}
+
+void Worker::closeRemovalDeadline(RemovalDeadline* d) {
+  std::erase(removal_deadlines_, d);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->timer),
+           [](uv_handle_t* h) { delete static_cast<RemovalDeadline*>(h->data); });
 }
 
 void Worker::openAccessLog(const config::LogConfig& config) {
@@ -227,6 +259,7 @@ void Worker::stop() {
   closeAndDelete(std::exchange(prepare_, nullptr));
   closeAndDelete(std::exchange(check_, nullptr));
   closeAndDelete(std::exchange(trim_, nullptr));
+  while (!removal_deadlines_.empty()) closeRemovalDeadline(removal_deadlines_.back());
 }
 
 void Worker::addSession(Session* s) {

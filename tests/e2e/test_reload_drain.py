@@ -116,6 +116,32 @@ class RemovedListenerDrains(h.FulcrumTestCase):
         self.assertTrue(is_close(r), f"keep-alive answer on a removed listener: {r.raw[:300]!r}")
         self.assertTrue(c.is_closed(h.scaled(PROMPT)))
 
+    def test_tcp_session_of_a_removed_listener_ends_at_the_drain_deadline(self):
+        # As on SIGTERM, what still runs on a removed listener at shutdown.drain_timeout (a
+        # tcp session, a websocket) is closed then; it lived on until its own idle timeout,
+        # keeping the old configuration alive with it.
+        backend = self.backend(h.TcpIdServer("b"))
+        keep, gone = h.free_port(), h.free_port()
+
+        def cfg(ports):
+            c = h.tcp_config(ports[0], [backend], drain_timeout="1s")
+            for i, p in enumerate(ports[1:]):
+                c["listeners"].append({"name": f"extra{i}", "listen": f"127.0.0.1:{p}",
+                                       "protocol": "tcp", "pool": "p"})
+            return c
+
+        f = self.fulcrum(cfg([keep, gone]))
+        with h.connect(gone, h.scaled(5)) as s, h.connect(keep, h.scaled(5)) as kept:
+            self.assertEqual(h.recv_line(s), b"b\n")
+            self.assertEqual(h.recv_line(kept), b"b\n")
+            f.reload(cfg([keep]))
+            start = time.monotonic()
+            closed, _ = h.wait_closed(s, h.scaled(5))
+            self.assertTrue(closed, "the session outlived its listener's drain deadline")
+            self.assertGreaterEqual(time.monotonic() - start, 0.8)
+            kept.sendall(b"still\n")  # a kept listener's session is untouched
+            self.assertEqual(h.recv_line(kept), b"still\n")
+
     def test_unchanged_listener_keeps_its_busy_connection(self):
         f = self.fulcrum(self.both)
         busy = self.client(self.main)

@@ -108,6 +108,16 @@ class Worker {
   uv_prepare_t* prepare_ = nullptr;  // both drop loop_us_ (loopTimeUs)
   uv_check_t* check_ = nullptr;
   uv_timer_t* trim_ = nullptr;  // gives freed memory back to the system (onTrim)
+  // Sessions of listeners a reload removed, closed at their drain deadline (as on SIGTERM):
+  // one timer per such reload, with the listener ids it covers.
+  struct RemovalDeadline {
+    uv_timer_t timer;  // first: the callback casts back
+    Worker* worker;
+    std::vector<uint64_t> listener_ids;
+  };
+  std::vector<RemovalDeadline*> removal_deadlines_;
+  static void onRemovalDeadline(uv_timer_t* timer);
+  void closeRemovalDeadline(RemovalDeadline* d);
   uint64_t loop_us_ = 0;
   std::thread thread_;
   std::mutex mailbox_mutex_;  // control <-> worker handoff only, never on the data path
