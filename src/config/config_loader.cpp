@@ -52,6 +52,7 @@ void parseListenField(Diagnostics& diag, const Field& field, Address& out) {
   std::string text, error;
   if (!readString(diag, field, text)) return;
   if (!parseListenAddress(text, out, error)) diag.error(field.mark, field.path, error);
+  out.where = diag.position(field.mark, field.path);
 }
 
 void parseAdmin(Diagnostics& diag, const Field& field, AdminConfig& out) {

@@ -37,6 +37,12 @@ void Diagnostics::warning(const std::string& path, const std::string& message) {
   warning(lookup(path), path, message);
 }
 
+std::string Diagnostics::position(const YAML::Mark& mark, const std::string& path) const {
+  std::string text = make(mark, path, "").toString();
+  while (!text.empty() && (text.back() == ' ' || text.back() == ':')) text.pop_back();
+  return text;
+}
+
 void Diagnostics::remember(const std::string& path, const YAML::Mark& mark) {
   positions_.emplace(path, mark);
 }

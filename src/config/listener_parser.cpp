@@ -182,6 +182,7 @@ void parseListener(Diagnostics& diag, const Field& field, ListenerConfig& out) {
     if (readString(diag, *f, text) && !parseListenAddress(text, out.listen, error)) {
       diag.error(f->mark, f->path, error);
     }
+    out.listen.where = diag.position(f->mark, f->path);
   }
   if (auto f = m.get("protocol")) {
     size_t index = 0;

@@ -115,7 +115,8 @@ bool Control::openListenSockets(const config::Config& config,
     return false;
   };
   auto fail = [&](const config::ListenerConfig& l, int rc) {
-    error = fmt::format("cannot listen on {} (listener {}): {}", l.listen.text, l.name,
+    error = fmt::format("{}cannot listen on {} (listener {}): {}",
+                        l.listen.where.empty() ? "" : l.listen.where + ": ", l.listen.text, l.name,
                         std::strerror(-rc));
     closeListenSockets(fds);
     return false;
@@ -374,8 +375,9 @@ void Control::reload() {
     if (!admin_context_) admin_context_ = std::make_unique<ControlAdminContext>(*this);
     next_admin = std::make_unique<AdminServer>(&loop_, *admin_context_);
     if (int rc = next_admin->listen(next->admin.listen); rc != 0) {
-      error =
-          fmt::format("cannot listen on {} (admin): {}", next->admin.listen.text, uv_strerror(rc));
+      error = fmt::format("{}cannot listen on {} (admin): {}",
+                          next->admin.listen.where.empty() ? "" : next->admin.listen.where + ": ",
+                          next->admin.listen.text, uv_strerror(rc));
       ok = false;
     }
   }

@@ -49,6 +49,8 @@ class PortInUse(h.FulcrumTestCase):
         culprit = [line for line in out.splitlines() if str(port) in line]
         self.assertEqual(len(culprit), 1, f"expected one line naming the port:\n{out}")
         self.assertIn(expected, culprit[0])
+        # Where the address is written, as for every other config error.
+        self.assertRegex(culprit[0], r"\.yaml:\d+:\d+: listeners\[0\]\.listen: cannot listen on")
 
         # The first one is untouched: same sockets, and it serves every new connection.
         self.assertTrue(first.running())

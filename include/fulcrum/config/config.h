@@ -25,6 +25,9 @@ struct Address {
   socklen_t length = 0;
   // The resolved address as text ("127.0.0.1:80", "[::1]:80"), empty while unresolved.
   std::string socket;
+  // Where it is written ("conf/app.yaml:7:13: listeners[0].listen"), for an error that only
+  // opening the socket finds (address in use at a reload); empty when not from a file.
+  std::string where;
 
   const sockaddr* sockAddr() const { return reinterpret_cast<const sockaddr*>(&storage); }
   // What identifies a listening socket across reloads: two spellings of one address

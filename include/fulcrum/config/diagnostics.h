@@ -30,6 +30,8 @@ class Diagnostics {
 
   // Where `path` ("pools[1].name") was seen; the reader records every key and list element.
   void remember(const std::string& path, const YAML::Mark& mark);
+  // "file:line:col: path", as an error at `mark` would start.
+  std::string position(const YAML::Mark& mark, const std::string& path) const;
 
   bool hasErrors() const { return !errors_.empty(); }
   size_t errorCount() const { return errors_.size(); }
