@@ -38,18 +38,23 @@ bool allDigits(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
-// Address::socket of a resolved address.
+// Address::socket of a resolved address. Appended piece by piece: GCC 12 at -O2 reports a
+// false -Wrestrict for "[" + std::string(...).
 std::string socketText(const sockaddr_storage& s) {
   char ip[INET6_ADDRSTRLEN] = "";
+  std::string out;
   if (s.ss_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(&s);
     inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-    return std::string(ip) + ":" + std::to_string(ntohs(in->sin_port));
+    out.append(ip).append(":").append(std::to_string(ntohs(in->sin_port)));
+    return out;
   }
   const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&s);
   inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-  std::string scope = in6->sin6_scope_id != 0 ? "%" + std::to_string(in6->sin6_scope_id) : "";
-  return "[" + std::string(ip) + scope + "]:" + std::to_string(ntohs(in6->sin6_port));
+  out.append("[").append(ip);
+  if (in6->sin6_scope_id != 0) out.append("%").append(std::to_string(in6->sin6_scope_id));
+  out.append("]:").append(std::to_string(ntohs(in6->sin6_port)));
+  return out;
 }
 
 // An IP literal (no brackets) into `out.storage`; false when `host` is not one.
