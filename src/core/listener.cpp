@@ -145,10 +145,25 @@ void WorkerListener::pause(int err) {
   }
 }
 
-// The access log line of a connection refused for max_connections: status 503, as nginx logs
-// its limit_conn refusals (in http and in stream).
-void WorkerListener::logRefusal(const ListenerRuntime& lr, const Snapshot& snapshot,
-                                uv_tcp_t* client, const http::OverLimitRefusal& refusal) {
+// A connection over the listener's max_connections, closed by the caller: an HTTP client is
+// told why first (503), the operator hears of it (once a second), and the access log has its
+// line with status 503, as nginx logs its limit_conn refusals (in http and in stream).
+void WorkerListener::refuse(const ListenerRuntime& lr, const Snapshot& snapshot, uv_tcp_t* client) {
+  const uint64_t now = uv_now(worker_.loop());
+  if (last_limit_log_ms_ == 0 || now - last_limit_log_ms_ >= 1000) {
+    last_limit_log_ms_ = now;
+    log::warn("listener {} ({}): at its max_connections ({}): refusing new connections{}",
+              lr.config->name, address_, lr.config->limits.max_connections,
+              unlogged_refusals_ == 0
+                  ? std::string()
+                  : fmt::format(" ({} more refused since the last such warning)",
+                                std::exchange(unlogged_refusals_, 0)));
+  } else {
+    ++unlogged_refusals_;
+  }
+  http::OverLimitRefusal refusal;
+  if (lr.config->protocol == config::Protocol::kHttp)
+    refusal = http::refuseOverLimit(client, worker_, lr);
   AccessLog& log = worker_.accessLog();
   if (!log.enabled()) return;
   sockaddr_storage peer{};
@@ -187,23 +202,7 @@ void WorkerListener::startSession(int fd) {
   cell.connections_active.add(1);
   ConnectionSlot slot(lr.active_connections, &cell);
   if (open >= static_cast<int64_t>(lr.config->limits.max_connections)) {
-    // Over the limit: closed at once; an HTTP client is told why first (503).
-    const uint64_t now = uv_now(worker_.loop());
-    if (last_limit_log_ms_ == 0 || now - last_limit_log_ms_ >= 1000) {
-      last_limit_log_ms_ = now;
-      log::warn("listener {} ({}): at its max_connections ({}): refusing new connections{}",
-                lr.config->name, address_, lr.config->limits.max_connections,
-                unlogged_refusals_ == 0
-                    ? std::string()
-                    : fmt::format(" ({} more refused since the last such warning)",
-                                  std::exchange(unlogged_refusals_, 0)));
-    } else {
-      ++unlogged_refusals_;
-    }
-    http::OverLimitRefusal refusal;
-    if (lr.config->protocol == config::Protocol::kHttp)
-      refusal = http::refuseOverLimit(client, worker_, lr);
-    logRefusal(lr, *ws->snapshot, client, refusal);
+    refuse(lr, *ws->snapshot, client);
     closeAndDelete(client);
     return;
   }

@@ -166,22 +166,20 @@ void cancelConnect(ConnectAttempt* attempt) {
 
 void tuneSocket(uv_tcp_t* handle) { uv_tcp_nodelay(handle, 1); }
 
-size_t unsentBytes(const uv_tcp_t* handle) {
+namespace {
+// A socket queue's size in bytes (SIOCOUTQ, FIONREAD); 0 when it cannot be asked.
+size_t queuedBytes(const uv_tcp_t* handle, unsigned long request) {
   uv_os_fd_t fd;
   int n = 0;
   if (handle == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle), &fd) != 0 ||
-      ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+      ioctl(fd, request, &n) != 0 || n < 0)
     return 0;
   return static_cast<size_t>(n);
 }
+}  // namespace
 
-size_t unreadBytes(const uv_tcp_t* handle) {
-  uv_os_fd_t fd;
-  int n = 0;
-  if (handle == nullptr || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle), &fd) != 0 ||
-      ioctl(fd, FIONREAD, &n) != 0 || n < 0)
-    return 0;
-  return static_cast<size_t>(n);
-}
+size_t unsentBytes(const uv_tcp_t* handle) { return queuedBytes(handle, SIOCOUTQ); }
+
+size_t unreadBytes(const uv_tcp_t* handle) { return queuedBytes(handle, FIONREAD); }
 
 }  // namespace fulcrum::core

@@ -15,10 +15,6 @@
 
 #include "fulcrum/core/uv_util.h"
 
-namespace fulcrum::http {
-struct OverLimitRefusal;
-}
-
 namespace fulcrum::core {
 
 class Worker;
@@ -59,8 +55,7 @@ class WorkerListener {
   void acceptPending();
   void pause(int err);
   void startSession(int fd);
-  void logRefusal(const ListenerRuntime& lr, const Snapshot& snapshot, uv_tcp_t* client,
-                  const http::OverLimitRefusal& refusal);
+  void refuse(const ListenerRuntime& lr, const Snapshot& snapshot, uv_tcp_t* client);
 
   Worker& worker_;
   std::string address_;
