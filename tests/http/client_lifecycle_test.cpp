@@ -144,6 +144,11 @@ TEST_F(ClientLifecycle, ReloadMovesAnIdleConnectionToTheNewSnapshot) {
     return got.find("\r\n\r\nok") != std::string::npos;
   });
   EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  // The session ends itself (the fixture's teardown would close its handles from outside,
+  // and it would never be freed).
+  worker_.startDrain([] {});
+  readClient(2000, &closed, &reset);
+  EXPECT_TRUE(closed);
 }
 
 }  // namespace
