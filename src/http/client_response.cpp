@@ -359,6 +359,8 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   l4::PumpObserver* observer = this;
   pump_ = std::make_unique<l4::BytePump>(worker(), down, up,
                                          ex_.pool->config().websocket_idle_timeout, observer);
+  // Counted before the 101 goes out: a client that has its 101 finds its tunnel in /metrics.
+  if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(1);
   pump_->pushToDownstream(scratch_.data(), scratch_.size());
   if (length > 0) pump_->pushToDownstream(upstream_rest, length);
   // The pump counts what it reads from now on (onPumpBytes); these bytes it was handed.
@@ -368,7 +370,6 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
     worker().buffers().release(held_);
     held_ = nullptr;
   }
-  if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(1);
   pump_->start();
 }
 
