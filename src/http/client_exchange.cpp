@@ -204,11 +204,16 @@ void ClientSession::onRequestDone() {
   if (!ex_.response_started) arm(Wait::kResponse, ex_.pool->config().timeouts.response);
 }
 
-void ClientSession::releaseMember(bool failure, uint64_t latency_us) {
+void ClientSession::releaseMember(bool failure, uint64_t latency_us, bool answered) {
   if (!ex_.acquired) return;
   ex_.acquired = false;
   ex_.member->state->release();
-  ex_.member->state->recordResponse(latency_us, failure, static_cast<int64_t>(eventUs() / 1000));
+  const auto now_ms = static_cast<int64_t>(eventUs() / 1000);
+  if (answered) {
+    ex_.member->state->recordAnswer(latency_us, failure, now_ms);
+  } else {
+    ex_.member->state->recordResponse(latency_us, failure, now_ms);
+  }
 }
 
 void ClientSession::abandonMember() {

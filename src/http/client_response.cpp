@@ -134,9 +134,8 @@ void ClientSession::onResponseDone() {
   // with the FIN.
   if (!closesAfterExchange()) client_writer_.flush();
   ex_.response_done = true;
-  if (ex_.acquired)
-    ex_.member->state->recordAnswerTime(micros(ex_.upstream_sent_us, ex_.first_byte_us));
-  releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us));
+  releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us),
+                /*answered=*/true);
   // Reused only after a complete response that allows it, with the request fully sent. An
   // upgrade request that was refused (no 101) may have left the backend expecting a tunnel
   // (servers hand the socket to their upgrade handler before answering): never reused.
@@ -340,8 +339,8 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   phase_ = Phase::kTunnel;
   arm(Wait::kNone, {});
   ex_.response_done = true;
-  ex_.member->state->recordResponse(micros(ex_.upstream_sent_us, ex_.first_byte_us), false);
-  ex_.member->state->recordAnswerTime(micros(ex_.upstream_sent_us, ex_.first_byte_us));
+  ex_.member->state->recordAnswer(micros(ex_.upstream_sent_us, ex_.first_byte_us), false,
+                                  static_cast<int64_t>(eventUs() / 1000));
   recordRequest(101);  // the access log line is written when the tunnel ends (onPumpClosed)
   if (reading_) {
     reading_ = false;

@@ -242,6 +242,14 @@ void ClientSession::arm(Wait wait, std::chrono::milliseconds timeout) {
   core::armNoLaterThan(timer_, &ClientSession::onTimer, wait_ms_);
 }
 
+void ClientSession::extendStreamWait(std::chrono::milliseconds timeout) {
+  if (timer_ == nullptr) return;
+  wait_ = Wait::kStream;
+  wait_ms_ = static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 1));
+  const uint64_t waited = uv_now(worker().loop()) - last_progress_;
+  core::armNoLaterThan(timer_, &ClientSession::onTimer, wait_ms_ > waited ? wait_ms_ - waited : 1);
+}
+
 void ClientSession::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<ClientSession*>(timer->data);
   if (self == nullptr || self->wait_ == Wait::kNone) return;
@@ -351,12 +359,9 @@ void ClientSession::uploadStalled() {
     waitOnBackendReading(Wait::kStream, ex_.pool->config().timeouts.idle, unsent);
     return;
   }
-  const auto client_idle = static_cast<uint64_t>(listener_->config->timeouts.client_idle.count());
-  const uint64_t stalled = uv_now(worker().loop()) - last_progress_;
-  if (stalled < client_idle) {  // the pool's idle is the shorter: the client has the rest
-    wait_ = Wait::kStream;
-    wait_ms_ = client_idle;
-    core::armNoLaterThan(timer_, &ClientSession::onTimer, client_idle - stalled);
+  const auto client_idle = listener_->config->timeouts.client_idle;
+  if (uv_now(worker().loop()) - last_progress_ < static_cast<uint64_t>(client_idle.count())) {
+    extendStreamWait(client_idle);  // the pool's idle was the shorter: the client has the rest
     return;
   }
   failExchange(408, "request body stalled");

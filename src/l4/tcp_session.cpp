@@ -90,9 +90,8 @@ class TcpSession final : public core::Session, public core::ConnectObserver, pub
     attempt_ = nullptr;
     status_ = 200;
     core::tuneSocket(upstream);
-    const uint64_t connect_us = (uv_now(worker().loop()) - connect_started_) * 1000;
-    member_->state->recordResponse(connect_us, false);
-    member_->state->recordAnswerTime(connect_us);  // a tcp backend's answer is its accept
+    // A tcp backend's answer is its accept.
+    member_->state->recordAnswer((uv_now(worker().loop()) - connect_started_) * 1000, false);
     pump_ =
         std::make_unique<BytePump>(worker(), client_, upstream, pool_.config().timeouts.idle, this);
     client_ = nullptr;  // owned by the pump now

@@ -12,6 +12,20 @@ import http_helpers as hh
 from wire import SockReader, read_head
 
 
+def hold_half_heads(port: int, count: int) -> list:
+    """Up to `count` connections, each holding half a request head (what a process out of
+    descriptors accepts of them, and the rest waits in the kernel)."""
+    held = []
+    for _ in range(count):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=1)
+            s.sendall(b"GET /held HTTP/1.1\r\n")
+            held.append(s)
+        except OSError:
+            pass
+    return held
+
+
 class Limits(h.FulcrumTestCase):
     def start(self, listener_extra):
         b = self.backend(h.HttpBackend("b1"))
@@ -221,13 +235,7 @@ class Limits(h.FulcrumTestCase):
             self.assertEqual(kept.request("GET", "/before").status, 200)
             held = []
             try:
-                for _ in range(150):
-                    try:
-                        s = socket.create_connection(("127.0.0.1", port), timeout=1)
-                        s.sendall(b"GET /held HTTP/1.1\r\n")
-                        held.append(s)
-                    except OSError:
-                        pass
+                held += hold_half_heads(port, 150)
                 time.sleep(0.5)
                 def cpu():
                     with open(f"/proc/{f.pid}/stat") as stat:
@@ -261,13 +269,7 @@ class Limits(h.FulcrumTestCase):
             kept.sock.sendall(b"G")  # accepted first (the listener defers accept until data)
             held = []
             try:
-                for _ in range(60):
-                    try:
-                        s = socket.create_connection(("127.0.0.1", port), timeout=1)
-                        s.sendall(b"GET /held HTTP/1.1\r\n")
-                        held.append(s)
-                    except OSError:
-                        pass
+                held += hold_half_heads(port, 60)
                 hh.wait_for(lambda: "not accepting" in f.log_text(), h.scaled(5),
                             "the clients used up the descriptors")
                 kept.sock.sendall(b"ET /during HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -41,9 +41,9 @@ TEST(UpstreamBackendState, FastFailureCountsAsSlow) {
 TEST(UpstreamBackendState, AnswerTimeIsThePlainAverageOfAnswers) {
   BackendState s;
   EXPECT_EQ(s.answer_ewma_us.load(), 0u);
-  s.recordAnswerTime(300);
+  s.recordAnswer(300, false, 0);
   EXPECT_EQ(s.answer_ewma_us.load(), 300u);
-  s.recordAnswerTime(1300);
+  s.recordAnswer(1300, false, 0);
   EXPECT_EQ(s.answer_ewma_us.load(), 600u);                     // 0.7 * 300 + 0.3 * 1300
   for (int i = 0; i < 20; ++i) s.recordResponse(300, true, 0);  // failures: the balancer's only
   EXPECT_EQ(s.answer_ewma_us.load(), 600u);

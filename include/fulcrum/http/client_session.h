@@ -91,6 +91,8 @@ class ClientSession final : public core::Session,
   void processInput();
   void consumeHeld(size_t n);
   void arm(Wait wait, std::chrono::milliseconds timeout);
+  // A kStream wait lengthened to `timeout` from the last progress (not from now, as arm()).
+  void extendStreamWait(std::chrono::milliseconds timeout);
   void progress() { last_progress_ = uv_now(worker().loop()); }
   // The worker's clock for this loop iteration (Worker::loopTimeUs): what a request costs
   // in clock reads is shared with every other event of the same poll.
@@ -130,7 +132,9 @@ class ClientSession final : public core::Session,
   void attachUpstream(UpstreamConnection* c);
   void onBodyBytes(const char* data, size_t length) override;
   void onRequestDone();
-  void releaseMember(bool failure, uint64_t latency_us);
+  // `answered`: the backend's response head came `latency_us` after the request (not a
+  // timeout, reset or connect failure folded as one).
+  void releaseMember(bool failure, uint64_t latency_us, bool answered = false);
   // Lets go of the backend without a sample (the client, not the backend, ended it).
   void abandonMember();
   void dropUpstream(bool reusable);

@@ -54,6 +54,20 @@ class BackendState {
   // ewma_us aged by the time since its last sample: halved every kEwmaHalfLifeMs without a
   // sample. 0 = no history.
   uint64_t decayedEwmaUs(int64_t now_ms) const;
+  // The backend answered (a response head, a 101, a tcp accept) `latency_us` after it had the
+  // request: recordResponse, and the displayed answer time (answer_ewma_us). `failure`: a 5xx.
+  void recordAnswer(uint64_t latency_us, bool failure, int64_t now_ms) {
+    recordResponse(latency_us, failure, now_ms);
+    recordAnswerTime(latency_us);
+  }
+  void recordAnswer(uint64_t latency_us, bool failure) {
+    recordResponse(latency_us, failure);
+    recordAnswerTime(latency_us);
+  }
+  void acquire() { active.fetch_add(1, std::memory_order_relaxed); }
+  void release() { active.fetch_sub(1, std::memory_order_relaxed); }
+
+ private:
   // An answer came `latency_us` after the request was sent (answer_ewma_us). A load and a
   // store, not a fold: two workers' samples at the same instant may keep only one, which a
   // display can afford.
@@ -64,8 +78,6 @@ class BackendState {
         old == 0 ? sample : (old * (10 - kAnswerAlphaTenths) + sample * kAnswerAlphaTenths) / 10,
         std::memory_order_relaxed);
   }
-  void acquire() { active.fetch_add(1, std::memory_order_relaxed); }
-  void release() { active.fetch_sub(1, std::memory_order_relaxed); }
 };
 
 // EWMA weight of a new sample (3/10): a few samples move the average, one outlier does not.
