@@ -230,6 +230,11 @@ void UpstreamPool::retainOnly(const config::Config& config) {
   t_live = std::move(live);
 }
 
+void UpstreamPool::forgetConfig() {
+  t_live.reset();
+  for (auto& [k, list] : t_pools) list->retired = false;
+}
+
 UpstreamConnection* UpstreamPool::take(const std::string& key, bool final_attempt) {
   auto it = t_pools.find(key);
   return it == t_pools.end() ? nullptr : take(it->second.get(), final_attempt);

@@ -19,6 +19,7 @@
 #include "fulcrum/control/snapshot_builder.h"
 #include "fulcrum/core/listener.h"
 #include "fulcrum/http/http_session.h"
+#include "fulcrum/http/upstream_connection.h"
 #include "fulcrum/metrics/stats.h"
 #include "worker_loop_fixture.h"
 
@@ -51,6 +52,7 @@ class ClientLifecycle : public fulcrum::testing::WorkerLoopTest {
     if (peer_ >= 0) close(peer_);
     if (upstream_ >= 0) close(upstream_);
     WorkerLoopTest::TearDown();
+    UpstreamPool::forgetConfig();  // the applied snapshot's backends are this thread's no more
   }
   // An accepted client connection of the listener, as WorkerListener starts it.
   void startClient() {

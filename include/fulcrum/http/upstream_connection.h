@@ -137,6 +137,10 @@ class UpstreamPool {
   // any other close now and its list is retired; lists of backends that stay are untouched.
   // Until the first call (unit tests) every list is live.
   static void retainOnly(const config::Config& config);
+  // Back to before the first retainOnly on this thread: every list is live. For a thread that
+  // runs one worker after another (the unit tests'): a later worker's backends are not
+  // retired for missing from an earlier worker's config.
+  static void forgetConfig();
 };
 
 }  // namespace fulcrum::http
