@@ -7,6 +7,7 @@
 
 #include "fulcrum/config/config_loader.h"
 #include "fulcrum/control/control.h"
+#include "fulcrum/control/fd_limit.h"
 #include "fulcrum/core/log.h"
 
 namespace {
@@ -78,6 +79,14 @@ int main(int argc, char** argv) {
   }
   fulcrum::log::setLevel(result.config->log.level);
   for (const auto& w : result.warnings) fulcrum::log::warn("{}", w);
+  const fulcrum::control::FdLimit fds = fulcrum::control::raiseFdLimit();
+  if (fds.now > fds.before) {
+    fulcrum::log::info("open file limit raised from {} to {} (the hard limit)", fds.before,
+                       fds.now);
+  }
+  if (auto w = fulcrum::control::fdLimitWarning(*result.config, fds.now)) {
+    fulcrum::log::warn("{}", *w);
+  }
   fulcrum::control::Control control(config_path, result.config);
   return control.run();
 }

@@ -14,6 +14,7 @@
 #include "fulcrum/config/value_parsers.h"
 #include "fulcrum/control/admin_context.h"
 #include "fulcrum/control/admin_server.h"
+#include "fulcrum/control/fd_limit.h"
 #include "fulcrum/core/access_log.h"
 #include "fulcrum/core/listener.h"
 #include "fulcrum/core/log.h"
@@ -356,6 +357,7 @@ void Control::reload() {
     return;
   }
   for (const auto& w : result.warnings) log::warn("{}", w);
+  if (auto w = fdLimitWarning(*result.config, currentFdLimit())) log::warn("{}", *w);
   config::ConfigConstSharedPtr next = result.config;
   if (next->workers != worker_count_) {
     log::warn("workers changed from {} to {}: takes effect on restart only", worker_count_,

@@ -280,10 +280,11 @@ class Fulcrum:
 
     def __init__(self, config, tmpdir: str | None = None, args=(), env: dict | None = None,
                  start_timeout: float = 10.0, wait_ports=None, cwd: str | None = None,
-                 address_space: int | None = None, open_files: int | None = None):
+                 address_space: int | None = None,
+                 open_files: int | tuple[int, int] | None = None):
         self._own_tmp = tmpdir is None
         self.address_space = address_space  # RLIMIT_AS for the process, bytes
-        self.open_files = open_files  # RLIMIT_NOFILE for the process
+        self.open_files = open_files  # RLIMIT_NOFILE for the process: N or (soft, hard)
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="fulcrum-e2e-")
         if isinstance(config, str) and "\n" not in config and os.path.isfile(config):
             self.config_path = os.path.abspath(config)
@@ -318,7 +319,10 @@ class Fulcrum:
         if self.address_space is not None:
             resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
         if self.open_files is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+            limits = self.open_files
+            if isinstance(limits, int):
+                limits = (limits, limits)
+            resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
     def start(self) -> "Fulcrum":
         with open(self.log_path, "ab") as err, open(self.stdout_path, "ab") as out:
