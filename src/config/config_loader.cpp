@@ -156,7 +156,10 @@ LoadResult loadConfigString(const std::string& yaml, const std::string& name, bo
   try {
     parseRoot(diag, root, *config);
     validateConfig(diag, *config);
-    if (check_files) checkTlsFiles(diag, *config);
+    if (check_files) {
+      checkTlsFiles(diag, *config);
+      checkAccessLogFile(diag, *config);
+    }
   } catch (const std::exception& e) {
     // The readers check types before converting, so this is a bug; still never let it out.
     diag.error(YAML::Mark::null_mark(), "",

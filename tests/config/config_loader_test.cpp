@@ -197,6 +197,31 @@ TEST(ConfigLoader, FileNotFoundAndFromDisk) {
   EXPECT_EQ(r.config->source_path, path);
 }
 
+TEST(ConfigLoader, AccessLogThatCannotBeWrittenIsAnErrorWithItsPosition) {
+  auto load = [](const std::string& target) {
+    return loadConfigString("log:\n  access_log: \"" + target + "\"\n" + kMinimal, "t.yaml");
+  };
+  LoadResult r = load("/nonexistent-fulcrum-dir/access.log");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].toString(),
+            "t.yaml:2:3: log.access_log: cannot create the access log "
+            "\"/nonexistent-fulcrum-dir/access.log\": no directory \"/nonexistent-fulcrum-dir\"");
+  r = load(::testing::TempDir());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].toString().find("it is a directory"), std::string::npos);
+  // A file that can be created, or one that exists: fine. Nothing is created by the check.
+  const std::string path =
+      ::testing::TempDir() + "/fulcrum_access_check_" + std::to_string(getpid()) + ".log";
+  r = load(path);
+  EXPECT_TRUE(r.ok()) << ::testing::PrintToString(errorsOf(r));
+  EXPECT_NE(access(path.c_str(), F_OK), 0);
+  // Without file checks (a unit test's config) nothing is looked at.
+  r = loadConfigString(
+      "log:\n  access_log: /nonexistent-fulcrum-dir/a.log\n" + std::string(kMinimal), "t.yaml",
+      false);
+  EXPECT_TRUE(r.ok());
+}
+
 TEST(ConfigLoader, DemoConfigOfTheRepoLoads) {
   LoadResult r = loadConfigFile(std::string(FULCRUM_SOURCE_DIR) + "/conf/demo.yaml");
   EXPECT_TRUE(r.ok()) << ::testing::PrintToString(errorsOf(r));

@@ -142,9 +142,17 @@ class Cli(h.FulcrumTestCase):
         cp = self.run_ok("-c", self.write_config(config(bad), "bad-log.yaml"), timeout=15)
         self.assertEqual(cp.returncode, 1, cp.stderr)
         self.assertEqual(len([l for l in cp.stderr.splitlines() if bad in l]), 1, cp.stderr)
+        # With its position, as any config error, and from --check too.
+        where = r"\.yaml:\d+:\d+: log\.access_log: cannot create the access log"
+        self.assertRegex(cp.stderr, "bad-log" + where)
+        cp = self.run_ok("-c", f"{self.tmp}/bad-log.yaml", "--check", timeout=15)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertRegex(cp.stderr, "bad-log" + where)
         good = f"{self.tmp}/access.log"
         f = self.fulcrum(config(good))
+        offset = f.log_size()
         self.assertFalse(f.reload(config(bad), expect="failure"))
+        self.assertRegex(f.log_text(offset), where)
         with h.connect(port, h.scaled(5)) as s:
             s.sendall(b"logged\n")
             self.assertEqual(h.recv_line(s), b"logged\n")

@@ -28,7 +28,8 @@ struct LoadResult {
 };
 
 // Reads and validates `path`. DNS names of backends are resolved here (blocking: control
-// thread only). `check_files` also opens the certificates and keys the config names.
+// thread only). `check_files` also opens the certificates and keys the config names and checks that
+// the access log file can be written.
 LoadResult loadConfigFile(const std::string& path, bool check_files = true);
 
 // The same from YAML text; `name` is used as the file name in errors. For tests.

@@ -30,4 +30,7 @@ void validateConfig(Diagnostics& diag, const Config& config);
 // every key matches its certificate.
 void checkTlsFiles(Diagnostics& diag, const Config& config);
 
+// log_file_check.cpp: the access log file can be written (or created in its directory).
+void checkAccessLogFile(Diagnostics& diag, const Config& config);
+
 }  // namespace fulcrum::config
