@@ -10,7 +10,7 @@ StickyPicker::StickyPicker(const PoolBalancer& balancer, PickerPtr inner)
     : balancer_(balancer), inner_(std::move(inner)), mode_(balancer.pool->config->sticky.mode) {}
 
 bool StickyPicker::usable(const upstream::PoolMember& m, const Eligibility& eligible) const {
-  if (!eligible(m)) return false;
+  if (!eligible.bound(m)) return false;  // drained (weight 0) keeps the clients it has
   return !m.backup || !anyPrimaryEligible(*balancer_.pool, eligible);
 }
 

@@ -102,6 +102,25 @@ TEST(StickyCookie, IneligibleOrUnknownTokenDelegates) {
             nullptr);
 }
 
+// Draining a backend (weight 0, a reload) for maintenance: its sticky clients stay until they
+// leave, as with HAProxy's weight 0 and nginx's `drain`; it takes no new ones.
+TEST(StickyCookie, DrainedBackendKeepsItsClientsAndTakesNoNewOnes) {
+  TestPool tp = cookiePool();
+  const std::string token(tp.balancer().cookieFor(tp.pool().members[2]));
+  tp.config().backends[2].weight = 0;  // the reload that drains it
+  tp.build();
+  auto picker = tp.picker(3);
+  PickContext ctx = at(0);
+  ctx.affinity_token = token;
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(picker->pick(ctx)->index, 2u);
+  auto counts = TestPool::count(*picker, 300, at(0));  // clients without a cookie
+  EXPECT_EQ(counts[2], 0);
+  EXPECT_EQ(counts[0] + counts[1] + counts[3], 300);
+  // Drained and down: its clients move.
+  tp.state(2).health = upstream::Health::kDown;
+  EXPECT_NE(picker->pick(ctx)->index, 2u);
+}
+
 TEST(StickyCookie, BackupCookieYieldsToRecoveredPrimary) {
   TestPool tp({backend("10.0.0.1:80"), backend("10.0.0.2:80", 1, true)});
   tp.config().sticky.mode = config::StickyMode::kCookie;
@@ -208,6 +227,30 @@ TEST(StickySourceIp, DeadBackendReroutesAndRemembersNewOne) {
   ASSERT_NE(second, first);
   tp.state(first->index).health = upstream::Health::kUp;
   for (int i = 0; i < 20; ++i) EXPECT_EQ(picker->pick(ctx), second);  // the new one sticks
+}
+
+TEST(StickySourceIp, DrainedBackendKeepsItsClientsAndTakesNoNewOnes) {
+  TestPool tp = sourceIpPool(four());
+  auto before = tp.picker(1);
+  sockaddr_in addr = client("192.0.2.7", 1);
+  PickContext ctx = at(0);
+  ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+  const uint32_t bound = before->pick(ctx)->index;
+  tp.config().backends[bound].weight = 0;  // the reload that drains it; the table is kept
+  tp.build();
+  auto after = tp.picker(2, before.get());
+  for (int i = 0; i < 20; ++i) {
+    addr.sin_port = htons(static_cast<uint16_t>(3000 + i));
+    PickContext again = at(1000);
+    again.client_addr = reinterpret_cast<sockaddr*>(&addr);
+    ASSERT_EQ(after->pick(again)->index, bound);
+  }
+  for (int c = 0; c < 200; ++c) {  // new clients never go there
+    sockaddr_in other = client(("203.0.113." + std::to_string(c)).c_str(), 1);
+    PickContext fresh = at(1000);
+    fresh.client_addr = reinterpret_cast<sockaddr*>(&other);
+    ASSERT_NE(after->pick(fresh)->index, bound);
+  }
 }
 
 TEST(StickySourceIp, EntryExpiresAfterTtl) {

@@ -106,6 +106,24 @@ class StickyCookie(h.FulcrumTestCase):
             self.assertIsNone(self.cookie_of(r))
         self.assertEqual(dict(hits), {moved_to: 30})
 
+    def test_drained_backend_keeps_its_clients_and_takes_no_new_ones(self):
+        # weight: 0 set by a reload (maintenance): clients that hold its cookie stay on it, as
+        # with HAProxy's weight 0 and nginx's drain; new clients never get it.
+        f, port, backends = self.start()
+        cookies = self.cookies_by_backend(port)
+        drained = backends[1]
+        text = self.config(port, backends).replace(
+            f'{{ address: "{drained.address}" }}', f'{{ address: "{drained.address}", weight: 0 }}')
+        self.assertIn("weight: 0", text)
+        f.reload(text)
+        for _ in range(20):
+            r = self.with_cookie(port, cookies["b1"])
+            self.assertEqual(ph.backend_of(r), "b1")
+            self.assertIsNone(self.cookie_of(r), "the cookie was replaced")
+        fresh = collections.Counter(ph.backend_of(ph.get(port)) for _ in range(40))
+        self.assertEqual(fresh["b1"], 0, fresh)
+        self.assertEqual(fresh["b0"] + fresh["b2"], 40, fresh)
+
     def test_the_valid_one_of_several_cookies_of_the_name_counts(self):
         # A client can carry two cookies of the name: RFC 6265 clients send the one of a
         # longer Path first, e.g. a stale one scoped to /app by another deployment. The one

@@ -1,7 +1,8 @@
 #pragma once
 // The one eligibility rule every policy and the sticky decorator share (ARCHITECTURE.md):
 // healthy, not ejected, weight > 0, under max_connections, not tried already by this
-// request; backups only when no primary is eligible. Called on every pick: no allocation,
+// request; backups only when no primary is eligible. Clients bound by stickiness skip the
+// weight test (bound()). Called on every pick: no allocation,
 // relaxed atomic loads only.
 
 #include <chrono>
@@ -24,8 +25,12 @@ class Eligibility {
       : now_ms_(steadyMs(ctx.now)),
         tried_(ctx.tried != nullptr && ctx.tried->size() > 0 ? ctx.tried : nullptr) {}
 
-  bool operator()(const upstream::PoolMember& m) const {
-    if (m.weight == 0) return false;
+  bool operator()(const upstream::PoolMember& m) const { return m.weight != 0 && bound(m); }
+  // For a client already bound to `m` (a sticky cookie or source-IP entry): the same rule
+  // without the weight. A drained backend (weight 0) takes no new clients but keeps its own
+  // until they leave, as HAProxy's weight 0 and nginx's `drain` do: an operator draining it
+  // for maintenance does not cut their sessions.
+  bool bound(const upstream::PoolMember& m) const {
     const upstream::BackendState& s = *m.state;
     if (!s.isUp() || s.isEjected(now_ms_)) return false;
     if (m.max_connections != 0 &&
