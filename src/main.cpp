@@ -84,9 +84,6 @@ int main(int argc, char** argv) {
     fulcrum::log::info("open file limit raised from {} to {} (the hard limit)", fds.before,
                        fds.now);
   }
-  if (auto w = fulcrum::control::fdLimitWarning(*result.config, fds.now)) {
-    fulcrum::log::warn("{}", *w);
-  }
   fulcrum::control::Control control(config_path, result.config);
   return control.run();
 }

@@ -269,6 +269,8 @@ int Control::run() {
     admin_address_ = config_->admin.listen.text;
     admin_key_ = config_->admin.listen.socketKey();
   }
+  // Once every socket is open: a start that fails says one thing, its reason.
+  if (auto w = fdLimitWarning(*config_, currentFdLimit())) log::warn("{}", *w);
 
   for (size_t w = 0; w < worker_count_; ++w) {
     workers_.push_back(std::make_unique<core::Worker>(w));

@@ -4,9 +4,12 @@
   524288), the proxy raises its soft limit to the hard one: it serves more connections than the
   soft limit it was started with would allow (two descriptors each).
 - A hard limit below what the config can use (two descriptors per connection under the
-  listeners' max_connections) is a warning that names both numbers."""
+  listeners' max_connections) is a warning that names both numbers, once the sockets are
+  open: a start that fails (port in use) still says one line, its reason."""
 
 import re
+import resource
+import subprocess
 
 import harness as h
 
@@ -61,6 +64,20 @@ class FdLimit(h.FulcrumTestCase):
         offset = f.log_size()
         f.reload(cfg)
         f.wait_log(r"open file limit 256 is below the \d+ descriptors", h.scaled(5), after=offset)
+
+    def test_a_failed_start_says_only_its_reason(self):
+        backend = self.backend(h.TcpEchoServer())
+        port = h.free_port()
+        cfg = h.tcp_config(port, [backend], workers=1)
+        cfg["listeners"][0]["limits"] = {"max_connections": 1000}
+        first = self.fulcrum(cfg)
+        low = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT, SOFT))
+        cp = subprocess.run([h.fulcrum_bin(), "-c", first.config_path], capture_output=True,
+                            text=True, timeout=h.scaled(15), preexec_fn=low)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        lines = (cp.stdout + cp.stderr).splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("Address already in use", lines[0])
 
 
 if __name__ == "__main__":
