@@ -70,14 +70,39 @@ static int send_all(int fd, const char* p, size_t n) {
   return 0;
 }
 
+// With SPLICE=1 in the environment the bytes go through a pipe with splice(2) instead of
+// recv/send, so that the cost of the copies can be told apart (bench/README.md, "64 KiB
+// responses: splice").
+static int use_splice;
+static int pipe_fds[2];
+
+// Moves what `fd` has to its peer through the pipe; returns the bytes moved, 0 at EOF, -1 on
+// error (errno EAGAIN: nothing to read).
+static ssize_t splice_once(int fd, size_t max) {
+  ssize_t in = splice(fd, NULL, pipe_fds[1], NULL, max, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+  if (in <= 0) return in;
+  for (ssize_t left = in; left > 0;) {
+    ssize_t out = splice(pipe_fds[0], NULL, peer[fd], NULL, (size_t)left,
+                         SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (out < 0 && errno == EAGAIN) {
+      struct pollfd pfd = {.fd = peer[fd], .events = POLLOUT};
+      if (poll(&pfd, 1, 1000) <= 0) return -2;
+      continue;
+    }
+    if (out <= 0) return -2;
+    left -= out;
+  }
+  return in;
+}
+
 // Edge-triggered: read until the socket is drained (a short read says so, as for nginx).
 static void forward(int fd) {
   static char buf[64 * 1024];
   if (peer[fd] < 0) return;  // closed earlier in this batch of events
   for (;;) {
-    ssize_t r = recv(fd, buf, sizeof buf, 0);
-    if (r < 0 && errno == EAGAIN) return;
-    if (r <= 0 || send_all(peer[fd], buf, (size_t)r) != 0) {
+    ssize_t r = use_splice ? splice_once(fd, sizeof buf) : recv(fd, buf, sizeof buf, 0);
+    if (r == -1 && errno == EAGAIN) return;
+    if (r <= 0 || (!use_splice && send_all(peer[fd], buf, (size_t)r) != 0)) {
       int other = peer[fd];
       close(other);  // closing removes both from epoll
       close(fd);
@@ -94,6 +119,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   int backend_port = atoi(argv[2]);
+  use_splice = getenv("SPLICE") != NULL;
+  if (use_splice && pipe2(pipe_fds, O_NONBLOCK) != 0) {
+    perror("floor_forwarder: pipe2");
+    return 1;
+  }
   alarm((unsigned)atoi(argv[3]));  // bounded, whatever happens to the caller
   int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
   struct sockaddr_in a = loopback(atoi(argv[1]));

@@ -1,6 +1,7 @@
 // ClientSession: the backend's response, the proxy's own errors, logging and the tunnel.
 #include "fulcrum/core/access_log.h"
 #include "fulcrum/core/log.h"
+#include "fulcrum/core/splice_pipe.h"
 #include "fulcrum/http/client_session.h"
 #include "fulcrum/http/error_response.h"
 #include "fulcrum/http/http_date.h"
@@ -10,6 +11,9 @@ namespace fulcrum::http {
 
 namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
+// A Content-Length body with at least this much left is spliced (maybeSplice). Below it, the
+// mode switch and the read of the last byte on its own cost more than the copy they save.
+constexpr uint64_t kSpliceMinBytes = 16 * 1024;
 }  // namespace
 
 void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size_t length) {
@@ -28,6 +32,7 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
       client_writer_.flush();
       // Backpressure: the client is slower than the backend.
       if (client_writer_.aboveHighWatermark() && upstream_ != nullptr) upstream_->stopReading();
+      maybeSplice();
       return;
     case ResponseParser::Status::kComplete:
       if (r.consumed < length) ex_.upstream_reusable = false;  // bytes nobody asked for
@@ -126,6 +131,47 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
   } else {
     client_writer_.appendFrom(upstream_read_, data, length);
   }
+}
+
+void ClientSession::maybeSplice() {
+  if (upstream_ == nullptr || upstream_->splicing() || client_writer_.queued() != 0) return;
+  if (!ex_.request_done || ex_.out_framing != BodyFraming::kContentLength) return;
+  if (response_.lengthBodyLeft() < kSpliceMinBytes) return;
+  if (core::SplicePipe::local() == nullptr) return;
+  upstream_->setSplice(true);
+}
+
+void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
+  core::SplicePipe* pipe = core::SplicePipe::local();
+  const uint64_t left = response_.lengthBodyLeft();
+  // The body's last byte is read and parsed as usual: the response ends where it always does.
+  if (phase_ != Phase::kExchange || &c != upstream_ || pipe == nullptr || left <= 1 ||
+      client_writer_.queued() != 0) {
+    c.setSplice(false);  // the next turn reads the socket as usual
+    return;
+  }
+  uv_os_fd_t to = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &to);
+  progress();
+  const core::SplicePipe::Moved m = pipe->move(c.fd(), to, std::min(left - 1, pipe->capacity()));
+  response_.skipBody(m.in);
+  client_writer_.countWrittenBeside(m.out);
+  if (m.dest_error != 0) {
+    onWriterError(client_writer_, m.dest_error);  // the client went away
+    return;
+  }
+  if (m.out < m.in) {
+    // The client is slower than the backend: the writer holds what it did not take, and
+    // waits for it (backpressure, client_idle) as for any body.
+    char chunk[16 * 1024];
+    while (size_t n = pipe->readBack(chunk, sizeof chunk)) client_writer_.append(chunk, n);
+    client_writer_.flush();
+    c.setSplice(false);
+    if (client_writer_.aboveHighWatermark()) c.stopReading();
+    return;
+  }
+  // EOF or an error: a plain read reports it (onUpstreamClosed) on the next turn.
+  if (m.source_done || left - m.in <= 1) c.setSplice(false);
 }
 
 void ClientSession::onResponseDone() {

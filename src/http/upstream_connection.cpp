@@ -36,7 +36,26 @@ UpstreamConnection::~UpstreamConnection() = default;
 void UpstreamConnection::startReading() {
   if (reading_ || closing_ || released_) return;
   reading_ = true;
-  core::readIntoPool<UpstreamConnection, &UpstreamConnection::onRead>(stream(handle_));
+  uv_read_start(
+      stream(handle_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<UpstreamConnection*>(h->data);
+        // No buffer: libuv reads nothing and reports UV_ENOBUFS, which says "readable".
+        if (self->splice_) {
+          *buf = uv_buf_init(nullptr, 0);
+          return;
+        }
+        self->worker().buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<UpstreamConnection*>(s->data)->onRead(nread, buf);
+      });
+}
+
+int UpstreamConnection::fd() const {
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd);
+  return fd;
 }
 
 void UpstreamConnection::stopReading() {
@@ -51,6 +70,14 @@ void UpstreamConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
   auto give_back = [this](core::Buffer* x) { worker().buffers().release(x); };
   std::unique_ptr<core::Buffer, decltype(give_back)> guard(b, give_back);
   if (nread == 0 || closing_) return;
+  if (nread == UV_ENOBUFS && splice_ && b == nullptr) {
+    if (user_ != nullptr && idle_list_ == nullptr) {
+      user_->onUpstreamReadable(*this);
+    } else {
+      splice_ = false;  // nobody to splice for: read it as usual on the next turn
+    }
+    return;
+  }
   if (idle_list_ != nullptr) {
     // Idle: the backend closed it, or sent bytes nobody asked for. Either way it is done.
     close();
@@ -83,6 +110,7 @@ void UpstreamConnection::onWriterError(StreamWriter&, int status) {
 uv_tcp_t* UpstreamConnection::release() {
   uv_tcp_t* h = handle_;
   stopReading();
+  splice_ = false;
   writer_.detach();
   released_ = true;
   closing_ = true;
@@ -137,6 +165,7 @@ void UpstreamConnection::forceClose() {
 }
 
 void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout) {
+  splice_ = false;
   idle_list_ = list;
   idle_prev = nullptr;
   idle_next = list->head;

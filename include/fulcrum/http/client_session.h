@@ -150,6 +150,11 @@ class ClientSession final : public core::Session,
   void onInformational(const ResponseHead& head) override;
   void onResponseHead(const ResponseHead& head) override;
   void onResponseBody(const char* data, size_t length) override;
+  // A Content-Length body with enough left, and nothing queued for the client: the rest goes
+  // from the backend's socket to the client's by splice(2) (onUpstreamReadable), not through
+  // the parser and the writer.
+  void maybeSplice();
+  void onUpstreamReadable(UpstreamConnection& c) override;
   void onResponseDone();
   void finishExchange();
   // The connection closes once this exchange is over (finishExchange).

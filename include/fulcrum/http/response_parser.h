@@ -62,6 +62,17 @@ class ResponseParser {
   // The final response head was delivered to the sink.
   bool headDone() const { return head_done_; }
   const char* error() const { return error_; }
+  // Bytes of a Content-Length body still to come, once its head was delivered and while no
+  // error or end came; 0 otherwise (no body, chunked, until close).
+  uint64_t lengthBodyLeft() const {
+    if (!head_done_ || complete_ || failed_ || upgrade_ || in_head_) return 0;
+    if (head_.framing != BodyFraming::kContentLength) return 0;
+    return parser_.content_length;
+  }
+  // `n` body bytes went to the client without passing through feed() (spliced); n must be
+  // below lengthBodyLeft(), so that the last byte comes through feed() and ends the response
+  // there as always.
+  void skipBody(uint64_t n) { parser_.content_length -= n; }
   void shrink() { buf_.shrink(); }
   // Between exchanges: gives all head memory back (the next expect() starts afresh).
   void release();

@@ -76,6 +76,12 @@ class StreamWriter {
   void waitForEmpty() { wait_empty_ = true; }
   bool failed() const { return failed_; }
   uint64_t bytesWritten() const { return bytes_written_; }
+  // `n` bytes went to the stream's socket beside the writer (spliced), while nothing was
+  // queued: counted as written, for the owner's byte counters.
+  void countWrittenBeside(uint64_t n) {
+    bytes_written_ += n;
+    bytes_appended_ += n;
+  }
   uint64_t bytesAppended() const { return bytes_appended_; }
 
  private:

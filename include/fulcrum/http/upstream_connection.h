@@ -36,6 +36,8 @@ class UpstreamUser {
   // The write queue drained (see StreamWriter) or failed.
   virtual void onUpstreamDrained(UpstreamConnection& c) = 0;
   virtual void onUpstreamWriteError(UpstreamConnection& c, int status) = 0;
+  // In splice mode (setSplice): the socket has bytes (or EOF) to read, none read yet.
+  virtual void onUpstreamReadable(UpstreamConnection& c) = 0;
 };
 
 class UpstreamConnection final : public core::Session, private WriterObserver {
@@ -48,6 +50,11 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   StreamWriter& writer() { return writer_; }
   void startReading();
   void stopReading();
+  // Splice mode: while reading, readiness is reported (onUpstreamReadable) and nothing is read,
+  // so that the user can splice(2) the bytes on. Off again when the connection is parked.
+  void setSplice(bool on) { splice_ = on; }
+  bool splicing() const { return splice_; }
+  int fd() const;
   // Hands the handle over (to a tunnel's byte pump): reading stops, nothing more is written
   // here; the object stays until pending writes have called back, then frees itself.
   uv_tcp_t* release();
@@ -94,6 +101,7 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   uint32_t uses_ = 0;
   int open_handles_ = 0;  // handle_ and timer_ not yet closed
   bool reading_ = false;
+  bool splice_ = false;
   bool closing_ = false;
   bool released_ = false;
 };
