@@ -150,6 +150,7 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   c->countUse();
   const RequestHead& head = parser_.head();
   response_.expect(head.is_head, head.upgrade);
+  c->limitReads(kHeadReadBytes);  // until the response head: see maybeSplice
   const config::ListenerConfig& lc = *listener_->config;
   RequestForwarding fwd;
   fwd.client_ip = client_ip_;

@@ -11,9 +11,6 @@ namespace fulcrum::http {
 
 namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
-// A Content-Length body with at least this much left is spliced (maybeSplice). Below it, the
-// mode switch and the read of the last byte on its own cost more than the copy they save.
-constexpr uint64_t kSpliceMinBytes = 16 * 1024;
 }  // namespace
 
 void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size_t length) {
@@ -76,6 +73,7 @@ void ClientSession::onResponseHead(const ResponseHead& head) {
   bc.response.observe(static_cast<double>(micros(ex_.upstream_sent_us, now)) / 1e6);
   const RequestHead& req = parser_.head();
   if (!head.keep_alive) ex_.upstream_reusable = false;
+  if (upstream_ != nullptr) upstream_->limitReads(0);  // the body: whole buffers
 
   ResponseForwarding fwd;
   fwd.client_minor = req.version_minor;

@@ -46,6 +46,7 @@ void UpstreamConnection::startReading() {
           return;
         }
         self->worker().buffers().alloc(buf);
+        if (self->read_limit_ != 0 && buf->len > self->read_limit_) buf->len = self->read_limit_;
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         static_cast<UpstreamConnection*>(s->data)->onRead(nread, buf);
@@ -166,6 +167,7 @@ void UpstreamConnection::forceClose() {
 
 void UpstreamConnection::parkIdle(IdleList* list, std::chrono::milliseconds idle_timeout) {
   splice_ = false;
+  read_limit_ = 0;
   idle_list_ = list;
   idle_prev = nullptr;
   idle_next = list->head;

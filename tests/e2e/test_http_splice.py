@@ -50,6 +50,20 @@ class Splice(h.FulcrumTestCase):
         # One backend connection for all of them: each spliced response ended cleanly.
         self.assertEqual(b.connections, 1)
 
+    def test_large_response_heads_still_come_whole(self):
+        # Reads take 16 KiB at most until the head is complete: a 40 KB head takes three.
+        body = h.payload(150_000, seed=4)
+        headers = [(f"X-Big-{i}", "v" * 390) for i in range(100)]
+        f, port, b, _ = self.start(lambda r: Response(200, headers=headers, body=body))
+        with h.HttpClient(port, timeout=h.scaled(10)) as c:
+            for _ in range(2):
+                r = c.request("GET", "/")
+                self.assertEqual(r.status, 200)
+                for k, v in headers:
+                    self.assertEqual(r.header(k), v)
+                self.assertEqual(r.body, body)
+        self.assertEqual(b.connections, 1)
+
     def test_pipelined_requests_get_every_body_in_order(self):
         sizes = [70_000, 3, 500_000, 40_000, 1_000_000]
         bodies = {f"/{n}": h.payload(n, seed=n % 89) for n in sizes}

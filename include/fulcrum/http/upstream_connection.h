@@ -54,6 +54,9 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   // so that the user can splice(2) the bytes on. Off again when the connection is parked.
   void setSplice(bool on) { splice_ = on; }
   bool splicing() const { return splice_; }
+  // Reads take at most `bytes` (0: a whole pool buffer). While a response head is awaited: the
+  // first read of a large body then copies little of it before splicing takes over.
+  void limitReads(uint32_t bytes) { read_limit_ = bytes; }
   int fd() const;
   // Hands the handle over (to a tunnel's byte pump): reading stops, nothing more is written
   // here; the object stays until pending writes have called back, then frees itself.
@@ -100,6 +103,7 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   IdleList* idle_list_ = nullptr;  // non-null while parked
   uint32_t uses_ = 0;
   int open_handles_ = 0;  // handle_ and timer_ not yet closed
+  uint32_t read_limit_ = 0;
   bool reading_ = false;
   bool splice_ = false;
   bool closing_ = false;
