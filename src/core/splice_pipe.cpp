@@ -51,6 +51,7 @@ SplicePipe::Moved SplicePipe::move(int from, int to, size_t max) {
   }
   m.in = static_cast<size_t>(in);
   pending_ += m.in;
+  ++moves_;
   while (pending_ > 0) {
     ssize_t out = splice(read_end_, nullptr, to, nullptr, pending_, kFlags);
     if (out > 0) {

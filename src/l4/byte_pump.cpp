@@ -121,6 +121,11 @@ void BytePump::startReading(Direction& dir) {
       stream(dir.from),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* self = static_cast<BytePump*>(h->data);
+        // No buffer: libuv reads nothing and reports UV_ENOBUFS, which says "readable".
+        if (self->splices(self->dirFor(reinterpret_cast<uv_stream_t*>(h)))) {
+          *buf = uv_buf_init(nullptr, 0);
+          return;
+        }
         self->worker_.buffers().alloc(buf);
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -131,6 +136,10 @@ void BytePump::startReading(Direction& dir) {
 
 void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
   core::Buffer* b = buf->base != nullptr ? core::BufferPool::fromBase(buf->base) : nullptr;
+  if (nread == UV_ENOBUFS && b == nullptr) {
+    if (!closing_) onSpliceable(dir);
+    return;
+  }
   if (nread == 0 || closing_) {  // EAGAIN, or closing: nothing to forward
     worker_.buffers().release(b);
     return;
@@ -150,6 +159,7 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
   }
   touch();
   dir.bytes += static_cast<size_t>(nread);
+  dir.bulk = static_cast<size_t>(nread) == buf->len;  // filled: more is probably waiting
   observer_->onPumpBytes(&dir == &dirs_[0], static_cast<size_t>(nread));
   uv_buf_t out = uv_buf_init(b->data, static_cast<unsigned>(nread));
   uv_buf_t* rest = &out;
@@ -178,6 +188,64 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   // Backpressure: the destination is not keeping up; stop reading the source.
+  if (dir.queued > kHighWatermark && dir.reading) {
+    dir.reading = false;
+    uv_read_stop(stream(dir.from));
+  }
+}
+
+CloseReason BytePump::errorOf(const Direction& dir, bool writing) const {
+  // Reading downstream -> upstream fails on the client's side, writing it on the backend's.
+  const bool client_side = (&dir == &dirs_[0]) != writing;
+  return client_side ? CloseReason::kDownstreamError : CloseReason::kUpstreamError;
+}
+
+void BytePump::onSpliceable(Direction& dir) {
+  core::SplicePipe* pipe = core::SplicePipe::local();
+  if (pipe == nullptr || !splices(dir)) {
+    dir.bulk = false;  // the next turn reads as usual
+    return;
+  }
+  uv_os_fd_t from = -1, to = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(dir.from), &from);
+  uv_fileno(reinterpret_cast<uv_handle_t*>(dir.to), &to);
+  const core::SplicePipe::Moved m = pipe->move(from, to, pipe->capacity());
+  if (m.in > 0) {
+    touch();
+    dir.bytes += m.in;
+    observer_->onPumpBytes(&dir == &dirs_[0], m.in);
+  }
+  if (m.dest_error != 0) {
+    fail(errorOf(dir, true));
+    return;
+  }
+  if (m.out < m.in) queueFromPipe(dir, *pipe);  // `to` is full: the rest waits in our buffers
+  if (m.source_done) {
+    dir.no_splice = true;  // EOF or an error: a plain read reports it on the next turn
+  } else if (m.in < core::Buffer::kCapacity) {
+    dir.bulk = false;  // the burst is over: small reads again
+  }
+}
+
+void BytePump::queueFromPipe(Direction& dir, core::SplicePipe& pipe) {
+  while (pipe.pending() > 0 && !closing_) {
+    core::Buffer* b = worker_.buffers().acquire();
+    b->length = pipe.readBack(b->data, core::Buffer::kCapacity);
+    if (b->length == 0) {  // cannot happen with bytes pending; never spin on it
+      worker_.buffers().release(b);
+      fail(errorOf(dir, true));
+      return;
+    }
+    b->owner = this;
+    uv_buf_t buf = uv_buf_init(b->data, static_cast<unsigned>(b->length));
+    dir.queued += b->length;
+    if (uv_write(&b->write_req, stream(dir.to), &buf, 1, &onWriteCb) != 0) {
+      dir.queued -= b->length;
+      worker_.buffers().release(b);
+      fail(errorOf(dir, true));
+      return;
+    }
+  }
   if (dir.queued > kHighWatermark && dir.reading) {
     dir.reading = false;
     uv_read_stop(stream(dir.from));

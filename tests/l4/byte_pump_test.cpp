@@ -12,6 +12,7 @@
 #include <string>
 
 #include "epoll_ctl_counter.h"
+#include "fulcrum/core/splice_pipe.h"
 #include "fulcrum/core/worker.h"
 #include "worker_loop_fixture.h"
 
@@ -172,6 +173,73 @@ TEST_F(PumpLoop, APartialWriteQueuesTheRestInOrder) {
   EXPECT_EQ(pump->bytesToUpstream(), sent.size());
   pump->close();
   ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
+  pump.reset();
+  close(down_peer);
+  close(up_peer);
+}
+
+// A bulk transfer (reads that fill their buffer) is spliced from socket to socket; the bytes
+// arrive whole and in order through a slow reader, the half-close follows them, and the
+// other direction still works.
+TEST_F(PumpLoop, BulkBytesAreSplicedInOrderAndTheHalfCloseFollowsThem) {
+  std::signal(SIGPIPE, SIG_IGN);
+  int down_peer = -1, up_peer = -1;
+  uv_tcp_t* down = tcpPair(&down_peer);
+  uv_tcp_t* up = tcpPair(&up_peer);
+  Observer observer;
+  auto pump = std::make_unique<BytePump>(worker_, down, up, 0s, &observer);
+  pump->start();
+  core::SplicePipe* pipe = core::SplicePipe::local();
+  ASSERT_NE(pipe, nullptr);
+  const uint64_t moves_before = pipe->moves();
+  std::string sent(8 << 20, '\0');
+  for (size_t i = 0; i < sent.size(); ++i)
+    sent[i] = static_cast<char>('a' + (i * 11 + i / 4099) % 26);
+  size_t written = 0;
+  bool shut = false;
+  std::string received;
+  bool eof = false;
+  char buf[65536];
+  for (int i = 0; i < 100000 && !eof; ++i) {
+    if (written < sent.size()) {
+      ssize_t n = send(down_peer, sent.data() + written, sent.size() - written, MSG_DONTWAIT);
+      if (n > 0) written += static_cast<size_t>(n);
+    } else if (!shut) {
+      ASSERT_EQ(shutdown(down_peer, SHUT_WR), 0);
+      shut = true;
+    }
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+    if (i % 3 == 0) {  // a slower reader: the pump has to queue now and then
+      ssize_t n = recv(up_peer, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) received.append(buf, static_cast<size_t>(n));
+      if (n == 0) eof = true;
+    }
+  }
+  ASSERT_TRUE(eof) << "no EOF upstream after " << received.size() << " bytes";
+  ASSERT_EQ(received.size(), sent.size());
+  EXPECT_TRUE(received == sent) << "bytes reordered or corrupted";
+  EXPECT_EQ(pump->bytesToUpstream(), sent.size());
+  EXPECT_GT(pipe->moves(), moves_before) << "nothing was spliced";
+  EXPECT_EQ(pipe->pending(), 0u);
+  // The other direction: a reply, then the backend's EOF ends the pump cleanly.
+  const std::string reply(300000, 'r');
+  size_t off = 0;
+  std::string got;
+  bool down_eof = false;
+  for (int i = 0; i < 100000 && !down_eof; ++i) {
+    if (off < reply.size()) {
+      ssize_t n = send(up_peer, reply.data() + off, reply.size() - off, MSG_DONTWAIT);
+      if (n > 0) off += static_cast<size_t>(n);
+      if (off == reply.size()) shutdown(up_peer, SHUT_WR);
+    }
+    uv_run(worker_.loop(), UV_RUN_NOWAIT);
+    ssize_t n = recv(down_peer, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    if (n == 0) down_eof = true;
+  }
+  EXPECT_EQ(got, reply);
+  ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
+  EXPECT_EQ(observer.reason, CloseReason::kDone);
   pump.reset();
   close(down_peer);
   close(up_peer);

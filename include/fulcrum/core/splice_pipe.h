@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace fulcrum::core {
 
@@ -31,6 +32,8 @@ class SplicePipe {
   // Reads up to `length` of the bytes move() left in the pipe into `out`; returns how many.
   size_t readBack(char* out, size_t length);
   size_t pending() const { return pending_; }
+  // move() calls that took bytes from their source, on this thread's pipe (for tests).
+  uint64_t moves() const { return moves_; }
   size_t capacity() const { return capacity_; }
 
   ~SplicePipe();
@@ -44,6 +47,7 @@ class SplicePipe {
   int write_end_;
   size_t capacity_;
   size_t pending_ = 0;
+  uint64_t moves_ = 0;
   bool broken_ = false;  // bytes could not be read back: the next local() makes a new pipe
 };
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "fulcrum/core/buffer_pool.h"
+#include "fulcrum/core/splice_pipe.h"
 
 namespace fulcrum::core {
 class Worker;
@@ -67,6 +68,12 @@ class BytePump {
     bool eof = false;   // `from` sent EOF
     bool shut = false;  // shutdown(to) issued/done
     bool shut_done = false;
+    // A bulk transfer: the last read filled its buffer. Then, with nothing queued, the next
+    // bytes are spliced (splice_pipe.h) instead of read; a splice that moves less than a
+    // buffer ends it. Small exchanges (a WebSocket chat, a database protocol) keep plain
+    // reads, which cost the same syscalls and no pipe.
+    bool bulk = false;
+    bool no_splice = false;  // the source ended or failed: a plain read reports it
     uint64_t bytes = 0;
     size_t queued = 0;  // bytes written to `to` and not yet completed
   };
@@ -76,6 +83,13 @@ class BytePump {
   void push(Direction& dir, const char* data, size_t length);
   void startReading(Direction& dir);
   void onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf);
+  // `from` is readable and the direction splices: moves what it has to `to` (onRead's
+  // UV_ENOBUFS, which the allocator asked for by giving no buffer).
+  void onSpliceable(Direction& dir);
+  bool splices(const Direction& dir) const { return dir.bulk && dir.queued == 0 && !dir.no_splice; }
+  // What `to` did not take of a splice, out of the pipe into pool buffers and uv_write.
+  void queueFromPipe(Direction& dir, core::SplicePipe& pipe);
+  CloseReason errorOf(const Direction& dir, bool writing) const;
   void onWriteDone(Direction& dir, core::Buffer* buffer, int status);
   void maybeShutdown(Direction& dir);
   void maybeFinish();
