@@ -45,6 +45,26 @@ class PumpLoop : public fulcrum::testing::WorkerLoopTest {
         &n);
     return n;
   }
+  // A started pump between two loopback TCP pairs, no idle timeout; the test's ends of them
+  // are down_peer_ (the client) and up_peer_ (the backend). endPump() closes it all.
+  std::unique_ptr<BytePump> tcpPump() {
+    uv_tcp_t* down = tcpPair(&down_peer_);
+    uv_tcp_t* up = tcpPair(&up_peer_);
+    auto pump =
+        std::make_unique<BytePump>(worker_, down, up, std::chrono::milliseconds(0), &observer_);
+    pump->start();
+    return pump;
+  }
+  void endPump(std::unique_ptr<BytePump>& pump) {
+    if (observer_.closed == 0) pump->close();
+    ASSERT_TRUE(runUntil([&] { return observer_.closed == 1; }));
+    pump.reset();
+    close(down_peer_);
+    close(up_peer_);
+  }
+  Observer observer_;
+  int down_peer_ = -1;
+  int up_peer_ = -1;
 };
 
 // A tunnel whose first push fails (the client can no longer be written to) must not arm its
@@ -101,12 +121,8 @@ TEST_F(PumpLoop, IdleTimerLivesExactlyAsLongAsTheTunnel) {
 // epoll afterwards, one epoll_ctl per forwarded read, which doubled the syscalls of a small
 // request/response exchange through the pump.
 TEST_F(PumpLoop, BytesTheSocketTakesAtOnceCostNoEpollCtl) {
-  int down_peer = -1, up_peer = -1;
-  uv_tcp_t* down = tcpPair(&down_peer);
-  uv_tcp_t* up = tcpPair(&up_peer);
-  Observer observer;
-  auto pump = std::make_unique<BytePump>(worker_, down, up, 0s, &observer);
-  pump->start();
+  auto pump = tcpPump();
+  const int down_peer = down_peer_, up_peer = up_peer_;
   // Both sockets enter epoll on the first turn; what follows is the steady state.
   uv_run(worker_.loop(), UV_RUN_NOWAIT);
   uint64_t before = testing::epollCtlCalls();
@@ -128,11 +144,7 @@ TEST_F(PumpLoop, BytesTheSocketTakesAtOnceCostNoEpollCtl) {
   }
   for (int i = 0; i < 3; ++i) uv_run(worker_.loop(), UV_RUN_NOWAIT);
   EXPECT_EQ(testing::epollCtlCalls() - before, 0u);
-  pump->close();
-  ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
-  pump.reset();
-  close(down_peer);
-  close(up_peer);
+  endPump(pump);
 }
 
 // What the destination does not take at once is queued behind the part it took: 4 MiB sent
@@ -183,12 +195,8 @@ TEST_F(PumpLoop, APartialWriteQueuesTheRestInOrder) {
 // other direction still works.
 TEST_F(PumpLoop, BulkBytesAreSplicedInOrderAndTheHalfCloseFollowsThem) {
   std::signal(SIGPIPE, SIG_IGN);
-  int down_peer = -1, up_peer = -1;
-  uv_tcp_t* down = tcpPair(&down_peer);
-  uv_tcp_t* up = tcpPair(&up_peer);
-  Observer observer;
-  auto pump = std::make_unique<BytePump>(worker_, down, up, 0s, &observer);
-  pump->start();
+  auto pump = tcpPump();
+  const int down_peer = down_peer_, up_peer = up_peer_;
   core::SplicePipe* pipe = core::SplicePipe::local();
   ASSERT_NE(pipe, nullptr);
   const uint64_t moves_before = pipe->moves();
@@ -238,11 +246,9 @@ TEST_F(PumpLoop, BulkBytesAreSplicedInOrderAndTheHalfCloseFollowsThem) {
     if (n == 0) down_eof = true;
   }
   EXPECT_EQ(got, reply);
-  ASSERT_TRUE(runUntil([&] { return observer.closed == 1; }));
-  EXPECT_EQ(observer.reason, CloseReason::kDone);
-  pump.reset();
-  close(down_peer);
-  close(up_peer);
+  ASSERT_TRUE(runUntil([&] { return observer_.closed == 1; }));
+  EXPECT_EQ(observer_.reason, CloseReason::kDone);
+  endPump(pump);
 }
 
 }  // namespace
