@@ -19,11 +19,17 @@ CLIENTS = 300  # 600 descriptors through the proxy: over SOFT, under HARD
 
 
 class FdLimit(h.FulcrumTestCase):
-    def test_soft_limit_is_raised_to_the_hard_one(self):
+    def echo_config(self):
+        """(config, port): one worker, a tcp listener for 1,000 connections to an echo
+        backend: about 2,100 descriptors."""
         backend = self.backend(h.TcpEchoServer())
         port = h.free_port()
         cfg = h.tcp_config(port, [backend], workers=1)
         cfg["listeners"][0]["limits"] = {"max_connections": 1000}
+        return cfg, port
+
+    def test_soft_limit_is_raised_to_the_hard_one(self):
+        cfg, port = self.echo_config()
         f = self.fulcrum(cfg, open_files=(SOFT, HARD))
         with open(f"/proc/{f.pid}/limits") as limits:
             line = next(l for l in limits if l.startswith("Max open files"))
@@ -43,10 +49,7 @@ class FdLimit(h.FulcrumTestCase):
         self.assertNotIn("is below the", f.log_text(), "no warning: 4096 is enough here")
 
     def test_hard_limit_below_the_config_is_a_warning(self):
-        backend = self.backend(h.TcpEchoServer())
-        port = h.free_port()
-        cfg = h.tcp_config(port, [backend], workers=1)
-        cfg["listeners"][0]["limits"] = {"max_connections": 1000}
+        cfg, port = self.echo_config()
         f = self.fulcrum(cfg, open_files=(SOFT, SOFT))
         m = f.wait_log(r"open file limit (\d+) is below the (\d+) descriptors", h.scaled(5))
         self.assertEqual(int(m.group(1)), SOFT)
@@ -66,10 +69,7 @@ class FdLimit(h.FulcrumTestCase):
         f.wait_log(r"open file limit 256 is below the \d+ descriptors", h.scaled(5), after=offset)
 
     def test_a_failed_start_says_only_its_reason(self):
-        backend = self.backend(h.TcpEchoServer())
-        port = h.free_port()
-        cfg = h.tcp_config(port, [backend], workers=1)
-        cfg["listeners"][0]["limits"] = {"max_connections": 1000}
+        cfg, port = self.echo_config()
         first = self.fulcrum(cfg)
         low = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT, SOFT))
         cp = subprocess.run([h.fulcrum_bin(), "-c", first.config_path], capture_output=True,
