@@ -69,7 +69,7 @@ void BytePump::push(Direction& dir, const char* data, size_t length) {
     if (rc != 0) {
       dir.queued -= n;
       worker_.buffers().release(b);
-      fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+      fail(errorOf(dir, true));
       return;
     }
     data += n;
@@ -153,7 +153,7 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
       maybeShutdown(dir);
       maybeFinish();
     } else {
-      fail(&dir == &dirs_[0] ? CloseReason::kDownstreamError : CloseReason::kUpstreamError);
+      fail(errorOf(dir, false));
     }
     return;
   }
@@ -184,7 +184,7 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
   if (rc != 0) {
     dir.queued -= b->length;
     worker_.buffers().release(b);
-    fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+    fail(errorOf(dir, true));
     return;
   }
   // Backpressure: the destination is not keeping up; stop reading the source.
@@ -257,7 +257,7 @@ void BytePump::onWriteDone(Direction& dir, core::Buffer* buffer, int status) {
   worker_.buffers().release(buffer);
   if (closing_) return;
   if (status != 0) {
-    fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+    fail(errorOf(dir, true));
     return;
   }
   touch();
@@ -281,7 +281,7 @@ void BytePump::maybeShutdown(Direction& dir) {
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(dir.to), &fd) != 0 || ::shutdown(fd, SHUT_WR) != 0) {
     // The peer is gone; nothing more can be delivered in this direction.
-    fail(&dir == &dirs_[0] ? CloseReason::kUpstreamError : CloseReason::kDownstreamError);
+    fail(errorOf(dir, true));
   }
 }
 

@@ -142,6 +142,13 @@ sockaddr_in client(const char* ip, uint16_t port) {
   return a;
 }
 
+// A pick at `ms` for the client at `addr` (which must outlive the context).
+PickContext from(sockaddr_in& addr, int64_t ms) {
+  PickContext ctx = at(ms);
+  ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+  return ctx;
+}
+
 TestPool sourceIpPool(const std::vector<config::BackendConfig>& backends) {
   TestPool tp(backends);
   tp.config().sticky.mode = config::StickyMode::kSourceIp;
@@ -163,8 +170,7 @@ TEST(StickySourceIp, SameClientSameBackend) {
   for (int c = 0; c < 8; ++c) {
     const std::string ip = "192.0.2." + std::to_string(c + 1);
     sockaddr_in addr = client(ip.c_str(), 1000);
-    PickContext ctx = at(0);
-    ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+    PickContext ctx = from(addr, 0);
     const auto* first = picker->pick(ctx);
     used.insert(first->index);
     for (int i = 0; i < 100; ++i) {
@@ -196,8 +202,7 @@ TEST(StickySourceIp, ParallelFirstConnectionsOnSeveralWorkersShareABackend) {
       for (int c = 0; c < kClients; ++c) {
         const std::string ip = "198.18." + std::to_string(c / 250) + "." + std::to_string(c % 250);
         sockaddr_in addr = client(ip.c_str(), static_cast<uint16_t>(1000 + w));
-        PickContext ctx = at(0);
-        ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+        PickContext ctx = from(addr, 0);
         got[w][c] = pickers[w]->pick(ctx)->index;
       }
     });
@@ -219,8 +224,7 @@ TEST(StickySourceIp, DeadBackendReroutesAndRemembersNewOne) {
   TestPool tp = sourceIpPool(four());
   auto picker = tp.picker(1);
   sockaddr_in addr = client("192.0.2.1", 1);
-  PickContext ctx = at(0);
-  ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+  PickContext ctx = from(addr, 0);
   const auto* first = picker->pick(ctx);
   tp.state(first->index).health = upstream::Health::kDown;
   const auto* second = picker->pick(ctx);
@@ -233,22 +237,19 @@ TEST(StickySourceIp, DrainedBackendKeepsItsClientsAndTakesNoNewOnes) {
   TestPool tp = sourceIpPool(four());
   auto before = tp.picker(1);
   sockaddr_in addr = client("192.0.2.7", 1);
-  PickContext ctx = at(0);
-  ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+  PickContext ctx = from(addr, 0);
   const uint32_t bound = before->pick(ctx)->index;
   tp.config().backends[bound].weight = 0;  // the reload that drains it; the table is kept
   tp.build();
   auto after = tp.picker(2, before.get());
   for (int i = 0; i < 20; ++i) {
     addr.sin_port = htons(static_cast<uint16_t>(3000 + i));
-    PickContext again = at(1000);
-    again.client_addr = reinterpret_cast<sockaddr*>(&addr);
+    PickContext again = from(addr, 1000);
     ASSERT_EQ(after->pick(again)->index, bound);
   }
   for (int c = 0; c < 200; ++c) {  // new clients never go there
     sockaddr_in other = client(("203.0.113." + std::to_string(c)).c_str(), 1);
-    PickContext fresh = at(1000);
-    fresh.client_addr = reinterpret_cast<sockaddr*>(&other);
+    PickContext fresh = from(other, 1000);
     ASSERT_NE(after->pick(fresh)->index, bound);
   }
 }
@@ -257,8 +258,7 @@ TEST(StickySourceIp, EntryExpiresAfterTtl) {
   TestPool tp = sourceIpPool(four());
   auto picker = tp.picker(1);
   sockaddr_in addr = client("192.0.2.1", 1);
-  PickContext ctx = at(0);
-  ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+  PickContext ctx = from(addr, 0);
   picker->pick(ctx);
   EXPECT_EQ(tp.balancer().source_ip_table->size(), 1u);
   EXPECT_FALSE(tp.balancer().source_ip_table->lookup(
@@ -274,8 +274,7 @@ TEST(StickySourceIp, AffinitySurvivesReloadThatReordersPool) {
   for (int c = 0; c < 16; ++c)
     clients.push_back(client(("198.51.100." + std::to_string(c + 1)).c_str(), 9));
   for (auto& addr : clients) {
-    PickContext ctx = at(0);
-    ctx.client_addr = reinterpret_cast<sockaddr*>(&addr);
+    PickContext ctx = from(addr, 0);
     chosen.push_back(before->pick(ctx)->address());
   }
   // Reload: backends in another order, one more added. Same table, same backends.
@@ -287,8 +286,7 @@ TEST(StickySourceIp, AffinitySurvivesReloadThatReordersPool) {
   EXPECT_EQ(tp.balancer().source_ip_table, old_balancer->source_ip_table);
   auto after = tp.picker(2, before.get());
   for (size_t c = 0; c < clients.size(); ++c) {
-    PickContext ctx = at(1000);
-    ctx.client_addr = reinterpret_cast<sockaddr*>(&clients[c]);
+    PickContext ctx = from(clients[c], 1000);
     EXPECT_EQ(after->pick(ctx)->address(), chosen[c]);
   }
 }

@@ -89,6 +89,7 @@ class BytePump {
   bool splices(const Direction& dir) const { return dir.bulk && dir.queued == 0 && !dir.no_splice; }
   // What `to` did not take of a splice, out of the pipe into pool buffers and uv_write.
   void queueFromPipe(Direction& dir, core::SplicePipe& pipe);
+  // The side a failure of `dir` is on: its source when reading, its destination when writing.
   CloseReason errorOf(const Direction& dir, bool writing) const;
   void onWriteDone(Direction& dir, core::Buffer* buffer, int status);
   void maybeShutdown(Direction& dir);
