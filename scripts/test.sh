@@ -4,7 +4,8 @@
 #      backends on 127.0.0.1).
 #   2. ASan+UBSan build: every unit test and the end-to-end tests labelled `asan` (reload
 #      leak check, byte pump, HTTP parsing and tunnels), with leak detection on.
-#   3. The libFuzzer target over the request path (clang): built, and run for 30 s.
+#   3. The libFuzzer targets over the request and response paths (clang): built, and run for
+#      30 s and 20 s.
 # Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer and fuzz builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,15 +32,20 @@ if [[ $fast -eq 0 ]]; then
   (cd build-asan && ctest --output-on-failure -j"$jobs" -L unit && ctest --output-on-failure -L asan)
 fi
 if [[ $fast -eq 0 ]]; then
-  # The libFuzzer target must keep building (it compiles its own list of sources), and a
+  # The libFuzzer targets must keep building (each compiles its own list of sources), and a
   # short run over the seed corpus, with the whole-head cross-check on, must find nothing.
-  echo "== Fuzz target build and a 30 s run"
+  echo "== Fuzz targets build, and a 30 s and a 20 s run"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DFULCRUM_FUZZ=ON \
     -DFULCRUM_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target request_parser_fuzz
-  fuzz_corpus=$(mktemp -d)  # new inputs go here; the seeds in tests/fuzz/corpus stay as they are
-  build-fuzz/tests/fuzz/request_parser_fuzz -max_total_time=30 -max_len=4096 -print_final_stats=1 \
-    "$fuzz_corpus" tests/fuzz/corpus 2>&1 | tail -n 12
-  rm -rf "$fuzz_corpus"
+  cmake --build build-fuzz -j"$jobs" --target request_parser_fuzz response_parser_fuzz
+  fuzz() {  # TARGET SECONDS SEEDS: new inputs go to a scratch directory, the seeds stay as they are
+    local scratch
+    scratch=$(mktemp -d)
+    build-fuzz/tests/fuzz/"$1" -max_total_time="$2" -max_len=4096 -print_final_stats=1 \
+      "$scratch" "$3" 2>&1 | tail -n 6  # a finding fails the pipe (pipefail), and the script
+    rm -rf "$scratch"
+  }
+  fuzz request_parser_fuzz 30 tests/fuzz/corpus
+  fuzz response_parser_fuzz 20 tests/fuzz/response_corpus
 fi
 echo "== all tests passed"
