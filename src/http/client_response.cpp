@@ -142,8 +142,7 @@ void ClientSession::maybeSplice() {
 void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
   core::SplicePipe* pipe = core::SplicePipe::local();
   const uint64_t left = response_.lengthBodyLeft();
-  // The body's last byte is read and parsed as usual: the response ends where it always does.
-  if (phase_ != Phase::kExchange || &c != upstream_ || pipe == nullptr || left <= 1 ||
+  if (phase_ != Phase::kExchange || &c != upstream_ || pipe == nullptr || left == 0 ||
       client_writer_.queued() != 0) {
     c.setSplice(false);  // the next turn reads the socket as usual
     return;
@@ -151,8 +150,11 @@ void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
   uv_os_fd_t to = -1;
   uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &to);
   progress();
-  const core::SplicePipe::Moved m = pipe->move(c.fd(), to, std::min(left - 1, pipe->capacity()));
-  response_.skipBody(m.in);
+  const core::SplicePipe::Moved m = pipe->move(c.fd(), to, std::min(left, pipe->capacity()));
+  // The body's last byte may go too: the parser is then told (skipRestOfBody) rather than
+  // given it, which saves the client a one-byte segment after the rest.
+  const bool whole = m.in == left;
+  response_.skipBody(whole ? m.in - 1 : m.in);
   client_writer_.countWrittenBeside(m.out);
   if (m.dest_error != 0) {
     onWriterError(client_writer_, m.dest_error);  // the client went away
@@ -165,11 +167,26 @@ void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
     while (size_t n = pipe->readBack(chunk, sizeof chunk)) client_writer_.append(chunk, n);
     client_writer_.flush();
     c.setSplice(false);
-    if (client_writer_.aboveHighWatermark()) c.stopReading();
+    if (!whole && client_writer_.aboveHighWatermark()) c.stopReading();
+  }
+  if (whole) {
+    endSplicedBody(c);
     return;
   }
   // EOF or an error: a plain read reports it (onUpstreamClosed) on the next turn.
-  if (m.source_done || left - m.in <= 1) c.setSplice(false);
+  if (m.source_done) c.setSplice(false);
+}
+
+void ClientSession::endSplicedBody(UpstreamConnection& c) {
+  c.setSplice(false);
+  if (response_.skipRestOfBody().status != ResponseParser::Status::kComplete) {
+    cutResponse();  // cannot happen with a Content-Length body; never made to look complete
+    return;
+  }
+  // Bytes after the body (more than the Content-Length said) or the backend's close: not
+  // reused, as when they come in the same read as the body's end.
+  if (c.hasPendingInput()) ex_.upstream_reusable = false;
+  onResponseDone();
 }
 
 void ClientSession::onResponseDone() {

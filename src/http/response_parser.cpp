@@ -143,6 +143,19 @@ ResponseParser::Result ResponseParser::finish(ResponseSink* sink) {
   return fail("backend closed mid-response", 0);
 }
 
+ResponseParser::Result ResponseParser::skipRestOfBody() {
+  if (complete_) return {Status::kComplete, 0};  // as feed()
+  if (lengthBodyLeft() == 0) return fail("no body left to skip", 0);
+  // llhttp ends a Content-Length body on its last byte, whatever the byte is: it is given one
+  // stand-in byte, with no sink to pass it to (onBody).
+  parser_.content_length = 1;
+  sink_ = nullptr;
+  static constexpr char kStandIn = 0;
+  llhttp_errno_t err = llhttp_execute(&parser_, &kStandIn, 1);
+  if (err == HPE_PAUSED && complete_) return {Status::kComplete, 0};
+  return fail(err == HPE_OK ? "body did not end" : llhttp_get_error_reason(&parser_), 0);
+}
+
 bool ResponseParser::finishHead() {
   uint8_t major = llhttp_get_http_major(&parser_);
   uint8_t minor = llhttp_get_http_minor(&parser_);

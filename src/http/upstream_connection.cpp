@@ -59,6 +59,12 @@ int UpstreamConnection::fd() const {
   return fd;
 }
 
+bool UpstreamConnection::hasPendingInput() const {
+  char byte;
+  ssize_t n = ::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 void UpstreamConnection::stopReading() {
   if (!reading_ || closing_ || released_) return;
   reading_ = false;

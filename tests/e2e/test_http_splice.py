@@ -1,7 +1,9 @@
 """Large Content-Length response bodies go from the backend's socket to the client's by
 splice(2), without passing through the proxy's memory (README, "Bodies"). What a client sees
 must not change: every body byte-exact, around the threshold too; keep-alive on both sides
-(the last byte goes through the parser, which ends the response as always); a slow client
+(the last byte is spliced too, and the parser told: the response ends as always); a backend
+that sends more than its Content-Length, or closes, right after a spliced body (that
+connection is not reused); a slow client
 (what it cannot take goes through the writer: backpressure, bounded memory); a client or a
 backend that goes away mid-body; the bytes counted in fulcrum_bytes_sent_total."""
 # ctest-label: asan
@@ -25,6 +27,30 @@ def big_cl_response(size: int) -> Response:
     """`size` bytes with a Content-Length, streamed by the backend in 1 MiB blocks."""
     return Response(200, headers=[("Content-Length", str(size))],
                     body=(BLOCK for _ in range(size // h.MiB)), no_length=True)
+
+
+class OneWriteLengthBackend(h.ThreadedServer):
+    """Answers /extra with a Content-Length body and stray bytes after it in the same write,
+    /close with one followed by its close (no Connection: close), anything else with "ok"."""
+
+    BODY = h.payload(200_000, seed=5)
+
+    def handle(self, conn, conn_id):
+        reader = SockReader(conn)
+        while True:
+            try:
+                head = read_head(reader, is_request=True)
+            except Exception:
+                return
+            cl = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+            if head.target == "/extra":
+                conn.sendall(cl % len(self.BODY) + self.BODY + b"HTTP/1.1 200 OK\r\n\r\nstray")
+            elif head.target == "/close":
+                conn.sendall(cl % len(self.BODY) + self.BODY)
+                conn.close()
+                return
+            else:
+                conn.sendall(cl % 2 + b"ok")
 
 
 class Splice(h.FulcrumTestCase):
@@ -160,6 +186,28 @@ class Splice(h.FulcrumTestCase):
         with h.HttpClient(port, timeout=h.scaled(10)) as c:
             r = c.request("GET", "/fine")
             self.assertEqual(r.body, body[:100_000])
+
+    def test_bytes_or_close_after_a_spliced_body_keep_that_connection_from_reuse(self):
+        b = self.backend(OneWriteLengthBackend())
+        port = h.free_port()
+        self.fulcrum(hh.http_config(port, [hh.pool("p", [b])]))
+        with h.connect(port, timeout=h.scaled(10)) as s:
+            reader = SockReader(s)
+            for n, target in enumerate(("/extra", "/close", "/extra"), start=1):
+                # Pipelined: the next request is taken up as soon as the spliced body ends,
+                # while the backend's stray bytes or close are already there to be seen.
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+                          % target.encode())
+                head = read_head(reader, is_request=False)
+                body, complete = read_body(reader, head, is_request=False)
+                self.assertEqual((head.status, complete), (200, True), target)
+                self.assertEqual(body, OneWriteLengthBackend.BODY, target)
+                # The next answer comes from a new backend connection: the stray bytes are
+                # never taken for it, and the closed connection is not tried.
+                head = read_head(reader, is_request=False)
+                body, complete = read_body(reader, head, is_request=False)
+                self.assertEqual((head.status, body), (200, b"ok"), f"after {target}")
+                self.assertEqual(b.connections, n + 1)
 
     def test_spliced_bytes_are_counted(self):
         body = h.payload(3 * h.MiB, seed=2)

@@ -4,7 +4,8 @@
 // (ClientSession::onUpstreamReadable) and tells the parser with skipBody(). Besides "no crash,
 // no sanitizer report" it checks:
 //  - the outcome does not depend on how the bytes were split into reads, nor on which body
-//    bytes were spliced past the parser: same responses, same bodies, same end positions;
+//    bytes were spliced past the parser (its last byte too): same responses, same bodies,
+//    same end positions;
 //  - a complete Content-Length body has exactly that length, and a body-less answer (HEAD,
 //    1xx, 204, 304) has none;
 //  - the head written for the client parses back (with a fresh parser) to the same status and
@@ -93,8 +94,9 @@ struct Outcome {
 };
 
 // Feeds `in` in pieces of `piece` bytes, up to four responses in a row (each after expect(),
-// as for the next request on a reused connection). With skip_max > 0, whenever a Content-Length
-// body has more than one byte left, up to skip_max of them go past the parser, as a splice does.
+// as for the next request on a reused connection). With skip_max > 0, up to skip_max bytes of
+// a Content-Length body at a time go past the parser, as a splice does (skipBody), and when the
+// last byte goes with them the parser is told so (skipRestOfBody).
 Outcome run(std::string_view in, size_t piece, size_t skip_max, bool head_request, bool upgrade) {
   Outcome o;
   Recorder rec;
@@ -104,14 +106,20 @@ Outcome run(std::string_view in, size_t piece, size_t skip_max, bool head_reques
   size_t pos = 0;
   bool finished = false;
   for (int guard = 0; guard < 1 << 20 && !finished; ++guard) {
-    if (skip_max > 0 && parser.lengthBodyLeft() > 1 && pos < in.size()) {
-      size_t k = std::min<uint64_t>({parser.lengthBodyLeft() - 1, skip_max, in.size() - pos});
-      rec.body.append(in.data() + pos, k);
-      parser.skipBody(k);
-      pos += k;
-    }
     ResponseParser::Result r{ResponseParser::Status::kNeedMore, 0};
-    if (pos < in.size()) {
+    const uint64_t left = skip_max > 0 && pos < in.size() ? parser.lengthBodyLeft() : 0;
+    if (left > 0) {
+      size_t k = std::min<uint64_t>({left, skip_max, in.size() - pos});
+      rec.body.append(in.data() + pos, k);
+      pos += k;
+      if (k < left) {
+        parser.skipBody(k);
+        continue;
+      }
+      parser.skipBody(k - 1);
+      r = parser.skipRestOfBody();  // the last byte went too
+      check(r.status == ResponseParser::Status::kComplete);
+    } else if (pos < in.size()) {
       r = parser.feed(in.data() + pos, std::min(piece, in.size() - pos), &rec);
       pos += r.consumed;
       check(pos <= in.size());

@@ -246,4 +246,33 @@ TEST(HttpResponseParser, BigHeadIsError) {
 }
 
 }  // namespace
+// A large body goes to the client by splice(2): the parser is told how much went past it
+// (skipBody), and when the last byte went too (skipRestOfBody), the response ends there with the
+// sink never given a stand-in byte, and the parser is ready for the next response.
+TEST(HttpResponseParser, BodySplicedPastTheParserToItsLastByte) {
+  ResponseParser p;
+  Collect sink;
+  p.expect(false, false);
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+  auto r = p.feed(head.data(), head.size(), &sink);
+  ASSERT_EQ(r.status, S::kNeedMore);
+  EXPECT_EQ(sink.body, "0123456789");
+  EXPECT_EQ(p.lengthBodyLeft(), 90u);
+  p.skipBody(40);
+  EXPECT_EQ(p.lengthBodyLeft(), 50u);
+  p.skipBody(49);
+  r = p.skipRestOfBody();
+  EXPECT_EQ(r.status, S::kComplete);
+  EXPECT_EQ(p.lengthBodyLeft(), 0u);
+  EXPECT_EQ(sink.body, "0123456789");  // nothing of the skipped bytes, no stand-in byte
+  EXPECT_EQ(p.skipRestOfBody().status, S::kComplete);  // as feed() after the end
+  // No body to skip (no head yet): an error, never a response made to look complete.
+  p.expect(false, false);
+  EXPECT_EQ(p.skipRestOfBody().status, S::kError);
+  std::string next = "HTTP/1.1 204 No Content\r\n\r\n";
+  p.expect(false, false);
+  EXPECT_EQ(p.feed(next.data(), next.size(), &sink).status, S::kComplete);
+  EXPECT_EQ(sink.status, 204);
+}
+
 }  // namespace fulcrum::http

@@ -73,6 +73,9 @@ class ResponseParser {
   // below lengthBodyLeft(), so that the last byte comes through feed() and ends the response
   // there as always.
   void skipBody(uint64_t n) { parser_.content_length -= n; }
+  // All of lengthBodyLeft() went to the client past the parser, the last byte too: ends the
+  // response as that byte would have (kComplete), without the sink seeing it.
+  Result skipRestOfBody();
   void shrink() { buf_.shrink(); }
   // Between exchanges: gives all head memory back (the next expect() starts afresh).
   void release();

@@ -58,6 +58,9 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   // first read of a large body then copies little of it before splicing takes over.
   void limitReads(uint32_t bytes) { read_limit_ = bytes; }
   int fd() const;
+  // The socket has bytes to read or its EOF now (a peek, nothing consumed): after a response
+  // whose last bytes were spliced, the connection is then unfit for another request.
+  bool hasPendingInput() const;
   // Hands the handle over (to a tunnel's byte pump): reading stops, nothing more is written
   // here; the object stays until pending writes have called back, then frees itself.
   uv_tcp_t* release();
