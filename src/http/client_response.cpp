@@ -1,4 +1,6 @@
 // ClientSession: the backend's response, the proxy's own errors, logging and the tunnel.
+#include <algorithm>
+
 #include "fulcrum/core/access_log.h"
 #include "fulcrum/core/log.h"
 #include "fulcrum/core/splice_pipe.h"
@@ -358,7 +360,7 @@ void ClientSession::recordRequest(uint16_t status) {
   cell.duration.observe(static_cast<double>(micros(ex_.started_us, eventUs())) / 1e6);
 }
 
-void ClientSession::writeAccessLog(uint16_t status) {
+void ClientSession::writeAccessLog(uint16_t status, bool closing) {
   core::AccessLog& log = worker().accessLog();
   if (!log.enabled()) return;
   core::AccessLogEntry e;
@@ -377,6 +379,10 @@ void ClientSession::writeAccessLog(uint16_t status) {
   e.bytes_in = request_bytes_;
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
+  // A connection closing now drops what its writer still holds (the newest bytes, this
+  // exchange's first): they never reach the wire, and the log says what did, as the
+  // fulcrum_bytes_sent_total counter and nginx's $bytes_sent do.
+  if (closing) e.bytes_out -= std::min<uint64_t>(e.bytes_out, client_writer_.queued());
   if (pump_ != nullptr) {
     // A tunnel is logged when it ends, as nginx and HAProxy do: with what it carried both
     // ways (the 101 head included) and how long it lived.

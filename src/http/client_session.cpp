@@ -504,7 +504,7 @@ void ClientSession::recordUnfinished() {
   // "client closed request": nothing was answered).
   uint16_t status = ex_.head_sent ? ex_.status : 499;
   recordRequest(status);
-  writeAccessLog(status);
+  writeAccessLog(status, /*closing=*/true);
 }
 
 void ClientSession::onHandleClosed() {

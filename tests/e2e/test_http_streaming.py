@@ -253,6 +253,46 @@ class Streaming(h.FulcrumTestCase):
             self.assertFalse(complete)
             self.assertLess(time.monotonic() - start, h.scaled(3))
 
+    def test_access_log_counts_what_a_cut_client_received(self):
+        # A client that stops reading is cut after client_idle. What the proxy still held for
+        # it was never sent: the access log's bytes_out and fulcrum_bytes_sent_total say what
+        # reached the client (nginx's $bytes_sent), for a spliced body and a re-chunked one.
+        size = 32 * h.MiB
+
+        def handler(r):
+            blocks = (BLOCK for _ in range(size // h.MiB))
+            if r.target == "/chunked":
+                return Response(200, body=blocks, chunked=True)
+            return Response(200, headers=[("Content-Length", str(size))], body=blocks,
+                            no_length=True)
+
+        b = self.backend(h.HttpBackend("b", record_raw=False, handler=handler))
+        port, admin = h.free_port(), h.free_port()
+        log_path = f"{self.tmp}/access.log"
+        self.fulcrum(f'log: {{ access_log: "{log_path}", format: json }}\n' +
+                     hh.http_config(port, [hh.pool("p", [b], timeouts="{ idle: 500ms }")],
+                                    admin_port=admin,
+                                    listener_extra="timeouts: { client_idle: 1s }"))
+        for n, target in enumerate(("/length", "/chunked"), start=1):
+            before = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            s.settimeout(h.scaled(30))
+            s.connect(("127.0.0.1", port))
+            with s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode())
+                time.sleep(h.scaled(3))  # nothing read for the pool's idle + client_idle: cut
+                received = 0
+                while data := s.recv(1 << 20):
+                    received += len(data)
+            self.assertLess(received, size, f"{target}: never cut")
+            hh.wait_for(lambda: len(hh.access_log_lines(log_path)) == n, 3, f"{target}'s line")
+            line = hh.access_log_lines(log_path)[-1]
+            self.assertEqual((line["path"], line["status"]), (target, 200))
+            self.assertEqual(line["bytes_out"], received, f"{target}: logged bytes")
+            after = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
+            self.assertEqual(after - before, received, f"{target}: counted bytes")
+
     def test_upload_to_slow_backend(self):
         b = self.backend(SlowReadingBackend(name="slow"))
         port = h.free_port()

@@ -191,7 +191,8 @@ class ClientSession final : public core::Session,
   void waitOnBackendReading(Wait wait, std::chrono::milliseconds period, size_t unsent);
   // Adds the client bytes written since the last report to fulcrum_bytes_sent_total.
   void reportBytesSent();
-  void writeAccessLog(uint16_t status);
+  // `closing`: the connection closes now, and what the writer holds is never sent.
+  void writeAccessLog(uint16_t status, bool closing = false);
   void startTunnel(const char* upstream_rest, size_t length);
   void onPumpBytes(bool to_upstream, size_t bytes) override;
   void onPumpClosed(l4::CloseReason reason) override;
