@@ -429,8 +429,7 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(1);
   pump_->pushToDownstream(scratch_.data(), scratch_.size());
   if (length > 0) pump_->pushToDownstream(upstream_rest, length);
-  // The pump counts what it reads from now on (onPumpBytes); these bytes it was handed.
-  if (metrics::ListenerCell* cell = slot_.cell()) cell->bytes_sent.add(scratch_.size() + length);
+  // The pump counts these as sent once written, as every byte it sends the client (onPumpBytes).
   if (held_ != nullptr) {
     pump_->pushToUpstream(held_->data + held_off_, held_len_);
     worker().buffers().release(held_);

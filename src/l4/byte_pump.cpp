@@ -157,10 +157,8 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
     }
     return;
   }
-  touch();
-  dir.bytes += static_cast<size_t>(nread);
+  received(dir, static_cast<size_t>(nread));
   dir.bulk = static_cast<size_t>(nread) == buf->len;  // filled: more is probably waiting
-  observer_->onPumpBytes(&dir == &dirs_[0], static_cast<size_t>(nread));
   uv_buf_t out = uv_buf_init(b->data, static_cast<unsigned>(nread));
   uv_buf_t* rest = &out;
   unsigned pieces = 1;
@@ -170,6 +168,7 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
     // callback and an epoll_ctl on `to` afterwards; this one costs neither. Errors are left
     // to uv_write below, which sees them again and reports them the usual way.
     int w = uv_try_write(stream(dir.to), &out, 1);
+    if (w > 0) delivered(dir, static_cast<size_t>(w));
     if (w == nread) {
       worker_.buffers().release(b);
       return;
@@ -210,11 +209,8 @@ void BytePump::onSpliceable(Direction& dir) {
   uv_fileno(reinterpret_cast<uv_handle_t*>(dir.from), &from);
   uv_fileno(reinterpret_cast<uv_handle_t*>(dir.to), &to);
   const core::SplicePipe::Moved m = pipe->move(from, to, pipe->capacity());
-  if (m.in > 0) {
-    touch();
-    dir.bytes += m.in;
-    observer_->onPumpBytes(&dir == &dirs_[0], m.in);
-  }
+  if (m.in > 0) received(dir, m.in);
+  if (m.out > 0) delivered(dir, m.out);
   if (m.dest_error != 0) {
     fail(errorOf(dir, true));
     return;
@@ -252,8 +248,22 @@ void BytePump::queueFromPipe(Direction& dir, core::SplicePipe& pipe) {
   }
 }
 
+void BytePump::received(Direction& dir, size_t n) {
+  touch();
+  dir.bytes += n;
+  if (&dir == &dirs_[0]) observer_->onPumpBytes(true, n);  // from the client
+}
+
+void BytePump::delivered(Direction& dir, size_t n) {
+  dir.delivered += n;
+  if (&dir == &dirs_[1]) observer_->onPumpBytes(false, n);  // to the client
+}
+
 void BytePump::onWriteDone(Direction& dir, core::Buffer* buffer, int status) {
   dir.queued -= buffer->length;
+  // Also while closing: a write that completed before the close is on the wire (the
+  // observer outlives every write callback, which all come before the close callbacks).
+  if (status == 0) delivered(dir, buffer->length);
   worker_.buffers().release(buffer);
   if (closing_) return;
   if (status != 0) {

@@ -3,9 +3,12 @@
 - A tcp session with no bytes either way for the pool's `timeouts.idle` is closed (both
   sides); one with regular traffic is not.
 - A listener at `limits.max_connections` closes further connections at once (logged with
-  status 503); when a session ends, a new connection is accepted again."""
+  status 503); when a session ends, a new connection is accepted again.
+- A session closed while its client reads nothing counts as sent (access log `bytes_out`,
+  `fulcrum_bytes_sent_total`) what reached the client, not what the proxy held and dropped."""
 
 import os
+import socket
 import time
 
 import harness as h
@@ -52,6 +55,32 @@ class TcpLimits(h.FulcrumTestCase):
         self.assertTrue(closed)
         self.assertGreater(elapsed, IDLE * 0.9, "closed before the idle timeout")
         self.assertLess(elapsed, 2 * IDLE + h.scaled(1), f"closed after {elapsed:.2f}s")
+
+    def test_session_cut_while_the_client_reads_nothing_counts_what_reached_it(self):
+        size = 64 * h.MiB
+        backend = self.backend(h.TcpBulkServer(size))
+        port, admin = h.free_port(), h.free_port()
+        log_path = os.path.join(self.tmp, "access.log")
+        cfg = h.tcp_config(port, [backend], workers=1)
+        cfg["pools"][0]["timeouts"] = {"idle": f"{int(IDLE * 1000)}ms"}
+        cfg["log"] = {"access_log": log_path, "format": "json"}
+        cfg["admin"] = {"listen": f"127.0.0.1:{admin}"}
+        self.fulcrum(cfg)
+        before = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="l4")
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.settimeout(h.scaled(30))
+        s.connect(("127.0.0.1", port))
+        with s:
+            time.sleep(IDLE + h.scaled(2))  # reads nothing: the session idles out, bytes held
+            received = 0
+            while data := s.recv(1 << 20):
+                received += len(data)
+        self.assertLess(received, size, "never cut")
+        hh.wait_for(lambda: len(hh.access_log_lines(log_path)) == 1, 3, "the session's line")
+        self.assertEqual(hh.access_log_lines(log_path)[0]["bytes_out"], received)
+        after = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="l4")
+        self.assertEqual(after - before, received)
 
     def test_max_connections(self):
         limit = 3

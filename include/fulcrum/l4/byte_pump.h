@@ -32,7 +32,8 @@ const char* closeReasonName(CloseReason reason);
 class PumpObserver {
  public:
   virtual ~PumpObserver() = default;
-  // Bytes moved (for metrics); called as data is forwarded.
+  // Bytes moved (for metrics): those from the client as they are read, those to the client as
+  // they are written to its socket (what a cut connection drops is not counted as sent).
   virtual void onPumpBytes(bool downstream_to_upstream, size_t bytes) {
     (void)downstream_to_upstream;
     (void)bytes;
@@ -57,8 +58,9 @@ class BytePump {
   void start();
   // Closes both sides now; onPumpClosed(kClosed) follows asynchronously.
   void close(CloseReason reason = CloseReason::kClosed);
+  // Read from the client (pushed bytes included), and written to the client's socket.
   uint64_t bytesToUpstream() const { return dirs_[0].bytes; }
-  uint64_t bytesToDownstream() const { return dirs_[1].bytes; }
+  uint64_t bytesToDownstream() const { return dirs_[1].delivered; }
 
  private:
   struct Direction {
@@ -74,13 +76,16 @@ class BytePump {
     // reads, which cost the same syscalls and no pipe.
     bool bulk = false;
     bool no_splice = false;  // the source ended or failed: a plain read reports it
-    uint64_t bytes = 0;
-    size_t queued = 0;  // bytes written to `to` and not yet completed
+    uint64_t bytes = 0;      // read from `from` (or pushed)
+    uint64_t delivered = 0;  // written to `to`'s socket
+    size_t queued = 0;       // bytes written to `to` and not yet completed
   };
   static constexpr size_t kHighWatermark = 256 * 1024;
   static constexpr size_t kLowWatermark = 64 * 1024;
 
   void push(Direction& dir, const char* data, size_t length);
+  void received(Direction& dir, size_t n);   // read from dir.from
+  void delivered(Direction& dir, size_t n);  // written to dir.to's socket
   void startReading(Direction& dir);
   void onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf);
   // `from` is readable and the direction splices: moves what it has to `to` (onRead's
