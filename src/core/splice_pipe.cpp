@@ -45,8 +45,15 @@ SplicePipe::Moved SplicePipe::move(int from, int to, size_t max) {
   ssize_t in = splice(from, nullptr, write_end_, nullptr, max, kFlags);
   if (in <= 0) {
     // A socket splice(2) does not work with (EINVAL) makes this thread copy from now on.
-    if (in < 0 && (errno == EINVAL || errno == ENOSYS)) broken_ = t_failed = true;
-    m.source_done = in == 0 || errno != EAGAIN;
+    if (in == 0) {
+      m.source_done = true;
+    } else if (errno == EINVAL || errno == ENOSYS) {
+      broken_ = t_failed = true;
+      m.source_done = true;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      m.source_done = true;
+      m.source_error = -errno;
+    }
     return m;
   }
   m.in = static_cast<size_t>(in);

@@ -182,4 +182,13 @@ size_t unsentBytes(const uv_tcp_t* handle) { return queuedBytes(handle, SIOCOUTQ
 
 size_t unreadBytes(const uv_tcp_t* handle) { return queuedBytes(handle, FIONREAD); }
 
+int pendingError(const uv_stream_t* stream) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(stream), &fd) != 0) return 0;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+  return -err;
+}
+
 }  // namespace fulcrum::core

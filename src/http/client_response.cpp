@@ -175,7 +175,11 @@ void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
     endSplicedBody(c);
     return;
   }
-  // EOF or an error: a plain read reports it (onUpstreamClosed) on the next turn.
+  if (m.source_error != 0) {
+    c.readFailed(m.source_error);  // a reset: not the EOF a read after it would find
+    return;
+  }
+  // EOF: a plain read reports it (onUpstreamClosed) on the next turn.
   if (m.source_done) c.setSplice(false);
 }
 

@@ -91,12 +91,21 @@ void UpstreamConnection::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread < 0) {
-    UpstreamUser* user = user_;
-    close();
-    if (user != nullptr) user->onUpstreamClosed(*this, static_cast<int>(nread));
+    // A reset that libuv reported as the end would end a close-delimited body as complete.
+    int status = static_cast<int>(nread);
+    if (status == UV_EOF) {
+      if (int err = core::pendingError(stream(handle_))) status = err;
+    }
+    readFailed(status);
     return;
   }
   if (user_ != nullptr) user_->onUpstreamData(*this, *b, static_cast<size_t>(nread));
+}
+
+void UpstreamConnection::readFailed(int status) {
+  UpstreamUser* user = user_;
+  close();
+  if (user != nullptr) user->onUpstreamClosed(*this, status);
 }
 
 void UpstreamConnection::onWriterDrained(StreamWriter&) {

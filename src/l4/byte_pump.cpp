@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "fulcrum/core/tcp_connect.h"
 #include "fulcrum/core/uv_util.h"
 #include "fulcrum/core/worker.h"
 
@@ -146,7 +147,9 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread < 0) {
     worker_.buffers().release(b);
-    if (nread == UV_EOF) {
+    // A reset that libuv reported as the end (core::pendingError) is a failure, not a
+    // half-close to pass on.
+    if (nread == UV_EOF && core::pendingError(stream(dir.from)) == 0) {
       dir.eof = true;
       dir.reading = false;
       uv_read_stop(stream(dir.from));
@@ -215,9 +218,13 @@ void BytePump::onSpliceable(Direction& dir) {
     fail(errorOf(dir, true));
     return;
   }
+  if (m.source_error != 0) {
+    fail(errorOf(dir, false));  // a reset: not the EOF a read after it would find
+    return;
+  }
   if (m.out < m.in) queueFromPipe(dir, *pipe);  // `to` is full: the rest waits in our buffers
   if (m.source_done) {
-    dir.no_splice = true;  // EOF or an error: a plain read reports it on the next turn
+    dir.no_splice = true;  // EOF: a plain read reports it on the next turn
   } else if (m.in < core::Buffer::kCapacity) {
     dir.bulk = false;  // the burst is over: small reads again
   }

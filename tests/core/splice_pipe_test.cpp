@@ -174,7 +174,29 @@ TEST(SplicePipe, SourceEofAndDestinationFailureAreReported) {
   m = pipe->move(src_r, dst2_w, 1000);
   EXPECT_EQ(m.in, 0u);
   EXPECT_TRUE(m.source_done);
+  EXPECT_EQ(m.source_error, 0);  // an EOF, not an error
   for (int fd : {src_r, dst_w, dst2_w, dst2_r}) close(fd);
+}
+
+// A source that resets: the failed splice clears the socket's error, so a read after it finds
+// an EOF. The move reports the reset itself, for its caller to end the stream as failed.
+TEST(SplicePipe, SourceResetIsReportedAsAnErrorNotAnEof) {
+  SplicePipe* pipe = SplicePipe::local();
+  ASSERT_NE(pipe, nullptr);
+  auto [src_w, src_r] = tcpPair();
+  auto [dst_w, dst_r] = tcpPair();
+  linger hard{1, 0};
+  setsockopt(src_w, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  close(src_w);  // RST
+  pollfd p{src_r, POLLIN, 0};
+  ASSERT_GT(poll(&p, 1, 1000), 0);
+  SplicePipe::Moved m = pipe->move(src_r, dst_w, 1000);
+  EXPECT_EQ(m.in, 0u);
+  EXPECT_TRUE(m.source_done);
+  EXPECT_EQ(m.source_error, -ECONNRESET);
+  char byte;
+  EXPECT_EQ(read(src_r, &byte, 1), 0);  // what a plain read would have taken for the end
+  for (int fd : {src_r, dst_w, dst_r}) close(fd);
 }
 
 }  // namespace

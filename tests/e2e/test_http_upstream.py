@@ -239,6 +239,34 @@ class Upstream(h.FulcrumTestCase):
                 reset = True
             self.assertTrue(reset, f"a clean end after {len(got)} bytes: the cut looked complete")
 
+    def test_backend_resetting_a_close_delimited_body_is_not_its_end(self):
+        # A body delimited by the backend's close ends at its FIN, never at a reset. When the
+        # last data and the reset come in one event, libuv reports an end without reading the
+        # ECONNRESET (core::pendingError); taken for the FIN, the cut body went to the client
+        # re-chunked and complete (2 in 40 here before).
+        class ResetAfterBody(h.ThreadedServer):
+            def handle(self, conn, conn_id):
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 300_000)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+
+        b = self.backend(ResetAfterBody())
+        port, _ = self.start([b])
+        for n in range(60):
+            with h.connect(port, timeout=h.scaled(5)) as s:
+                # Connection: close, so that a body taken for complete ends with a FIN too.
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                got = b""
+                try:
+                    while chunk := s.recv(1 << 20):
+                        got += chunk
+                except ConnectionResetError:
+                    pass
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+            self.assertFalse(got.endswith(b"\r\n0\r\n\r\n"),
+                             f"request {n}: a reset body looked complete")
+
     def test_unfinished_exchanges_are_counted_and_logged(self):
         # A response the backend cuts, and a client that resets while its answer is awaited:
         # neither ends with an answer of the proxy's own, and both are counted and logged

@@ -3,13 +3,32 @@
 Issue 3: a client that sends its data then shuts down writing still receives the
 backend's full reply. Also the mirror case: a backend that shuts down writing first
 still receives everything the client sends afterwards, and the session ends only when
-both directions are done."""
+both directions are done. A reset is not a half-close: a backend that resets in the middle of
+a bulk transfer (which the proxy splices) ends the session at once, both sides."""
 
 import hashlib
 import socket
+import struct
 import time
 
 import harness as h
+import http_helpers as hh
+
+
+class ResetAfterBulkServer(h.ThreadedServer):
+    """Sends `size` bytes as fast as the client takes them, then resets (SO_LINGER 0)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.data = h.payload(size, seed=4)
+
+    def handle(self, conn, conn_id):
+        try:
+            conn.sendall(self.data)
+        except OSError:
+            return
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
 
 
 class TcpHalfClose(h.FulcrumTestCase):
@@ -51,6 +70,30 @@ class TcpHalfClose(h.FulcrumTestCase):
                          what="backend to see the client's EOF")
         self.assertEqual(backend.received[1], 200_000)
 
+
+    def test_backend_reset_mid_bulk_ends_the_session_at_once(self):
+        backend = self.backend(ResetAfterBulkServer(4 * h.MiB))
+        port, admin = h.free_port(), h.free_port()
+        cfg = h.tcp_config(port, [backend], workers=1)
+        cfg["pools"][0]["timeouts"] = {"idle": "30s"}
+        cfg["admin"] = {"listen": f"127.0.0.1:{admin}"}
+        self.fulcrum(cfg)
+
+        def active():
+            return hh.metric(hh.metrics(admin), "fulcrum_downstream_connections_active",
+                             listener="l4")
+
+        for n in range(6):
+            with h.connect(port, h.scaled(10)) as s:
+                try:
+                    while s.recv(1 << 20):
+                        pass
+                except ConnectionResetError:
+                    pass
+                # The client keeps its socket open: only the proxy can end the session now.
+                # Taken for a half-close (a spliced read's reset looked like an EOF), it
+                # would wait for the client or the 30 s idle timeout.
+                hh.wait_for(lambda: active() == 0, h.scaled(3), f"session {n} to end")
 
 if __name__ == "__main__":
     h.main()

@@ -44,6 +44,12 @@ size_t unsentBytes(const uv_tcp_t* handle);
 // Bytes received and not yet read (FIONREAD); 0 when it cannot be asked.
 size_t unreadBytes(const uv_tcp_t* handle);
 
+// What libuv reports as UV_EOF may be a reset: when the last data and the reset come in one
+// event (EPOLLHUP after a partial read), libuv reports the end without the read that would
+// have returned ECONNRESET. The socket's pending error (SO_ERROR, which this clears) tells:
+// a negative errno, or 0 for a true end (FIN).
+int pendingError(const uv_stream_t* stream);
+
 // TCP_NODELAY and keep-alive settings used for every proxied socket.
 void tuneSocket(uv_tcp_t* handle);
 

@@ -61,6 +61,9 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   // The socket has bytes to read or its EOF now (a peek, nothing consumed): after a response
   // whose last bytes were spliced, the connection is then unfit for another request.
   bool hasPendingInput() const;
+  // Reading failed with `status` (UV_EOF or an error), here or in the user's splice: closes
+  // and tells the user (onUpstreamClosed).
+  void readFailed(int status);
   // Hands the handle over (to a tunnel's byte pump): reading stops, nothing more is written
   // here; the object stays until pending writes have called back, then frees itself.
   uv_tcp_t* release();
