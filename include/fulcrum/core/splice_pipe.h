@@ -19,7 +19,7 @@ class SplicePipe {
   struct Moved {
     size_t in = 0;   // taken from the source (all in the pipe, then some in the destination)
     size_t out = 0;  // taken by the destination; in - out is left in the pipe
-    bool source_done = false;  // the source had EOF or an error: let a plain read report it
+    bool source_done = false;  // the source ended (EOF: let a plain read report it) or failed
     // The source failed (negative errno, e.g. -ECONNRESET): report it, do not read again. A
     // failed splice(2) clears the socket's pending error, and a read after it finds an EOF.
     int source_error = 0;

@@ -154,9 +154,8 @@ class ClientSession final : public core::Session,
   // client: the rest goes from the backend's socket to the client's by splice(2)
   // (onUpstreamReadable), not through the parser and the writer, up to its last byte (the
   // parser is told: endSplicedBody). Below that, the mode switch costs more than the copy it
-  // saves. Until the
-  // response head has come, upstream reads take kHeadReadBytes at most, so that a large body
-  // is spliced from early on (the head fits: nginx's are ~250 bytes).
+  // saves. Until the response head has come, upstream reads take kHeadReadBytes at most, so
+  // that a large body is spliced from early on (the head fits: nginx's are ~250 bytes).
   static constexpr uint64_t kSpliceMinBytes = 16 * 1024;
   static constexpr uint32_t kHeadReadBytes = 16 * 1024;
   void maybeSplice();

@@ -70,8 +70,8 @@ class ResponseParser {
     return parser_.content_length;
   }
   // `n` body bytes went to the client without passing through feed() (spliced); n must be
-  // below lengthBodyLeft(), so that the last byte comes through feed() and ends the response
-  // there as always.
+  // below lengthBodyLeft(): the last byte ends the response, through feed() or
+  // skipRestOfBody().
   void skipBody(uint64_t n) { parser_.content_length -= n; }
   // All of lengthBodyLeft() went to the client past the parser, the last byte too: ends the
   // response as that byte would have (kComplete), without the sink seeing it.
