@@ -62,17 +62,9 @@ void BytePump::push(Direction& dir, const char* data, size_t length) {
     size_t n = std::min(length, core::Buffer::kCapacity);
     std::memcpy(b->data, data, n);
     b->length = n;
-    b->owner = this;
-    uv_buf_t buf = uv_buf_init(b->data, static_cast<unsigned>(n));
-    dir.queued += n;
     dir.bytes += n;
-    int rc = uv_write(&b->write_req, stream(dir.to), &buf, 1, &onWriteCb);
-    if (rc != 0) {
-      dir.queued -= n;
-      worker_.buffers().release(b);
-      fail(errorOf(dir, true));
-      return;
-    }
+    uv_buf_t buf = uv_buf_init(b->data, static_cast<unsigned>(n));
+    if (!queueWrite(dir, b, &buf, 1)) return;
     data += n;
     length -= n;
   }
@@ -180,15 +172,20 @@ void BytePump::onRead(Direction& dir, ssize_t nread, const uv_buf_t* buf) {
   }
   // Zero copy: the buffer we read into is the one we write from (what the socket did not take).
   b->length = rest->len;
+  if (queueWrite(dir, b, rest, pieces)) holdIfBacklogged(dir);
+}
+
+bool BytePump::queueWrite(Direction& dir, core::Buffer* b, uv_buf_t* bufs, unsigned n) {
   b->owner = this;
   dir.queued += b->length;
-  int rc = uv_write(&b->write_req, stream(dir.to), rest, pieces, &onWriteCb);
-  if (rc != 0) {
-    dir.queued -= b->length;
-    worker_.buffers().release(b);
-    fail(errorOf(dir, true));
-    return;
-  }
+  if (uv_write(&b->write_req, stream(dir.to), bufs, n, &onWriteCb) == 0) return true;
+  dir.queued -= b->length;
+  worker_.buffers().release(b);
+  fail(errorOf(dir, true));
+  return false;
+}
+
+void BytePump::holdIfBacklogged(Direction& dir) {
   // Backpressure: the destination is not keeping up; stop reading the source.
   if (dir.queued > kHighWatermark && dir.reading) {
     dir.reading = false;
@@ -239,20 +236,10 @@ void BytePump::queueFromPipe(Direction& dir, core::SplicePipe& pipe) {
       fail(errorOf(dir, true));
       return;
     }
-    b->owner = this;
     uv_buf_t buf = uv_buf_init(b->data, static_cast<unsigned>(b->length));
-    dir.queued += b->length;
-    if (uv_write(&b->write_req, stream(dir.to), &buf, 1, &onWriteCb) != 0) {
-      dir.queued -= b->length;
-      worker_.buffers().release(b);
-      fail(errorOf(dir, true));
-      return;
-    }
+    if (!queueWrite(dir, b, &buf, 1)) return;
   }
-  if (dir.queued > kHighWatermark && dir.reading) {
-    dir.reading = false;
-    uv_read_stop(stream(dir.from));
-  }
+  holdIfBacklogged(dir);
 }
 
 void BytePump::received(Direction& dir, size_t n) {

@@ -29,10 +29,14 @@ __all__ = [
 # ---------------------------------------------------------------------------- TCP
 
 
-def connect(port: int, timeout: float = 5.0, host: str = "127.0.0.1") -> socket.socket:
-    """A blocking TCP connection with `timeout` on every operation."""
+def connect(port: int, timeout: float = 5.0, host: str = "127.0.0.1",
+            rcvbuf: int = 0) -> socket.socket:
+    """A blocking TCP connection with `timeout` on every operation (and a receive buffer of
+    `rcvbuf` bytes, set before connecting, when given: a client that holds little)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(timeout)
     try:
         s.connect((host, port))

@@ -275,16 +275,10 @@ class Streaming(h.FulcrumTestCase):
                                     listener_extra="timeouts: { client_idle: 1s }"))
         for n, target in enumerate(("/length", "/chunked"), start=1):
             before = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-            s.settimeout(h.scaled(30))
-            s.connect(("127.0.0.1", port))
-            with s:
+            with h.connect(port, h.scaled(30), rcvbuf=64 * 1024) as s:
                 s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode())
                 time.sleep(h.scaled(3))  # nothing read for the pool's idle + client_idle: cut
-                received = 0
-                while data := s.recv(1 << 20):
-                    received += len(data)
+                received = len(h.recv_to_eof(s))
             self.assertLess(received, size, f"{target}: never cut")
             hh.wait_for(lambda: len(hh.access_log_lines(log_path)) == n, 3, f"{target}'s line")
             line = hh.access_log_lines(log_path)[-1]

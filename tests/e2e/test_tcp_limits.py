@@ -8,7 +8,6 @@
   `fulcrum_bytes_sent_total`) what reached the client, not what the proxy held and dropped."""
 
 import os
-import socket
 import time
 
 import harness as h
@@ -67,15 +66,9 @@ class TcpLimits(h.FulcrumTestCase):
         cfg["admin"] = {"listen": f"127.0.0.1:{admin}"}
         self.fulcrum(cfg)
         before = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="l4")
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        s.settimeout(h.scaled(30))
-        s.connect(("127.0.0.1", port))
-        with s:
+        with h.connect(port, h.scaled(30), rcvbuf=64 * 1024) as s:
             time.sleep(IDLE + h.scaled(2))  # reads nothing: the session idles out, bytes held
-            received = 0
-            while data := s.recv(1 << 20):
-                received += len(data)
+            received = len(h.recv_to_eof(s))
         self.assertLess(received, size, "never cut")
         hh.wait_for(lambda: len(hh.access_log_lines(log_path)) == 1, 3, "the session's line")
         self.assertEqual(hh.access_log_lines(log_path)[0]["bytes_out"], received)

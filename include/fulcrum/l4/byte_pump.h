@@ -84,6 +84,10 @@ class BytePump {
   static constexpr size_t kLowWatermark = 64 * 1024;
 
   void push(Direction& dir, const char* data, size_t length);
+  // uv_write of `b` (bufs[0..n), b->length bytes in all) to dir.to, counted in dir.queued;
+  // false when it could not be queued (the pump failed, `b` released).
+  bool queueWrite(Direction& dir, core::Buffer* b, uv_buf_t* bufs, unsigned n);
+  void holdIfBacklogged(Direction& dir);     // stops reading dir.from above the high watermark
   void received(Direction& dir, size_t n);   // read from dir.from
   void delivered(Direction& dir, size_t n);  // written to dir.to's socket
   void startReading(Direction& dir);
