@@ -349,7 +349,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
 void ClientSession::reportBytesSent() {
   // Per exchange, so the counter follows keep-alive traffic and not only closed connections.
   if (metrics::ListenerCell* cell = slot_.cell()) {
-    uint64_t written = client_writer_.bytesWritten();
+    uint64_t written = client_writer_.bytesOnWire();
     cell->bytes_sent.add(written - bytes_sent_reported_);
     bytes_sent_reported_ = written;
   }
@@ -386,7 +386,10 @@ void ClientSession::writeAccessLog(uint16_t status, bool closing) {
   // A connection closing now drops what its writer still holds (the newest bytes, this
   // exchange's first): they never reach the wire, and the log says what did, as the
   // fulcrum_bytes_sent_total counter and nginx's $bytes_sent do.
-  if (closing) e.bytes_out -= std::min<uint64_t>(e.bytes_out, client_writer_.queued());
+  if (closing) {
+    e.bytes_out -= std::min<uint64_t>(
+        e.bytes_out, client_writer_.bytesAppended() - client_writer_.bytesOnWire());
+  }
   if (pump_ != nullptr) {
     // A tunnel is logged when it ends, as nginx and HAProxy do: with what it carried both
     // ways (the 101 head included) and how long it lived.

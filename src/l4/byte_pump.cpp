@@ -255,9 +255,8 @@ void BytePump::delivered(Direction& dir, size_t n) {
 
 void BytePump::onWriteDone(Direction& dir, core::Buffer* buffer, int status) {
   dir.queued -= buffer->length;
-  // Also while closing: a write that completed before the close is on the wire (the
-  // observer outlives every write callback, which all come before the close callbacks).
-  if (status == 0) delivered(dir, buffer->length);
+  // While closing, fail() has counted what went out (partly written writes included).
+  if (status == 0 && !closing_) delivered(dir, buffer->length);
   worker_.buffers().release(buffer);
   if (closing_) return;
   if (status != 0) {
@@ -299,6 +298,12 @@ void BytePump::fail(CloseReason reason) {
   if (closing_) return;
   closing_ = true;
   reason_ = reason;
+  // What went out of the queued writes, done or partly done (libuv's write queue counts what
+  // is left): on the wire, though their callbacks will report them cancelled or not at all.
+  for (Direction& dir : dirs_) {
+    size_t left = uv_stream_get_write_queue_size(stream(dir.to));
+    if (dir.queued > left) delivered(dir, dir.queued - left);
+  }
   if (idle_timer_ != nullptr) {
     core::closeAndDelete(idle_timer_);
     idle_timer_ = nullptr;

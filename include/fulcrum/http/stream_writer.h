@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -83,6 +84,14 @@ class StreamWriter {
     bytes_appended_ += n;
   }
   uint64_t bytesAppended() const { return bytes_appended_; }
+  // Bytes handed to the socket so far, those of a write libuv has done only in part included
+  // (its write queue counts what is left of each): what the peer can have been sent, also
+  // when the stream closes now and the rest is dropped.
+  uint64_t bytesOnWire() const {
+    uint64_t unsent = open_ != nullptr ? open_->length : 0;
+    if (stream_ != nullptr) unsent += uv_stream_get_write_queue_size(stream_);
+    return bytes_appended_ - std::min(bytes_appended_, unsent);
+  }
 
  private:
   static void onWrite(uv_write_t* req, int status);
