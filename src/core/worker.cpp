@@ -58,9 +58,11 @@ Worker::Worker(size_t id)
 void Worker::onTrim(uv_timer_t* timer) {
   auto* self = static_cast<Worker*>(timer->data);
   if (self->buffers_.outstanding() > self->buffers_.maxCached()) return;  // not over yet
-  if (self->buffers_.takeFreedBytes() < kTrimAfterBytes) return;
+  // Counted until a trim: a spike that drains slowly frees its memory over many ticks.
+  if (self->buffers_.freedBytes() < kTrimAfterBytes) return;
   static std::atomic<bool> trimming{false};
   if (trimming.exchange(true)) return;  // one at a time, for every worker
+  self->buffers_.takeFreedBytes();
   std::thread([id = self->id_] {
     uint64_t start = uv_hrtime();
     malloc_trim(0);

@@ -154,7 +154,7 @@ class Streaming(h.FulcrumTestCase):
         self.assertRssBounded(base, rss)
 
     def test_memory_of_a_spike_of_slow_clients_goes_back(self):
-        # 120 clients ask for 4 MiB each and read nothing for a while: past what the kernel's
+        # 160 clients ask for 4 MiB each and read nothing for a while: past what the kernel's
         # socket buffers take, every writer fills to its high watermark, tens of MiB in all.
         # Once they have read everything and gone, the memory goes back to the system
         # (malloc_trim after the spike). malloc alone kept it:
@@ -169,18 +169,18 @@ class Streaming(h.FulcrumTestCase):
         base = f.rss_kib()
         clients = []
         try:
-            for _ in range(120):
+            for _ in range(160):
                 s = socket.socket()
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.settimeout(h.scaled(30))
                 s.connect(("127.0.0.1", port))
                 s.sendall(b"GET /mib HTTP/1.1\r\nHost: x\r\n\r\n")
                 clients.append(s)
-            # The writers hold what the kernel's buffers did not take: 30-40 MiB here. Where
+            # The writers hold what the kernel's buffers did not take: tens of MiB. Where
             # the kernel took nearly all of it, there is no spike to give back, and nothing
             # to test.
             try:
-                hh.wait_for(lambda: f.rss_kib() - base > 24 * 1024, h.scaled(10),
+                hh.wait_for(lambda: f.rss_kib() - base > 28 * 1024, h.scaled(10),
                             "the writers filled up")
             except TimeoutError:
                 self.skipTest(f"no spike: RSS grew by {f.rss_kib() - base} KiB only")
@@ -194,9 +194,13 @@ class Streaming(h.FulcrumTestCase):
         finally:
             for s in clients:
                 s.close()
-        # The pool keeps up to 512 buffers of 32 KiB (16 MiB) for the next requests.
-        hh.wait_for(lambda: f.rss_kib() < base + 20 * 1024, h.scaled(10),
-                    f"RSS back near {base} KiB (peak {peak} KiB)")
+        # The pool keeps up to 512 buffers of 32 KiB (16 MiB) for the next requests, and the
+        # allocator some MiB between chunks still in use (4.5 on a busy machine).
+        try:
+            hh.wait_for(lambda: f.rss_kib() < base + 22 * 1024, h.scaled(10), "RSS back")
+        except TimeoutError:
+            self.fail(f"RSS {f.rss_kib()} KiB 10 s after the spike: not back near {base} KiB "
+                      f"(peak {peak} KiB)")
 
     def test_client_pausing_its_reads_is_not_a_backend_stall(self):
         # The pool's timeouts.idle is for a backend that stops sending. A client that stops

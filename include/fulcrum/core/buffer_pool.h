@@ -42,7 +42,8 @@ class BufferPool {  // worker-local
   size_t cached() const { return cached_; }
   size_t outstanding() const { return outstanding_; }
   size_t maxCached() const { return max_cached_; }
-  // Bytes of buffers given back to malloc (beyond the cache) since the last call.
+  // Bytes of buffers given back to malloc (beyond the cache) since the last take.
+  size_t freedBytes() const { return freed_bytes_; }
   size_t takeFreedBytes() { return std::exchange(freed_bytes_, 0); }
 
   // A libuv alloc callback body: hands out a pooled buffer (uv_buf_t base = data).
