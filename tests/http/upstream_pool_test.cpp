@@ -80,9 +80,11 @@ TEST_F(HttpLoop, StreamWriterCoalescesAndKeepsOrder) {
     w.attach(reinterpret_cast<uv_stream_t*>(h));
     std::string expected = appendPieces(w, 800);
     EXPECT_EQ(w.queued(), expected.size());
+    EXPECT_EQ(w.bytesOnWire(), 0u);  // all in the open buffer
     w.flush();
     EXPECT_EQ(drainPeer(peer, expected.size(), w), expected);
     EXPECT_EQ(w.bytesWritten(), expected.size());
+    EXPECT_EQ(w.bytesOnWire(), expected.size());
     closeStream(h);
   }
   close(peer);

@@ -8,7 +8,6 @@
 
 #include <uv.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -84,13 +83,14 @@ class StreamWriter {
     bytes_appended_ += n;
   }
   uint64_t bytesAppended() const { return bytes_appended_; }
-  // Bytes handed to the socket so far, those of a write libuv has done only in part included
-  // (its write queue counts what is left of each): what the peer can have been sent, also
-  // when the stream closes now and the rest is dropped.
+  // Bytes handed to the socket so far: the completed writes, and the part libuv has done of
+  // those still queued (its write queue counts what is left of each). What the peer can have
+  // been sent, also when the stream closes now and the rest is dropped. A failed write counts
+  // for nothing: it has left queued_ and libuv's queue both.
   uint64_t bytesOnWire() const {
-    uint64_t unsent = open_ != nullptr ? open_->length : 0;
-    if (stream_ != nullptr) unsent += uv_stream_get_write_queue_size(stream_);
-    return bytes_appended_ - std::min(bytes_appended_, unsent);
+    size_t in_flight = queued_ - (open_ != nullptr ? open_->length : 0);
+    size_t left = stream_ != nullptr ? uv_stream_get_write_queue_size(stream_) : in_flight;
+    return bytes_written_ + (in_flight > left ? in_flight - left : 0);
   }
 
  private:
