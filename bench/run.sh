@@ -109,6 +109,11 @@ nginx_worker() {
 # ---- set-up ------------------------------------------------------------------------------
 if [[ -z "${NO_SETUP:-}" ]]; then bash "$ROOT/scripts/setup.sh" --bench >&2; fi
 
+# 10,000 idle clients need 10,000 descriptors in the loader and in each proxy (20,000 for an L4
+# session's two); Debian's default hard limit is 20,000 (systemd's 524,288 in a unit). Root may
+# raise it, up to fs.nr_open; anyone else keeps theirs and gets fewer idle clients.
+hard="$(ulimit -Hn)"
+if [[ "$hard" != unlimited && "$hard" -lt 65536 ]]; then ulimit -Hn 65536 2>/dev/null || true; fi
 HARD_NOFILE="$(ulimit -Hn)"
 [[ "$HARD_NOFILE" == unlimited ]] && HARD_NOFILE=1048576
 ulimit -n "$HARD_NOFILE"

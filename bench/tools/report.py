@@ -205,8 +205,9 @@ def l4_section(args, res):
             notes.append(f"{px} {phase}: {errors} failed connections/exchanges (all rounds)")
     if args.l4_idle < 10000:
         notes.append(f"idle sessions: {args.l4_idle:,} instead of 10,000 because the open-file "
-                     f"hard limit here is {args.nofile} and the proxy holds two descriptors "
-                     "per session")
+                     f"hard limit here is {args.nofile}, which bench/run.sh could not raise "
+                     "(it raises it to 65,536 where allowed), and the proxy holds two "
+                     "descriptors per session")
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return lines
 
@@ -334,8 +335,9 @@ def http_section(args, res):
                  f"{fmt_ratio(ratio(f, n))} | < 10 KiB: {verdict(None if f is None else f < 10)} |")
     if args.http_idle < 10000:
         notes.append(f"idle clients: {args.http_idle:,} instead of 10,000 because the open-file "
-                     f"hard limit here is {args.nofile} and HAProxy reserves two descriptors per "
-                     "connection (maxconn)")
+                     f"hard limit here is {args.nofile}, which bench/run.sh could not raise "
+                     "(it raises it to 65,536 where allowed), and HAProxy reserves two "
+                     "descriptors per connection (maxconn)")
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return lines + fwd_lines
 
