@@ -40,6 +40,10 @@ class Limits(h.FulcrumTestCase):
         long_line = b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
         data, closed = hh.raw_exchange(port, long_line)
         self.assertEqual((hh.status_of(data), closed), (414, True))
+        # A line whose CRLF fits but leaves no room for the blank line is still the line's
+        # fault (414), not the header fields' (431).
+        filling = b"GET /" + b"a" * 1008 + b" HTTP/1.1\r\n\r\n"
+        self.assertEqual(hh.status_of(hh.raw_exchange(port, filling)[0]), 414)
         big_head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"p" * 1500 + b"\r\n\r\n"
         data, closed = hh.raw_exchange(port, big_head)
         self.assertEqual((hh.status_of(data), closed), (431, True))

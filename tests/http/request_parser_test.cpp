@@ -301,6 +301,18 @@ TEST(HttpRequestLimits, RequestLineTooLongIs414) {
   expectRejected(in, 414, {.max_header_bytes = 1024});
 }
 
+TEST(HttpRequestLimits, RequestLineThatFillsTheLimitAloneIs414NotItsHeaders) {
+  // A line whose CRLF arrives within the limit but leaves no room for the blank line after
+  // it: the line is what is too long, not the (absent) header fields.
+  std::string line = "GET /" + std::string(1024 - 2 - 14, 'a') + " HTTP/1.1";  // 1022 bytes
+  ASSERT_EQ(line.size(), 1022u);
+  expectRejected(line + "\r\n\r\n", 414, {.max_header_bytes = 1024});
+  expectRejected(line + "\r\nHost: a\r\n\r\n", 414, {.max_header_bytes = 1024});
+  // Room for the line and the blank line: a header field that overflows it is a 431.
+  std::string shorter = "GET /" + std::string(1024 - 4 - 14, 'a') + " HTTP/1.1";  // 1020
+  expectRejected(shorter + "\r\nHost: a\r\n\r\n", 431, {.max_header_bytes = 1024});
+}
+
 TEST(HttpRequestLimits, BodyLimitContentLengthUpFront) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413,
                  {.max_body_bytes = 10});
