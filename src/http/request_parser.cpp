@@ -200,8 +200,8 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
       // 414 when the request line alone leaves no room for a head (with its CRLF and the
       // blank line, the least that can follow it, it is over the limit): the target is what
       // the client must shorten. 431 when header fields took the room.
-      bool line_too_long = !scanner_.firstLineDone() ||
-                           scanner_.firstLineBytes() + 4 > limits_.max_header_bytes;
+      bool line_too_long =
+          !scanner_.firstLineDone() || scanner_.firstLineBytes() + 4 > limits_.max_header_bytes;
       return line_too_long ? fail(414, "request line too long", used)
                            : fail(431, "request head too large", used);
     }
