@@ -16,6 +16,8 @@ constexpr uint64_t kMaxChunkExtensionAndTrailerBytes = 64 * 1024;
 // leading zeros are allowed) and two CRLFs per chunk. This much per chunk is allowed, so that
 // a size line of endless zeros cannot hold a backend connection open forever.
 constexpr uint64_t kMaxFramingBytesPerChunk = 64;
+// The largest chunk size sent to a backend as received: what a signed 32-bit integer holds.
+constexpr uint64_t kMaxForwardedChunkSize = 0x7fffffff;
 
 RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
 
@@ -317,6 +319,16 @@ int RequestParser::onHeadersComplete(llhttp_t* p) {
 int RequestParser::onBody(llhttp_t* p, const char* at, size_t length) {
   RequestParser* r = self(p);
   r->body_bytes_ += length;
+  if (r->chunk_split_ && length > 0) {  // never a zero size: that would end the body
+    char line[kMaxHexDigits + 2];
+    char* end = writeHex(line, length);
+    *end++ = '\r';
+    *end++ = '\n';
+    r->emit(line, static_cast<size_t>(end - line));
+    r->emit(at, length);
+    r->emit("\r\n", 2);
+    return 0;
+  }
   r->emit(at, length);
   return 0;
 }
@@ -345,6 +357,13 @@ int RequestParser::onChunkHeader(llhttp_t* p) {
     r->error_ = HttpError{413, "request body too large"};
     return HPE_USER;
   }
+  // A size that a 32-bit parser would truncate or read as negative never reaches the backend:
+  // such a backend would find the chunk's end early and read the rest of its data, which the
+  // client chose, as a request of its own. Those chunks go out as one chunk per piece of data
+  // as it arrives (HAProxy re-frames every chunk this way); any other keeps its size, one
+  // chunk for one.
+  r->chunk_split_ = r->chunk_size_ > kMaxForwardedChunkSize;
+  if (r->chunk_split_) return 0;
   char line[kMaxHexDigits + 2];
   char* end = writeHex(line, r->chunk_size_);
   *end++ = '\r';
@@ -355,7 +374,8 @@ int RequestParser::onChunkHeader(llhttp_t* p) {
 
 int RequestParser::onChunkComplete(llhttp_t* p) {
   RequestParser* r = self(p);
-  if (r->chunk_size_ != 0) r->emit("\r\n", 2);
+  if (r->chunk_size_ != 0 && !r->chunk_split_) r->emit("\r\n", 2);
+  r->chunk_split_ = false;
   return 0;
 }
 

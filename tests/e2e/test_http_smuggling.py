@@ -154,6 +154,31 @@ class Smuggling(h.FulcrumTestCase):
         self.assertNotIn(b"ext", wire)
         self.assertNotIn(b"X-Trailer", wire)
 
+    def test_chunk_size_beyond_32_bits_reaches_the_backend_reframed(self):
+        # A backend that keeps chunk sizes in 32 bits would read 0x100000005 as 5 and the bytes
+        # after "hello" as a second request. The proxy sends that chunk's data as chunks of
+        # their own sizes, so every byte the client sent after the size line stays data.
+        b, port = self.start()
+        after = b"hello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        with h.connect(port) as s:
+            s.sendall(H + b"Transfer-Encoding: chunked\r\n\r\n100000005\r\n" + after)
+
+            def forwarded():
+                return b"".join(bytes(v) for v in b.raw_streams.values())
+            h.wait_until(lambda: forwarded().endswith(b"/smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n"),
+                         h.scaled(3), what="all the data forwarded")
+        body = forwarded().split(b"\r\n\r\n", 1)[1]
+        self.assertNotIn(b"100000005", body)
+        data, sizes = b"", []
+        while body:
+            line, body = body.split(b"\r\n", 1)
+            sizes.append(int(line, 16))
+            data += body[:sizes[-1]]
+            self.assertEqual(body[sizes[-1]:sizes[-1] + 2], b"\r\n")
+            body = body[sizes[-1] + 2:]
+        self.assertTrue(all(0 < size <= 0x7FFFFFFF for size in sizes), sizes)
+        self.assertEqual(data, after)
+
     def test_body_error_after_head_was_forwarded_never_completes_upstream(self):
         # The bad chunk arrives after the head went out: the backend sees an unfinished
         # request and a closed connection, never a complete (or second) request.

@@ -125,6 +125,48 @@ TEST(HttpRequestParser, ChunkedBodyReframed) {
   }
 }
 
+// A chunk size over 2^31 - 1 would be cut short by a backend that keeps it in 32 bits, which
+// would then read the rest of the chunk's data as requests: such a chunk goes out as one chunk
+// per piece of data, each with the piece's own size. Smaller sizes go out as received.
+TEST(HttpRequestParser, ChunkSizeBeyond32BitsIsReframedPieceByPiece) {
+  // De-chunks a re-framed body; returns the sizes it found and appends the data to *data.
+  auto chunks = [](std::string_view body, std::string* data) {
+    std::vector<uint64_t> sizes;
+    while (!body.empty()) {
+      size_t eol = body.find("\r\n");
+      if (eol == std::string_view::npos) break;
+      uint64_t size = std::stoull(std::string(body.substr(0, eol)), nullptr, 16);
+      sizes.push_back(size);
+      body.remove_prefix(eol + 2);
+      if (size == 0 || body.size() < size + 2) break;
+      data->append(body.substr(0, size));
+      EXPECT_EQ(body.substr(size, 2), "\r\n");
+      body.remove_prefix(size + 2);
+    }
+    return sizes;
+  };
+  std::string in =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "100000005\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (size_t piece : {size_t{1} << 20, size_t{1}, size_t{7}}) {
+    ParsedRequest r = parseOne(in, piece);
+    EXPECT_FALSE(r.complete);  // 4 GiB of chunk data are still to come
+    std::string data;
+    std::vector<uint64_t> sizes = chunks(r.body, &data);
+    ASSERT_FALSE(sizes.empty());
+    for (uint64_t size : sizes) {
+      EXPECT_GT(size, 0u);
+      EXPECT_LE(size, 0x7fffffffu);
+    }
+    // Everything after the size line is chunk data, the would-be request included.
+    EXPECT_EQ(data, std::string_view(in).substr(in.find("hello")));
+  }
+  // The largest size a signed 32-bit integer holds still goes out as it came.
+  ParsedRequest edge =
+      parseOne("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n7fffffff\r\nabc");
+  EXPECT_EQ(edge.body, "7fffffff\r\nabc");
+}
+
 // RFC 9112 7.1.1: any number of extensions, values as tokens or quoted strings. llhttp 8.1
 // refused a second extension after an unquoted value (cmake/PatchLlhttp.cmake).
 TEST(HttpRequestParser, SeveralChunkExtensions) {

@@ -135,6 +135,7 @@ class RequestParser {
   ChunkExtensionPart ext_part_;
   uint64_t body_bytes_ = 0;
   uint64_t chunk_size_ = 0;
+  bool chunk_split_ = false;  // the current chunk goes out as one chunk per piece (onChunkHeader)
   uint64_t body_wire_bytes_ = 0;  // body bytes as received, chunk framing included
   uint64_t chunks_ = 0;
   HeadBuffer buf_;
