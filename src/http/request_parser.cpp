@@ -224,6 +224,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   trailer_bytes_ = 0;
   body_wire_bytes_ = 0;
   chunks_ = 0;
+  chunk_split_ = false;
   return {Status::kHeadComplete, used};
 }
 
