@@ -121,11 +121,8 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
   // Large pieces go out from the upstream read buffer, without a copy (appendFrom copies when
   // there is none: upstream_read_ is set only while a read is being parsed).
   if (ex_.out_framing == BodyFraming::kChunked) {
-    char line[kMaxHexDigits + 2];
-    char* end = writeHex(line, length);
-    *end++ = '\r';
-    *end++ = '\n';
-    client_writer_.append(line, static_cast<size_t>(end - line));
+    char line[kMaxChunkSizeLine];
+    client_writer_.append(line, static_cast<size_t>(writeChunkSizeLine(line, length) - line));
     client_writer_.appendFrom(upstream_read_, data, length);  // in one writev with the line
     client_writer_.append("\r\n", 2);
   } else {

@@ -224,7 +224,7 @@ RequestParser::Result RequestParser::feedHead(const char* data, size_t length) {
   trailer_bytes_ = 0;
   body_wire_bytes_ = 0;
   chunks_ = 0;
-  chunk_split_ = false;
+  chunk_size_ = 0;
   return {Status::kHeadComplete, used};
 }
 
@@ -288,6 +288,18 @@ void RequestParser::emit(const char* data, size_t length) {
   if (sink_ != nullptr && length > 0) sink_->onBodyBytes(data, length);
 }
 
+void RequestParser::emitChunkSizeLine(uint64_t size) {
+  char line[kMaxChunkSizeLine];
+  emit(line, static_cast<size_t>(writeChunkSizeLine(line, size) - line));
+}
+
+// A chunk size that a 32-bit parser would truncate or read as negative never reaches the
+// backend: such a backend would find the chunk's end early and read the rest of its data, which
+// the client chose, as a request of its own. Such a chunk goes out as one chunk per piece of
+// data as it arrives (HAProxy re-frames every chunk this way); any other keeps its size, one
+// chunk for one.
+bool RequestParser::splitsChunk() const { return chunk_size_ > kMaxForwardedChunkSize; }
+
 int RequestParser::onMessageBegin(llhttp_t* p) {
   self(p)->in_head_ = true;  // the head buffer was reset by feedHead
   return 0;
@@ -320,12 +332,8 @@ int RequestParser::onHeadersComplete(llhttp_t* p) {
 int RequestParser::onBody(llhttp_t* p, const char* at, size_t length) {
   RequestParser* r = self(p);
   r->body_bytes_ += length;
-  if (r->chunk_split_ && length > 0) {  // never a zero size: that would end the body
-    char line[kMaxHexDigits + 2];
-    char* end = writeHex(line, length);
-    *end++ = '\r';
-    *end++ = '\n';
-    r->emit(line, static_cast<size_t>(end - line));
+  if (r->splitsChunk() && length > 0) {  // never a zero size: that would end the body
+    r->emitChunkSizeLine(length);
     r->emit(at, length);
     r->emit("\r\n", 2);
     return 0;
@@ -358,25 +366,13 @@ int RequestParser::onChunkHeader(llhttp_t* p) {
     r->error_ = HttpError{413, "request body too large"};
     return HPE_USER;
   }
-  // A size that a 32-bit parser would truncate or read as negative never reaches the backend:
-  // such a backend would find the chunk's end early and read the rest of its data, which the
-  // client chose, as a request of its own. Those chunks go out as one chunk per piece of data
-  // as it arrives (HAProxy re-frames every chunk this way); any other keeps its size, one
-  // chunk for one.
-  r->chunk_split_ = r->chunk_size_ > kMaxForwardedChunkSize;
-  if (r->chunk_split_) return 0;
-  char line[kMaxHexDigits + 2];
-  char* end = writeHex(line, r->chunk_size_);
-  *end++ = '\r';
-  *end++ = '\n';
-  r->emit(line, static_cast<size_t>(end - line));
+  if (!r->splitsChunk()) r->emitChunkSizeLine(r->chunk_size_);
   return 0;
 }
 
 int RequestParser::onChunkComplete(llhttp_t* p) {
   RequestParser* r = self(p);
-  if (r->chunk_size_ != 0 && !r->chunk_split_) r->emit("\r\n", 2);
-  r->chunk_split_ = false;
+  if (r->chunk_size_ != 0 && !r->splitsChunk()) r->emit("\r\n", 2);
   return 0;
 }
 

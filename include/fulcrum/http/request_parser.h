@@ -90,6 +90,9 @@ class RequestParser {
   HttpError finishHead();
   HttpError checkFraming();
   void emit(const char* data, size_t length);
+  void emitChunkSizeLine(uint64_t size);
+  // The current chunk goes out as one chunk per piece of data, not with its own size.
+  bool splitsChunk() const;
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t length);
@@ -135,7 +138,6 @@ class RequestParser {
   ChunkExtensionPart ext_part_;
   uint64_t body_bytes_ = 0;
   uint64_t chunk_size_ = 0;
-  bool chunk_split_ = false;  // the current chunk goes out as one chunk per piece (onChunkHeader)
   uint64_t body_wire_bytes_ = 0;  // body bytes as received, chunk framing included
   uint64_t chunks_ = 0;
   HeadBuffer buf_;

@@ -40,6 +40,16 @@ inline char* writeHex(char* out, uint64_t v) {
   return out + n;
 }
 
+// A chunk's size line, `size` in hex and CRLF, at `out`; returns the end. Room needed:
+// kMaxChunkSizeLine.
+inline constexpr size_t kMaxChunkSizeLine = kMaxHexDigits + 2;
+inline char* writeChunkSizeLine(char* out, uint64_t size) {
+  out = writeHex(out, size);
+  *out++ = '\r';
+  *out++ = '\n';
+  return out;
+}
+
 // Copies `s` at `out`; returns the end.
 inline char* writeBytes(char* out, std::string_view s) {
   if (!s.empty()) std::memcpy(out, s.data(), s.size());
