@@ -122,7 +122,11 @@ IDLE_WANTED="${IDLE_SESSIONS:-10000}"
 # two per connection in HTTP mode too (maxconn * 2 <= the open-file limit): stay under it.
 MAXCONN=$(( (HARD_NOFILE - 100) / 2 ))
 L4_IDLE=$(( (HARD_NOFILE - 200) / 2 < IDLE_WANTED ? (HARD_NOFILE - 200) / 200 * 100 : IDLE_WANTED ))
-HTTP_IDLE=$L4_IDLE
+# An idle HTTP client holds one descriptor in Fulcrum and nginx (backend connections are
+# pooled, not one per client), so they get the 10,000 whenever the limit leaves room for them;
+# HAProxy refuses to start when maxconn * 2 exceeds the limit, so it gets at most MAXCONN - 50.
+HTTP_IDLE=$(( HARD_NOFILE - 1000 < IDLE_WANTED ? (HARD_NOFILE - 1000) / 100 * 100 : IDLE_WANTED ))
+HAPROXY_HTTP_IDLE=$(( MAXCONN - 50 < HTTP_IDLE ? (MAXCONN - 50) / 100 * 100 : HTTP_IDLE ))
 
 TOOLS="$BUILD/tools"
 mkdir -p "$TOOLS"
@@ -484,12 +488,13 @@ run_http() {
   wait_port $HTTP_BACKEND_PORT "$PID_backend_http" || { log "backend nginx did not start"; exit 1; }
   start_proxies http
   # Idle clients first, on fresh processes (see run_l4).
-  local px pid out
+  local px pid out count
   for px in "${PROXIES[@]}"; do
     pid="${MEASURE_PID[$px]:-}"; [[ -z "$pid" ]] && continue
-    log "HTTP idle keep-alive clients via $px ($HTTP_IDLE clients)"
+    count=$HTTP_IDLE; [[ $px == haproxy ]] && count=$HAPROXY_HTTP_IDLE
+    log "HTTP idle keep-alive clients via $px ($count clients)"
     out="$(bounded 90 "$LOAD" idle --http --path /hello --port $((BASE[$px] + 80)) --pid "$pid" \
-      --count "$HTTP_IDLE" --hold 1 || true)"
+      --count "$count" --hold 1 || true)"
     log "  $out"; record http idle "$px" 1 $out
     sleep 1
   done
@@ -527,7 +532,7 @@ case "$mode" in
 esac
 
 report_args=(--loadavg "$LOADAVG" --results "$RESULTS" --command "bash bench/run.sh $mode" --l4-idle "$L4_IDLE"
-  --http-idle "$HTTP_IDLE" --nofile "$HARD_NOFILE" --seconds "$PHASE_S" --rounds "$ROUNDS")
+  --http-idle "$HTTP_IDLE" --haproxy-http-idle "$HAPROXY_HTTP_IDLE" --nofile "$HARD_NOFILE" --seconds "$PHASE_S" --rounds "$ROUNDS")
 [[ -n "$FULCRUM" ]] && report_args+=(--fulcrum "$FULCRUM")
 [[ -z "${NO_README:-}" && -z "${PEER_DEFER:-}" ]] && report_args+=(--readme "$ROOT/bench/README.md")
 python3 "$ROOT/bench/tools/report.py" "${report_args[@]}" "${sections[@]}"

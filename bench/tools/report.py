@@ -162,6 +162,11 @@ def header(args, section):
     ]
 
 
+def idle_count(args, px):
+    """How many idle HTTP clients the run opened through `px`."""
+    return args.haproxy_http_idle if px == "haproxy" else args.http_idle
+
+
 def verdict(ok):
     if ok is None:
         return "n/a"
@@ -327,17 +332,24 @@ def http_section(args, res):
         e = data.get(("idle", px), {}).get("errors")
         if e:
             notes.append(f"{px} idle: {e:.0f} clients failed to open")
-            if e > 0.01 * args.http_idle:
+            if e > 0.01 * idle_count(args, px):
                 data[("idle", px)]["kib_per_session"] = None
     f, h, n = (data.get(("idle", px), {}).get("kib_per_session") for px in PROXIES)
-    lines.append(f"| {args.http_idle:,} idle keep-alive clients | RSS per client (KiB) | "
+    clients = f"{args.http_idle:,}" + (
+        f" ({args.haproxy_http_idle:,} for HAProxy)"
+        if args.haproxy_http_idle != args.http_idle else "")
+    lines.append(f"| {clients} idle keep-alive clients | RSS per client (KiB) | "
                  f"{fmt(f, 2)} | {fmt(h, 2)} | {fmt(n, 2)} | {fmt_ratio(ratio(f, h))} | "
                  f"{fmt_ratio(ratio(f, n))} | < 10 KiB: {verdict(None if f is None else f < 10)} |")
     if args.http_idle < 10000:
         notes.append(f"idle clients: {args.http_idle:,} instead of 10,000 because the open-file "
                      f"hard limit here is {args.nofile}, which bench/run.sh could not raise "
-                     "(it raises it to 65,536 where allowed), and HAProxy reserves two "
-                     "descriptors per connection (maxconn)")
+                     "(it raises it to 65,536 where allowed)")
+    if args.haproxy_http_idle < args.http_idle:
+        notes.append(f"HAProxy's idle clients: {args.haproxy_http_idle:,}, because it reserves "
+                     "two descriptors per connection and will not start with a maxconn whose "
+                     f"double exceeds the open-file hard limit ({args.nofile}); Fulcrum and "
+                     "nginx hold one per idle client")
     lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return lines + fwd_lines
 
@@ -412,11 +424,14 @@ def main():
     ap.add_argument("--fulcrum")
     ap.add_argument("--l4-idle", type=int, default=10000)
     ap.add_argument("--http-idle", type=int, default=10000)
+    ap.add_argument("--haproxy-http-idle", type=int, default=None)
     ap.add_argument("--nofile", type=int, default=0)
     ap.add_argument("--seconds", default="5")
     ap.add_argument("--loadavg", default="")
     ap.add_argument("--rounds", default="1")
     args = ap.parse_args()
+    if args.haproxy_http_idle is None:
+        args.haproxy_http_idle = args.http_idle
     res = parse_results(args.results)
     out = {}
     for s in args.sections:
