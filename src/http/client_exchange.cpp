@@ -38,7 +38,7 @@ uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_
 
 void ClientSession::beginExchange() {
   ex_ = Exchange{};
-  const RequestHead& head = parser_.head();
+  const RequestHead& head = parser().head();
   ex_.has_head = true;
   ex_.started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
   ex_.bytes_out_start = client_writer_.bytesAppended();
@@ -66,7 +66,7 @@ std::string_view ClientSession::stickyToken() const {
   if (sticky.mode != config::StickyMode::kCookie) return {};
   // Of several cookies of that name, the one that names a backend of this pool.
   const balancer::PoolBalancer& balancer = *ex_.pool->balancer;
-  return findCookie(parser_.head(), sticky.cookie,
+  return findCookie(parser().head(), sticky.cookie,
                     [&](std::string_view v) { return balancer.findByCookie(v) != nullptr; })
       .value_or(std::string_view());
 }
@@ -76,7 +76,7 @@ void ClientSession::pickAndConnect() {
   // uv_hrtime and steady_clock are both CLOCK_MONOTONIC: the event's reading serves the pick
   // (a designated `now` also keeps PickContext from reading the clock again).
   balancer::PickContext ctx{
-      .hash = requestHash(pool.config().hash_key, parser_.head(), clientAddr()),
+      .hash = requestHash(pool.config().hash_key, parser().head(), clientAddr()),
       .tried = &ex_.tried,
       .now = balancer::MonotonicTime(std::chrono::microseconds(eventUs())),
       .client_addr = clientAddr(),
@@ -115,7 +115,7 @@ void ClientSession::pickAndConnect() {
 
 void ClientSession::connectTo(const upstream::PoolMember& member, bool allow_pooled) {
   if (allow_pooled) {
-    if (UpstreamConnection* c = UpstreamPool::take(idle_list_, !resendable(parser_.head()))) {
+    if (UpstreamConnection* c = UpstreamPool::take(idle_list_, !resendable(parser().head()))) {
       attachUpstream(c);
       return;
     }
@@ -148,8 +148,8 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   upstream_ = c;
   c->setUser(this);
   c->countUse();
-  const RequestHead& head = parser_.head();
-  response_.expect(head.is_head, head.upgrade);
+  const RequestHead& head = parser().head();
+  response().expect(head.is_head, head.upgrade);
   c->limitReads(kHeadReadBytes);  // until the response head: see maybeSplice
   const config::ListenerConfig& lc = *listener_->config;
   RequestForwarding fwd;
@@ -252,8 +252,8 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   if (ex_.response_started) {
     // A response delimited by the close ends here; any other is truncated, and the client
     // connection is cut so that it cannot look complete.
-    if (status == UV_EOF && response_.headDone() &&
-        response_.finish(this).status == ResponseParser::Status::kComplete) {
+    if (status == UV_EOF && response().headDone() &&
+        response().finish(this).status == ResponseParser::Status::kComplete) {
       ex_.upstream_reusable = false;
       onResponseDone();
       return;
@@ -272,7 +272,7 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   }
   // Nothing came back. A pooled connection the backend had just closed is replaced once by
   // a fresh one when sending the request again can do no harm (resendable).
-  if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && resendable(parser_.head())) {
+  if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && resendable(parser().head())) {
     ex_.retried_fresh = true;
     // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
     // the pool's timeouts.idle shows up there (the client saw nothing of it).

@@ -24,7 +24,7 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
     arm(Wait::kStream, ex_.pool->config().timeouts.idle);
   }
   upstream_read_ = &read;  // body pieces are written from it (onResponseBody)
-  ResponseParser::Result r = response_.feed(data, length, this);
+  ResponseParser::Result r = response().feed(data, length, this);
   upstream_read_ = nullptr;
   switch (r.status) {
     case ResponseParser::Status::kNeedMore:
@@ -48,8 +48,8 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
       return;
     case ResponseParser::Status::kError:
       log::debug("http {}: bad response from {}: {}", listener_->config->name,
-                 ex_.member->address(), response_.error());
-      failExchange(502, response_.error());
+                 ex_.member->address(), response().error());
+      failExchange(502, response().error());
       return;
   }
 }
@@ -57,7 +57,7 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
 void ClientSession::onInformational(const ResponseHead& head) {
   // 1xx responses are passed to HTTP/1.1 clients (a proxy MUST, RFC 9110 15.2), but a client
   // whose Expect the proxy answered with its own 100 (see attachUpstream) gets no second one.
-  if ((head.status == 100 && ex_.continue_sent) || parser_.head().version_minor == 0 ||
+  if ((head.status == 100 && ex_.continue_sent) || parser().head().version_minor == 0 ||
       ex_.head_sent)
     return;
   scratch_.clear();
@@ -73,7 +73,7 @@ void ClientSession::onResponseHead(const ResponseHead& head) {
   metrics::BackendCell& bc = ex_.pool->backend_stats[ex_.member->index]->cell(worker().id());
   bc.upstream_requests.add(head.status);
   bc.response.observe(static_cast<double>(micros(ex_.upstream_sent_us, now)) / 1e6);
-  const RequestHead& req = parser_.head();
+  const RequestHead& req = parser().head();
   if (!head.keep_alive) ex_.upstream_reusable = false;
   if (upstream_ != nullptr) upstream_->limitReads(0);  // the body: whole buffers
 
@@ -133,14 +133,14 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
 void ClientSession::maybeSplice() {
   if (upstream_ == nullptr || upstream_->splicing() || client_writer_.queued() != 0) return;
   if (!ex_.request_done || ex_.out_framing != BodyFraming::kContentLength) return;
-  if (response_.lengthBodyLeft() < kSpliceMinBytes) return;
+  if (response().lengthBodyLeft() < kSpliceMinBytes) return;
   if (core::SplicePipe::local() == nullptr) return;
   upstream_->setSplice(true);
 }
 
 void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
   core::SplicePipe* pipe = core::SplicePipe::local();
-  const uint64_t left = response_.lengthBodyLeft();
+  const uint64_t left = response().lengthBodyLeft();
   if (phase_ != Phase::kExchange || &c != upstream_ || pipe == nullptr || left == 0 ||
       client_writer_.queued() != 0) {
     c.setSplice(false);  // the next turn reads the socket as usual
@@ -153,7 +153,7 @@ void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
   // The body's last byte may go too: the parser is then told (skipRestOfBody) rather than
   // given it, which saves the client a one-byte segment after the rest.
   const bool whole = m.in == left;
-  response_.skipBody(whole ? m.in - 1 : m.in);
+  response().skipBody(whole ? m.in - 1 : m.in);
   client_writer_.countWrittenBeside(m.out);
   if (m.dest_error != 0) {
     onWriterError(client_writer_, m.dest_error);  // the client went away
@@ -182,7 +182,7 @@ void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
 
 void ClientSession::endSplicedBody(UpstreamConnection& c) {
   c.setSplice(false);
-  if (response_.skipRestOfBody().status != ResponseParser::Status::kComplete) {
+  if (response().skipRestOfBody().status != ResponseParser::Status::kComplete) {
     cutResponse();  // cannot happen with a Content-Length body; never made to look complete
     return;
   }
@@ -203,7 +203,7 @@ void ClientSession::onResponseDone() {
   // Reused only after a complete response that allows it, with the request fully sent. An
   // upgrade request that was refused (no 101) may have left the backend expecting a tunnel
   // (servers hand the socket to their upgrade handler before answering): never reused.
-  dropUpstream(ex_.upstream_reusable && ex_.request_done && !parser_.head().upgrade);
+  dropUpstream(ex_.upstream_reusable && ex_.request_done && !parser().head().upgrade);
   finishExchange();
 }
 
@@ -222,15 +222,15 @@ void ClientSession::finishExchange() {
 }
 
 void ClientSession::nextRequest() {
-  parser_.nextMessage();
+  parser().nextMessage();
   request_bytes_ = 0;
   if (held_ == nullptr) {
-    // Going idle: an idle keep-alive client keeps no head memory (there may be many).
-    parser_.release();
-    response_.release();
+    // Going idle: an idle keep-alive client keeps no parsers and no head memory (there may be
+    // many); the next request's first byte takes a pair again.
+    releaseParsers();
   } else {
-    parser_.shrink();
-    response_.shrink();
+    parser().shrink();
+    response().shrink();
   }
   phase_ = Phase::kHead;
   refreshSnapshot();  // for client_idle; again at the next request's first byte
@@ -288,8 +288,8 @@ void ClientSession::appendOwnResponse(uint16_t status, bool close) {
   ex_.status = status;
   ErrorResponseOptions options;
   options.close = close;
-  options.keep_alive = !close && parser_.head().version_minor == 0;  // HTTP/1.0 must be told
-  options.head_request = parser_.methodIsHead();  // also when the head itself was refused
+  options.keep_alive = !close && parser().head().version_minor == 0;  // HTTP/1.0 must be told
+  options.head_request = parser().methodIsHead();  // also when the head itself was refused
   options.date = httpDateNow(eventUs());
   if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
   scratch_.clear();
@@ -307,7 +307,7 @@ bool ClientSession::finishRequestKeepingClient(uint16_t status) {
     return false;
   // A client that asked to switch protocols (WebSocket, h2c) may send the new protocol's
   // bytes next: they are not read as HTTP requests.
-  if (parser_.head().upgrade || parser_.head().find(HeaderId::kUpgrade) != nullptr) return false;
+  if (parser().head().upgrade || parser().head().find(HeaderId::kUpgrade) != nullptr) return false;
   if (ex_.request_done) return true;
   // The rest of the request, when it has all arrived, is read and dropped (a request without
   // a body ends with its head): the next request starts after it. A body still on its way
@@ -315,7 +315,7 @@ bool ClientSession::finishRequestKeepingClient(uint16_t status) {
   // what is read here to one buffer).
   const char* data = held_ != nullptr ? held_->data + held_off_ : nullptr;
   size_t length = held_ != nullptr ? held_len_ : 0;
-  RequestParser::Result r = parser_.feed(data, length, nullptr);
+  RequestParser::Result r = parser().feed(data, length, nullptr);
   if (held_ != nullptr) consumeHeld(r.consumed);
   request_bytes_ += r.consumed;
   if (r.status != RequestParser::Status::kMessageComplete) return false;
@@ -333,7 +333,7 @@ void ClientSession::sendError(uint16_t status, const char* why) {
     // Returned like any request's (the client's own when its head got that far), so a
     // refused one can be found in the logs too.
     if (listener_->config->headers.request_id)
-      ex_.request_id = effectiveRequestId(parser_.head(), generateRequestId());
+      ex_.request_id = effectiveRequestId(parser().head(), generateRequestId());
   }
   appendOwnResponse(status, /*close=*/true);
   recordRequest(status);
@@ -375,8 +375,8 @@ void ClientSession::writeAccessLog(uint16_t status, bool closing) {
   // Whatever of the request was parsed (a head refused at its end still has its request
   // line); bytes in, like bytes out, are the bytes on the wire, head and chunk framing
   // included, as nginx's $request_length counts them.
-  e.method = parser_.loggedMethod();
-  e.path = parser_.loggedTarget();
+  e.method = parser().loggedMethod();
+  e.path = parser().loggedTarget();
   e.bytes_in = request_bytes_;
   e.status = status;
   e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;

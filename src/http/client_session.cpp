@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "fulcrum/core/listener.h"
 #include "fulcrum/core/log.h"
@@ -30,14 +31,12 @@ ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr
       listener_(&ws_->snapshot->listeners[listener.index]),
       client_(client),
       slot_(std::move(slot)),
-      parser_(
-          {listener_->config->limits.max_header_bytes, listener_->config->limits.max_body_bytes}),
       client_writer_(worker.buffers(), this),
       scratch_(workerScratch()) {
   client_->data = this;
   int len = sizeof client_addr_;
   if (uv_tcp_getpeername(client_, reinterpret_cast<sockaddr*>(&client_addr_), &len) != 0)
-    client_addr_.ss_family = AF_UNSPEC;
+    client_addr_.sin6_family = AF_UNSPEC;
   client_ip_ = formatClientIp(clientAddr());
   timer_ = &timer_storage_;
   uv_timer_init(worker.loop(), timer_);
@@ -46,14 +45,26 @@ ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr
   client_writer_.attach(stream(client_));
 }
 
+ClientSession::~ClientSession() {
+  if (parsers_ != nullptr) ExchangeParsers::give(parsers_);
+}
+
+RequestLimits ClientSession::requestLimits() const {
+  return {listener_->config->limits.max_header_bytes, listener_->config->limits.max_body_bytes};
+}
+
+void ClientSession::releaseParsers() {
+  if (parsers_ != nullptr) ExchangeParsers::give(std::exchange(parsers_, nullptr));
+}
+
 std::string& ClientSession::workerScratch() {
   static thread_local std::string scratch;
   return scratch;
 }
 
 const sockaddr* ClientSession::clientAddr() const {
-  return client_addr_.ss_family == AF_UNSPEC ? nullptr
-                                             : reinterpret_cast<const sockaddr*>(&client_addr_);
+  return client_addr_.sin6_family == AF_UNSPEC ? nullptr
+                                               : reinterpret_cast<const sockaddr*>(&client_addr_);
 }
 
 void ClientSession::start(bool deferred) {
@@ -189,14 +200,14 @@ void ClientSession::processInput() {
         arm(Wait::kHeader, listener_->config->timeouts.client_header);
         head_started_us_ = eventUs();
       }
-      RequestParser::Result r = parser_.feed(held_->data + held_off_, held_len_, nullptr);
+      RequestParser::Result r = parser().feed(held_->data + held_off_, held_len_, nullptr);
       consumeHeld(r.consumed);
       request_bytes_ += r.consumed;
       if (r.status == RequestParser::Status::kError) {
         // The log counts what arrived of a refused request, not only what was parsed of it
         // (the rest of it is never read as a request: the connection closes).
         if (held_ != nullptr) request_bytes_ += held_len_;
-        sendError(parser_.error().status, parser_.error().reason);
+        sendError(parser().error().status, parser().error().reason);
         break;
       }
       if (r.status == RequestParser::Status::kHeadComplete) beginExchange();
@@ -206,14 +217,14 @@ void ClientSession::processInput() {
       if (upstream_ == nullptr || upstream_->writer().aboveHighWatermark()) break;
       const char* data = held_ != nullptr ? held_->data + held_off_ : nullptr;
       size_t length = held_ != nullptr ? held_len_ : 0;
-      RequestParser::Result r = parser_.feed(data, length, this);
+      RequestParser::Result r = parser().feed(data, length, this);
       if (held_ != nullptr) consumeHeld(r.consumed);
       request_bytes_ += r.consumed;
       if (r.status == RequestParser::Status::kError) {
         if (held_ != nullptr) request_bytes_ += held_len_;
         // Checked before flushing: a head and a bad body that arrived together never reach
         // the backend (the unflushed bytes die with the connection).
-        failExchange(parser_.error().status, parser_.error().reason);
+        failExchange(parser().error().status, parser().error().reason);
         break;
       }
       if (upstream_ != nullptr) upstream_->writer().flush();
@@ -514,7 +525,7 @@ void ClientSession::onHandleClosed() {
 
 void ClientSession::snapshotChanged() {
   // Between requests (an idle keep-alive connection): what the next request would do now.
-  if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) refreshSnapshot();
+  if (phase_ == Phase::kHead && betweenRequests() && held_ == nullptr) refreshSnapshot();
 }
 
 void ClientSession::refreshSnapshot() {
@@ -527,7 +538,7 @@ void ClientSession::refreshSnapshot() {
         l.config->protocol == config::Protocol::kHttp) {
       ws_ = current;
       listener_ = &l;
-      parser_.setLimits({l.config->limits.max_header_bytes, l.config->limits.max_body_bytes});
+      if (parsers_ != nullptr) parsers_->request.setLimits(requestLimits());
       return;
     }
   }
@@ -557,7 +568,7 @@ void ClientSession::drain() {
   draining_ = true;
   if (phase_ == Phase::kLingering) {
     closeNow();  // its answer is out: nothing of value is left to wait for
-  } else if (phase_ == Phase::kHead && parser_.idle() && held_ == nullptr) {
+  } else if (phase_ == Phase::kHead && betweenRequests() && held_ == nullptr) {
     // An idle keep-alive connection. A request its client sent before it could know may wait
     // unread in the socket: closed now, it would be lost to a reset. It is read and served
     // (with Connection: close, as every request while draining), as HAProxy does; only a

@@ -73,6 +73,7 @@ void RequestParser::release() {
 
 void RequestParser::nextMessage() {
   if (state_ != State::kComplete) return;
+  open_for_more_ = llhttp_should_keep_alive(&parser_) != 0;
   llhttp_resume(&parser_);
   useSettings(true);
   // After an upgrade request that was not switched (no 101), llhttp stops again at once:

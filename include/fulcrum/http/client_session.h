@@ -8,6 +8,7 @@
 // Split over client_session.cpp (I/O, timers, lifecycle), client_exchange.cpp (routing,
 // backend choice, request forwarding) and client_response.cpp (response, errors, tunnel).
 
+#include <netinet/in.h>
 #include <uv.h>
 
 #include <chrono>
@@ -18,9 +19,8 @@
 #include "fulcrum/core/session.h"
 #include "fulcrum/core/tcp_connect.h"
 #include "fulcrum/core/worker.h"
+#include "fulcrum/http/exchange_parsers.h"
 #include "fulcrum/http/header_rules.h"
-#include "fulcrum/http/request_parser.h"
-#include "fulcrum/http/response_parser.h"
 #include "fulcrum/http/stream_writer.h"
 #include "fulcrum/http/upstream_connection.h"
 #include "fulcrum/l4/byte_pump.h"
@@ -42,6 +42,7 @@ class ClientSession final : public core::Session,
   void drain() override;
   void snapshotChanged() override;
   void forceClose() override;
+  ~ClientSession() override;
 
  private:
   enum class Phase : uint8_t {
@@ -118,6 +119,17 @@ class ClientSession final : public core::Session,
   // Before a request's first byte: the newest configuration for it (routes, pools, header
   // rules, limits and timeouts), so that one request runs under one config generation.
   void refreshSnapshot();
+  RequestParser& parser() { return takeParsers().request; }
+  const RequestParser& parser() const { return parsers_->request; }  // mid-request only
+  ResponseParser& response() { return takeParsers().response; }
+  ExchangeParsers& takeParsers() {
+    if (parsers_ == nullptr) parsers_ = ExchangeParsers::take(requestLimits());
+    return *parsers_;
+  }
+  RequestLimits requestLimits() const;
+  // No byte of a next request yet (an idle keep-alive connection holds no parsers).
+  bool betweenRequests() const { return parsers_ == nullptr || parsers_->request.idle(); }
+  void releaseParsers();
   void onWriterDrained(StreamWriter& writer) override;
   void onWriterError(StreamWriter& writer, int status) override;
   const sockaddr* clientAddr() const;
@@ -200,7 +212,9 @@ class ClientSession final : public core::Session,
   const core::ListenerRuntime* listener_;
   uv_tcp_t* client_;
   core::ConnectionSlot slot_;
-  sockaddr_storage client_addr_{};
+  // An IPv4 or IPv6 peer (a TCP listener has no other): 28 bytes, where a sockaddr_storage
+  // would take 128 in every connection.
+  sockaddr_in6 client_addr_{};
   std::string client_ip_;
   uv_timer_t timer_storage_{};   // embedded: no allocation per connection
   uv_timer_t* timer_ = nullptr;  // &timer_storage_ until it is closed
@@ -212,8 +226,9 @@ class ClientSession final : public core::Session,
   uint64_t request_bytes_ = 0;    // bytes of the current request parsed so far (access log)
   int open_handles_ = 0;
 
-  RequestParser parser_;
-  ResponseParser response_;
+  // The parsers of the request in progress (exchange_parsers.h): taken at its first byte
+  // (parser(), response()), given back when the connection goes idle (releaseParsers()).
+  ExchangeParsers* parsers_ = nullptr;
   StreamWriter client_writer_;
   core::Buffer* held_ = nullptr;  // read from the client, not yet parsed
   size_t held_off_ = 0;

@@ -70,6 +70,10 @@ class RequestParser {
   const HttpError& error() const { return error_; }
   // No byte of the current request has been received (the connection is idle).
   bool idle() const { return state_ == State::kHead && head_bytes_ == 0; }
+  // Idle after a request that kept its connection open (llhttp is ready for another request,
+  // not closed to more data as after `Connection: close` or HTTP/1.0): another connection's
+  // next request may start here as on a new parser (exchange_parsers.h).
+  bool idleAfterKeepAlive() const { return idle() && open_for_more_; }
   bool inBody() const { return state_ == State::kBody; }
   // Body bytes received so far (decoded: without chunk framing).
   uint64_t bodyBytes() const { return body_bytes_; }
@@ -122,6 +126,9 @@ class RequestParser {
   // names there).
   HeadScanner scanner_{HeadScanner::Kind::kRequest};
   State state_ = State::kHead;
+  // llhttp takes another request after the last one (set by nextMessage, which makes llhttp
+  // forget the last request's Connection header).
+  bool open_for_more_ = true;
   // How the request line reaches llhttp. llhttp knows a fixed list of methods, but methods
   // are extensible (RFC 9110 9.1) and a proxy passes on ones it does not know, as nginx and
   // HAProxy do: when llhttp refuses the method, it is given a stand-in ("GET": no method of
