@@ -272,17 +272,24 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   }
   // Nothing came back. A pooled connection the backend had just closed is replaced once by
   // a fresh one when sending the request again can do no harm (resendable).
-  if (c.uses() > 1 && !ex_.retried_fresh && ex_.request_done && resendable(parser().head())) {
-    ex_.retried_fresh = true;
-    // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
-    // the pool's timeouts.idle shows up there (the client saw nothing of it).
-    if (ex_.pool->stats) ex_.pool->stats->cell(worker().id()).retries.add();
-    phase_ = Phase::kConnecting;
-    arm(Wait::kNone, {});
-    connectTo(*ex_.member, false);
-    return;
-  }
+  if (retryOnFreshConnection(c)) return;
   failExchange(502, "backend closed the connection before responding");
+}
+
+bool ClientSession::retryOnFreshConnection(const UpstreamConnection& c) {
+  if (c.uses() <= 1 || ex_.retried_fresh || !ex_.request_done || ex_.head_sent ||
+      !resendable(parser().head()))
+    return false;
+  ex_.retried_fresh = true;
+  // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
+  // the pool's timeouts.idle shows up there (the client saw nothing of it).
+  if (ex_.pool->stats) ex_.pool->stats->cell(worker().id()).retries.add();
+  dropUpstream(false);
+  ex_.response_started = false;
+  phase_ = Phase::kConnecting;
+  arm(Wait::kNone, {});
+  connectTo(*ex_.member, false);
+  return true;
 }
 
 }  // namespace fulcrum::http

@@ -15,7 +15,7 @@ namespace {
 uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_us - from_us : 0; }
 }  // namespace
 
-void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size_t length) {
+void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, size_t length) {
   if (phase_ != Phase::kExchange) return;
   const char* data = read.data;
   progress();
@@ -49,6 +49,12 @@ void ClientSession::onUpstreamData(UpstreamConnection&, core::Buffer& read, size
     case ResponseParser::Status::kError:
       log::debug("http {}: bad response from {}: {}", listener_->config->name,
                  ex_.member->address(), response().error());
+      // On a reused connection, bytes that are no status line may be left over from the
+      // exchange before: a body after a HEAD, 204 or 304 answer (which has none) that came
+      // after the connection went back to the pool. The request is sent once more on a fresh
+      // connection when that can do no harm, as HAProxy's retry-on junk-response does, rather
+      // than answering 502 for the backend's earlier mistake.
+      if (response().failedBeforeStatusLine() && retryOnFreshConnection(c)) return;
       failExchange(502, response().error());
       return;
   }

@@ -48,7 +48,7 @@ void ResponseParser::expect(bool head_request, bool upgrade_requested) {
   head_request_ = head_request;
   upgrade_requested_ = upgrade_requested;
   in_head_ = true;
-  started_ = head_done_ = complete_ = upgrade_ = failed_ = false;
+  started_ = status_line_seen_ = head_done_ = complete_ = upgrade_ = failed_ = false;
   head_bytes_ = 0;
   error_ = "";
 }
@@ -78,6 +78,12 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       if (head_bytes_ == 0) buf_.reset();
       HeadScanner::Result scanned = scanner_.scan(at, std::min(n, room), &used);
       if (scanned == HeadScanner::Result::kError) {
+        // Whether a status line came before the bad byte (failedBeforeStatusLine): llhttp
+        // has not seen this scan's part of it yet.
+        size_t line_bytes = scanner_.firstLinePart(used);
+        if (scanner_.firstLineEnded() && line_bytes > 0 &&
+            llhttp_execute(&parser_, at, line_bytes) == HPE_OK)
+          status_line_seen_ = true;
         result = fail(scanner_.error(), pos + used);
         break;
       }
@@ -87,6 +93,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       size_t line_bytes = scanner_.firstLinePart(used);
       head_bytes_ += used;  // before llhttp: the end of a 1xx head starts the next at 0
       llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, at, line_bytes) : HPE_OK;
+      if (err == HPE_OK && scanner_.firstLineDone()) status_line_seen_ = true;
       if (scanned == HeadScanner::Result::kNeedMore) {
         if (err != HPE_OK) {
           result = fail(llhttp_get_error_reason(&parser_), pos + used);

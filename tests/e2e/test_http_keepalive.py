@@ -127,6 +127,39 @@ class KeepAlive(h.FulcrumTestCase):
         # reused connections is visible there, though its clients saw nothing of it.
         self.assertEqual(hh.metric(hh.metrics(self.admin), "fulcrum_retries_total", pool="p"), 2)
 
+    def test_stray_bytes_on_a_reused_connection_are_not_an_answer(self):
+        # A broken backend sends a body after its answer to a HEAD, late: the connection was
+        # already back in the pool, and the next request on it finds those bytes where its
+        # answer should start. They are no status line, so a request that can do no harm twice
+        # is sent again on a fresh connection (one more retry in the metrics), not answered
+        # 502 for the backend's earlier mistake; one that cannot be sent twice gets the 502.
+        # A bad answer that does start with a status line is this request's own: 502, once.
+        def handler(req):
+            if req.method == "HEAD":
+                return Response(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+            if req.index >= 1 and req.target != "/bad":
+                return Response(raw=b"hello" + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            if req.target == "/bad":
+                return Response(raw=b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n")
+            return Response(200, body=b"ok")
+
+        b, port = self.start(handler)
+        cases = [(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, 2),
+                 (b"POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz", "POST", 502, 1),
+                 (b"GET /bad HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 502, 1)]
+        for raw, method, status, times in cases:
+            b.clear()
+            r = h.http_request(port, b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(r.status, 200)
+            r = h.http_request(port, raw, timeout=h.scaled(5))
+            self.assertEqual(r.status, status, raw)
+            if status == 200:
+                self.assertEqual(r.body, b"ok")
+            target = raw.split(b" ")[1].decode()
+            self.assertEqual([q.method for q in b.requests if q.target == target], [method] * times,
+                             raw)
+        self.assertEqual(hh.metric(hh.metrics(self.admin), "fulcrum_retries_total", pool="p"), 1)
+
     def test_backend_fin_queued_behind_the_next_post(self):
         # A backend closes an idle pooled connection (its keep-alive timeout) just as the next
         # POST arrives: the FIN is in the proxy's socket, but its EOF event waits behind the

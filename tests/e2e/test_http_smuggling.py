@@ -1,7 +1,7 @@
 """Request smuggling and malformed requests (issue 4, "Safety").
 
-Every case is answered 400 (501 for a well-formed but unsupported transfer coding or a
-lower-case method, 505 for an unsupported HTTP version) with
+Every case is answered 400 (501 for a lower-case method, 505 for an unsupported HTTP version)
+with
 `Connection: close`, the connection is closed, and the backend receives nothing: not a
 request, not a byte. A body that looks like a request stays a body."""
 
@@ -85,9 +85,12 @@ class Smuggling(h.FulcrumTestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual([q.target for q in b.requests], ["/after"])
 
-    def test_unsupported_transfer_coding_is_501(self):
+    def test_a_coding_before_chunked_is_400(self):
         b, port = self.start()
-        self.assert_refused(port, H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
+        for te in (b"gzip, chunked", b"foo, chunked", b"identity, chunked"):
+            self.assert_refused(port, H + b"Transfer-Encoding: " + te + b"\r\n\r\n0\r\n\r\n", 400)
+        self.assert_refused(
+            port, H + b"Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
         self.assert_backend_untouched(b)
 
     def test_extension_methods_pass_lower_case_is_501_and_unsupported_version_505(self):

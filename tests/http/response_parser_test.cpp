@@ -58,6 +58,42 @@ Outcome run(std::string_view in, size_t piece = 1 << 20, bool head = false, bool
 
 using S = ResponseParser::Status;
 
+// Whether a failed response had a status line at all: bytes that are none (left over on a
+// reused connection) may have the request sent again; a bad answer that starts with one is
+// the request's own (ClientSession::retryOnFreshConnection). In every split of the input.
+TEST(HttpResponseParser, FailureBeforeAnyStatusLineIsToldApart) {
+  struct Case {
+    std::string input;
+    bool before_status_line;
+  };
+  const Case cases[] = {
+      {"hello", true},
+      {"helloHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
+      {"HTTP/1.1 200 O\x01K\r\n\r\n", true},
+      {"HTTP/1.1 2x0 OK\r\n\r\n", true},
+      {"\r\nHTTP/1.1 200 OK\r\n\r\n", true},
+      {"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", false},
+      {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false},
+      {"HTTP/1.1 100 Continue\r\n\r\njunk", false},
+  };
+  for (const Case& c : cases) {
+    for (size_t piece : {size_t{1}, size_t{3}, size_t{1} << 20}) {
+      ResponseParser p;
+      p.expect(false, false);
+      Collect sink;
+      size_t pos = 0;
+      ResponseParser::Result r{S::kNeedMore, 0};
+      while (pos < c.input.size() && r.status == S::kNeedMore) {
+        r = p.feed(c.input.data() + pos, std::min(piece, c.input.size() - pos), &sink);
+        pos += r.consumed;
+      }
+      ASSERT_EQ(r.status, S::kError) << c.input << " piece " << piece;
+      EXPECT_EQ(p.failedBeforeStatusLine(), c.before_status_line)
+          << c.input << " piece " << piece << ": " << p.error();
+    }
+  }
+}
+
 TEST(HttpResponseParser, ContentLength) {
   for (size_t piece : {1, 4, 1000}) {
     auto o = run("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloJUNK", piece);

@@ -149,6 +149,9 @@ class ClientSession final : public core::Session,
   void releaseMember(bool failure, uint64_t latency_us, bool answered = false);
   // Lets go of the backend without a sample (the client, not the backend, ended it).
   void abandonMember();
+  // A resendable request whose reused connection failed before any answer went to the
+  // client is sent once more on a fresh connection to the same backend; false when it may not.
+  bool retryOnFreshConnection(const UpstreamConnection& c);
   void dropUpstream(bool reusable);
   void onUpstreamDrained(UpstreamConnection& c) override;
   void onUpstreamWriteError(UpstreamConnection& c, int status) override;

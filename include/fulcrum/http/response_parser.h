@@ -61,6 +61,9 @@ class ResponseParser {
   bool started() const { return started_; }
   // The final response head was delivered to the sink.
   bool headDone() const { return head_done_; }
+  // The response failed before a status line of it parsed (interim or final): what came was
+  // no answer at all, such as bytes left over from an earlier exchange on the connection.
+  bool failedBeforeStatusLine() const { return failed_ && !status_line_seen_; }
   const char* error() const { return error_; }
   // Bytes of a Content-Length body still to come, once its head was delivered and while no
   // error or end came; 0 otherwise (no body, chunked, until close).
@@ -111,6 +114,7 @@ class ResponseParser {
   bool upgrade_requested_ = false;
   bool in_head_ = true;
   bool started_ = false;
+  bool status_line_seen_ = false;  // llhttp took a whole status line of this response
   bool head_done_ = false;
   bool complete_ = false;
   bool upgrade_ = false;
