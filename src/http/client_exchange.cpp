@@ -37,68 +37,68 @@ uint64_t micros(uint64_t from_us, uint64_t to_us) { return to_us > from_us ? to_
 }  // namespace
 
 void ClientSession::beginExchange() {
-  ex_ = Exchange{};
+  ex() = Exchange{};
   const RequestHead& head = parser().head();
-  ex_.has_head = true;
-  ex_.started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
-  ex_.bytes_out_start = client_writer_.bytesAppended();
-  ex_.route = &selectRoute(*listener_, head.host, head.target);
-  ex_.pool = &ws_->snapshot->pools[ex_.route->pool];
+  ex().has_head = true;
+  ex().started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
+  ex().bytes_out_start = client_writer_.bytesAppended();
+  ex().route = &selectRoute(*listener_, head.host, head.target);
+  ex().pool = &ws_->snapshot->pools[ex().route->pool];
   if (listener_->config->headers.request_id) {
-    idGenerator(worker()).next(generated_id_);
-    ex_.request_id = effectiveRequestId(head, {generated_id_, sizeof generated_id_});
+    idGenerator(worker()).next(state().generated_id);
+    ex().request_id = effectiveRequestId(head, {state().generated_id, sizeof state().generated_id});
   } else if (const Header* id = head.find(HeaderId::kXRequestId)) {
-    ex_.request_id = id->value;
+    ex().request_id = id->value;
   }
-  ex_.close_after = !head.keep_alive || draining_ || worker().draining();
+  ex().close_after = !head.keep_alive || draining_ || worker().draining();
   arm(Wait::kNone, {});
   phase_ = Phase::kConnecting;
   pickAndConnect();
 }
 
 std::string_view ClientSession::generateRequestId() {
-  idGenerator(worker()).next(generated_id_);
-  return {generated_id_, sizeof generated_id_};
+  idGenerator(worker()).next(state().generated_id);
+  return {state().generated_id, sizeof state().generated_id};
 }
 
 std::string_view ClientSession::stickyToken() const {
-  const config::StickyConfig& sticky = ex_.pool->config().sticky;
+  const config::StickyConfig& sticky = ex().pool->config().sticky;
   if (sticky.mode != config::StickyMode::kCookie) return {};
   // Of several cookies of that name, the one that names a backend of this pool.
-  const balancer::PoolBalancer& balancer = *ex_.pool->balancer;
+  const balancer::PoolBalancer& balancer = *ex().pool->balancer;
   return findCookie(parser().head(), sticky.cookie,
                     [&](std::string_view v) { return balancer.findByCookie(v) != nullptr; })
       .value_or(std::string_view());
 }
 
 void ClientSession::pickAndConnect() {
-  const core::PoolRuntime& pool = *ex_.pool;
+  const core::PoolRuntime& pool = *ex().pool;
   // uv_hrtime and steady_clock are both CLOCK_MONOTONIC: the event's reading serves the pick
   // (a designated `now` also keeps PickContext from reading the clock again).
   balancer::PickContext ctx{
       .hash = requestHash(pool.config().hash_key, parser().head(), clientAddr()),
-      .tried = &ex_.tried,
+      .tried = &ex().tried,
       .now = balancer::MonotonicTime(std::chrono::microseconds(eventUs())),
       .client_addr = clientAddr(),
       .affinity_token = stickyToken(),
   };
-  const upstream::PoolMember* member = ws_->picker(ex_.route->pool).pick(ctx);
+  const upstream::PoolMember* member = ws_->picker(ex().route->pool).pick(ctx);
   if (member == nullptr) {
     // Nothing eligible at all: 503. Every eligible one failed to connect: 502.
-    failExchange(ex_.tried.size() == 0 ? 503 : 502, "no backend available");
+    failExchange(ex().tried.size() == 0 ? 503 : 502, "no backend available");
     return;
   }
-  if (ex_.tried.size() > 0 && pool.stats) pool.stats->cell(worker().id()).retries.add();
-  ex_.tried.add(member->index);
-  ex_.member = member;
+  if (ex().tried.size() > 0 && pool.stats) pool.stats->cell(worker().id()).retries.add();
+  ex().tried.add(member->index);
+  ex().member = member;
   member->state->acquire();
-  ex_.acquired = true;
-  set_cookie_.clear();
+  ex().acquired = true;
+  state().set_cookie.clear();
   if (pool.config().sticky.mode == config::StickyMode::kCookie) {
     std::string_view id = pool.balancer->cookieFor(*member);
     if (!id.empty() && id != ctx.affinity_token) {
-      set_cookie_.append(pool.config().sticky.cookie).append("=").append(id);
-      set_cookie_.append("; Path=/; HttpOnly");
+      state().set_cookie.append(pool.config().sticky.cookie).append("=").append(id);
+      state().set_cookie.append("; Path=/; HttpOnly");
     }
   }
   if (member != key_member_ || ws_.get() != key_snapshot_) {
@@ -121,7 +121,7 @@ void ClientSession::connectTo(const upstream::PoolMember& member, bool allow_poo
     }
   }
   attempt_ = core::startConnect(worker().loop(), member.config->address.sockAddr(),
-                                ex_.pool->config().timeouts.connect, this);
+                                ex().pool->config().timeouts.connect, this);
 }
 
 void ClientSession::onConnected(uv_tcp_t* handle) {
@@ -137,10 +137,10 @@ void ClientSession::onConnected(uv_tcp_t* handle) {
 void ClientSession::onConnectFailed(int status) {
   attempt_ = nullptr;
   if (phase_ != Phase::kConnecting) return;
-  log::debug("http {}: connect to {} failed: {}", listener_->config->name, ex_.member->address(),
+  log::debug("http {}: connect to {} failed: {}", listener_->config->name, ex().member->address(),
              uv_strerror(status));
-  ex_.pool->backend_stats[ex_.member->index]->cell(worker().id()).connect_failures.add();
-  releaseMember(true, static_cast<uint64_t>(ex_.pool->config().timeouts.connect.count()) * 1000);
+  ex().pool->backend_stats[ex().member->index]->cell(worker().id()).connect_failures.add();
+  releaseMember(true, static_cast<uint64_t>(ex().pool->config().timeouts.connect.count()) * 1000);
   pickAndConnect();  // the next eligible backend; the tried set rules out this one
 }
 
@@ -160,26 +160,26 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   fwd.tls = false;
   fwd.forwarded = lc.headers.forwarded;
   fwd.add_request_id = lc.headers.request_id;
-  fwd.new_request_id = ex_.request_id;
-  fwd.fallback_host = ex_.member->address();
+  fwd.new_request_id = ex().request_id;
+  fwd.fallback_host = ex().member->address();
   scratch_.clear();
   writeRequestHead(head, fwd, scratch_);
   // Not flushed yet: processInput() below checks the body bytes already read first.
   c->writer().append(scratch_.data(), scratch_.size());
   phase_ = Phase::kExchange;
-  ex_.upstream_sent_us = eventUs();
+  ex().upstream_sent_us = eventUs();
   c->startReading();
   // Expect: 100-continue is answered by the proxy once a backend is there to take the body
   // (the Expect header itself is not forwarded).
-  if (head.expect_continue && hasBody(head) && !ex_.continue_sent) {
-    ex_.continue_sent = true;
+  if (head.expect_continue && hasBody(head) && !ex().continue_sent) {
+    ex().continue_sent = true;
     client_writer_.append(kContinueResponse.data(), kContinueResponse.size());
     client_writer_.flush();
   }
   // While the body streams, a stall may be the backend's (the pool's idle) or the client's
   // (the listener's client_idle): the timer fires at the shorter, and uploadStalled() tells.
-  const auto& timeouts = ex_.pool->config().timeouts;
-  arm(Wait::kStream, ex_.request_done
+  const auto& timeouts = ex().pool->config().timeouts;
+  arm(Wait::kStream, ex().request_done
                          ? timeouts.idle
                          : std::min(timeouts.idle, listener_->config->timeouts.client_idle));
   // Forwards held body bytes (or completes a request without a body) and flushes. When this
@@ -187,9 +187,9 @@ void ClientSession::attachUpstream(UpstreamConnection* c) {
   processInput();
   // A retry on a fresh connection after a stale pooled one: the request was complete already,
   // so processInput() had nothing left to feed. Send the re-written head and await the answer.
-  if (ex_.request_done && upstream_ == c && phase_ == Phase::kExchange) {
+  if (ex().request_done && upstream_ == c && phase_ == Phase::kExchange) {
     c->writer().flush();
-    if (!ex_.response_started) arm(Wait::kResponse, ex_.pool->config().timeouts.response);
+    if (!ex().response_started) arm(Wait::kResponse, ex().pool->config().timeouts.response);
   }
 }
 
@@ -200,27 +200,27 @@ void ClientSession::onBodyBytes(const char* data, size_t length) {
 }
 
 void ClientSession::onRequestDone() {
-  ex_.request_done = true;
-  ex_.unsent_at_check = 0;  // the upload's checks are over (requestStillDelivering)
-  if (!ex_.response_started) arm(Wait::kResponse, ex_.pool->config().timeouts.response);
+  ex().request_done = true;
+  ex().unsent_at_check = 0;  // the upload's checks are over (requestStillDelivering)
+  if (!ex().response_started) arm(Wait::kResponse, ex().pool->config().timeouts.response);
 }
 
 void ClientSession::releaseMember(bool failure, uint64_t latency_us, bool answered) {
-  if (!ex_.acquired) return;
-  ex_.acquired = false;
-  ex_.member->state->release();
+  if (!ex().acquired) return;
+  ex().acquired = false;
+  ex().member->state->release();
   const auto now_ms = static_cast<int64_t>(eventUs() / 1000);
   if (answered) {
-    ex_.member->state->recordAnswer(latency_us, failure, now_ms);
+    ex().member->state->recordAnswer(latency_us, failure, now_ms);
   } else {
-    ex_.member->state->recordResponse(latency_us, failure, now_ms);
+    ex().member->state->recordResponse(latency_us, failure, now_ms);
   }
 }
 
 void ClientSession::abandonMember() {
-  if (!ex_.acquired) return;
-  ex_.acquired = false;
-  ex_.member->state->release();
+  if (!ex().acquired) return;
+  ex().acquired = false;
+  ex().member->state->release();
 }
 
 void ClientSession::dropUpstream(bool reusable) {
@@ -228,8 +228,8 @@ void ClientSession::dropUpstream(bool reusable) {
   if (c == nullptr) return;
   upstream_ = nullptr;
   c->setUser(nullptr);
-  if (reusable && !draining_ && ex_.pool != nullptr) {
-    const config::PoolConfig& pc = ex_.pool->config();
+  if (reusable && !draining_ && ex().pool != nullptr) {
+    const config::PoolConfig& pc = ex().pool->config();
     UpstreamPool::put(idle_list_, c, pc.max_idle_per_backend, pc.timeouts.idle);
   } else {
     c->close();
@@ -249,24 +249,24 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
   upstream_ = nullptr;  // it is closing itself
   if (phase_ != Phase::kExchange) return;
   uint64_t now = eventUs();
-  if (ex_.response_started) {
+  if (ex().response_started) {
     // A response delimited by the close ends here; any other is truncated, and the client
     // connection is cut so that it cannot look complete.
     if (status == UV_EOF && response().headDone() &&
         response().finish(this).status == ResponseParser::Status::kComplete) {
-      ex_.upstream_reusable = false;
+      ex().upstream_reusable = false;
       onResponseDone();
       return;
     }
-    if (!ex_.head_sent) {
+    if (!ex().head_sent) {
       // The head never ended: nothing of it reached the client, which gets a 502 like for a
       // backend that sent nothing (nginx and HAProxy answer the same).
       failExchange(502, "backend closed the connection before its response head ended");
       return;
     }
     log::debug("http {}: {} closed mid-response: {}", listener_->config->name,
-               ex_.member->address(), uv_strerror(status));
-    releaseMember(true, micros(ex_.upstream_sent_us, now));
+               ex().member->address(), uv_strerror(status));
+    releaseMember(true, micros(ex().upstream_sent_us, now));
     cutResponse();
     return;
   }
@@ -277,18 +277,18 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
 }
 
 bool ClientSession::retryOnFreshConnection(const UpstreamConnection& c) {
-  if (c.uses() <= 1 || ex_.retried_fresh || !ex_.request_done || ex_.head_sent ||
+  if (c.uses() <= 1 || ex().retried_fresh || !ex().request_done || ex().head_sent ||
       !resendable(parser().head()))
     return false;
-  ex_.retried_fresh = true;
+  ex().retried_fresh = true;
   // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
   // the pool's timeouts.idle shows up there (the client saw nothing of it).
-  if (ex_.pool->stats) ex_.pool->stats->cell(worker().id()).retries.add();
+  if (ex().pool->stats) ex().pool->stats->cell(worker().id()).retries.add();
   dropUpstream(false);
-  ex_.response_started = false;
+  ex().response_started = false;
   phase_ = Phase::kConnecting;
   arm(Wait::kNone, {});
-  connectTo(*ex_.member, false);
+  connectTo(*ex().member, false);
   return true;
 }
 

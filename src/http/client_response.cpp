@@ -19,9 +19,9 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
   if (phase_ != Phase::kExchange) return;
   const char* data = read.data;
   progress();
-  if (!ex_.response_started) {
-    ex_.response_started = true;
-    arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+  if (!ex().response_started) {
+    ex().response_started = true;
+    arm(Wait::kStream, ex().pool->config().timeouts.idle);
   }
   upstream_read_ = &read;  // body pieces are written from it (onResponseBody)
   ResponseParser::Result r = response().feed(data, length, this);
@@ -34,11 +34,11 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
       maybeSplice();
       return;
     case ResponseParser::Status::kComplete:
-      if (r.consumed < length) ex_.upstream_reusable = false;  // bytes nobody asked for
+      if (r.consumed < length) ex().upstream_reusable = false;  // bytes nobody asked for
       onResponseDone();
       return;
     case ResponseParser::Status::kUpgrade:
-      if (!ex_.request_done) {
+      if (!ex().request_done) {
         // An upgrade request with a body still streaming: the tunnel would carry the rest of
         // the body unframed. Refused rather than guessed at.
         failExchange(502, "101 before the request body ended");
@@ -48,7 +48,7 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
       return;
     case ResponseParser::Status::kError:
       log::debug("http {}: bad response from {}: {}", listener_->config->name,
-                 ex_.member->address(), response().error());
+                 ex().member->address(), response().error());
       // On a reused connection, bytes that are no status line may be left over from the
       // exchange before: a body after a HEAD, 204 or 304 answer (which has none) that came
       // after the connection went back to the pool. The request is sent once more on a fresh
@@ -63,8 +63,8 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
 void ClientSession::onInformational(const ResponseHead& head) {
   // 1xx responses are passed to HTTP/1.1 clients (a proxy MUST, RFC 9110 15.2), but a client
   // whose Expect the proxy answered with its own 100 (see attachUpstream) gets no second one.
-  if ((head.status == 100 && ex_.continue_sent) || parser().head().version_minor == 0 ||
-      ex_.head_sent)
+  if ((head.status == 100 && ex().continue_sent) || parser().head().version_minor == 0 ||
+      ex().head_sent)
     return;
   scratch_.clear();
   ResponseForwarding fwd;
@@ -74,20 +74,20 @@ void ClientSession::onInformational(const ResponseHead& head) {
 
 void ClientSession::onResponseHead(const ResponseHead& head) {
   uint64_t now = eventUs();
-  ex_.status = head.status;
-  ex_.first_byte_us = now;
-  metrics::BackendCell& bc = ex_.pool->backend_stats[ex_.member->index]->cell(worker().id());
+  ex().status = head.status;
+  ex().first_byte_us = now;
+  metrics::BackendCell& bc = ex().pool->backend_stats[ex().member->index]->cell(worker().id());
   bc.upstream_requests.add(head.status);
-  bc.response.observe(static_cast<double>(micros(ex_.upstream_sent_us, now)) / 1e6);
+  bc.response.observe(static_cast<double>(micros(ex().upstream_sent_us, now)) / 1e6);
   const RequestHead& req = parser().head();
-  if (!head.keep_alive) ex_.upstream_reusable = false;
+  if (!head.keep_alive) ex().upstream_reusable = false;
   if (upstream_ != nullptr) upstream_->limitReads(0);  // the body: whole buffers
 
   ResponseForwarding fwd;
   fwd.client_minor = req.version_minor;
   fwd.head_request = req.is_head;
-  if (listener_->config->headers.request_id) fwd.request_id = ex_.request_id;
-  fwd.set_cookie = set_cookie_;
+  if (listener_->config->headers.request_id) fwd.request_id = ex().request_id;
+  fwd.set_cookie = state().set_cookie;
   fwd.date = httpDateNow(now);
   if (head.status == 101) {
     // Kept in scratch_ until startTunnel hands it to the pump.
@@ -97,36 +97,36 @@ void ClientSession::onResponseHead(const ResponseHead& head) {
   }
   switch (head.framing) {
     case BodyFraming::kNone:
-      ex_.out_framing = BodyFraming::kNone;
+      ex().out_framing = BodyFraming::kNone;
       break;
     case BodyFraming::kContentLength:
-      ex_.out_framing = BodyFraming::kContentLength;
+      ex().out_framing = BodyFraming::kContentLength;
       fwd.content_length = head.content_length;
       break;
     case BodyFraming::kChunked:
     case BodyFraming::kUntilClose:
       // Re-chunked for HTTP/1.1 clients (so the connection survives an until-close body);
       // an HTTP/1.0 client reads until we close.
-      ex_.out_framing = req.version_minor == 1 ? BodyFraming::kChunked : BodyFraming::kUntilClose;
+      ex().out_framing = req.version_minor == 1 ? BodyFraming::kChunked : BodyFraming::kUntilClose;
       break;
   }
   // Still reading the request body: where the next request would start is unknown.
-  if (ex_.out_framing == BodyFraming::kUntilClose || !ex_.request_done || draining_ ||
+  if (ex().out_framing == BodyFraming::kUntilClose || !ex().request_done || draining_ ||
       worker().draining())
-    ex_.close_after = true;
-  fwd.keep_alive = !ex_.close_after;
-  fwd.framing = ex_.out_framing;
+    ex().close_after = true;
+  fwd.keep_alive = !ex().close_after;
+  fwd.framing = ex().out_framing;
   scratch_.clear();
   writeResponseHead(head, fwd, scratch_);
   client_writer_.append(scratch_.data(), scratch_.size());
-  ex_.head_sent = true;
+  ex().head_sent = true;
 }
 
 void ClientSession::onResponseBody(const char* data, size_t length) {
   if (length == 0) return;
   // Large pieces go out from the upstream read buffer, without a copy (appendFrom copies when
   // there is none: upstream_read_ is set only while a read is being parsed).
-  if (ex_.out_framing == BodyFraming::kChunked) {
+  if (ex().out_framing == BodyFraming::kChunked) {
     char line[kMaxChunkSizeLine];
     client_writer_.append(line, static_cast<size_t>(writeChunkSizeLine(line, length) - line));
     client_writer_.appendFrom(upstream_read_, data, length);  // in one writev with the line
@@ -138,7 +138,7 @@ void ClientSession::onResponseBody(const char* data, size_t length) {
 
 void ClientSession::maybeSplice() {
   if (upstream_ == nullptr || upstream_->splicing() || client_writer_.queued() != 0) return;
-  if (!ex_.request_done || ex_.out_framing != BodyFraming::kContentLength) return;
+  if (!ex().request_done || ex().out_framing != BodyFraming::kContentLength) return;
   if (response().lengthBodyLeft() < kSpliceMinBytes) return;
   if (core::SplicePipe::local() == nullptr) return;
   upstream_->setSplice(true);
@@ -194,34 +194,34 @@ void ClientSession::endSplicedBody(UpstreamConnection& c) {
   }
   // Bytes after the body (more than the Content-Length said) or the backend's close: not
   // reused, as when they come in the same read as the body's end.
-  if (c.hasPendingInput()) ex_.upstream_reusable = false;
+  if (c.hasPendingInput()) ex().upstream_reusable = false;
   onResponseDone();
 }
 
 void ClientSession::onResponseDone() {
-  if (ex_.out_framing == BodyFraming::kChunked) client_writer_.append("0\r\n\r\n", 5);
+  if (ex().out_framing == BodyFraming::kChunked) client_writer_.append("0\r\n\r\n", 5);
   // A connection that closes next leaves its last bytes to closeAfterFlush, which sends them
   // with the FIN.
   if (!closesAfterExchange()) client_writer_.flush();
-  ex_.response_done = true;
-  releaseMember(ex_.status >= 500, micros(ex_.upstream_sent_us, ex_.first_byte_us),
+  ex().response_done = true;
+  releaseMember(ex().status >= 500, micros(ex().upstream_sent_us, ex().first_byte_us),
                 /*answered=*/true);
   // Reused only after a complete response that allows it, with the request fully sent. An
   // upgrade request that was refused (no 101) may have left the backend expecting a tunnel
   // (servers hand the socket to their upgrade handler before answering): never reused.
-  dropUpstream(ex_.upstream_reusable && ex_.request_done && !parser().head().upgrade);
+  dropUpstream(ex().upstream_reusable && ex().request_done && !parser().head().upgrade);
   finishExchange();
 }
 
 void ClientSession::finishExchange() {
-  recordRequest(ex_.status);
+  recordRequest(ex().status);
   reportBytesSent();
-  writeAccessLog(ex_.status);
+  writeAccessLog(ex().status);
   arm(Wait::kNone, {});
   if (closesAfterExchange()) {
     // A backend that answered before the request body was all read (an early 413 or 401):
     // the rest of the body is still coming, so linger.
-    closeAfterFlush(!ex_.request_done);
+    closeAfterFlush(!ex().request_done);
   } else {
     nextRequest();
   }
@@ -233,7 +233,7 @@ void ClientSession::nextRequest() {
   if (held_ == nullptr) {
     // Going idle: an idle keep-alive client keeps no parsers and no head memory (there may be
     // many); the next request's first byte takes a pair again.
-    releaseParsers();
+    releaseState();
   } else {
     parser().shrink();
     response().shrink();
@@ -253,12 +253,12 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
   // A request the backend had but gave no usable answer to (a timeout, a reset, a malformed
   // head) counts for it with the status the proxy made of that, as nginx's $upstream_status
   // shows it; one with a response head was counted at the head (onResponseHead).
-  if (status >= 500 && ex_.upstream_sent_us != 0 && ex_.first_byte_us == 0)
-    ex_.pool->backend_stats[ex_.member->index]->cell(worker().id()).upstream_requests.add(status);
+  if (status >= 500 && ex().upstream_sent_us != 0 && ex().first_byte_us == 0)
+    ex().pool->backend_stats[ex().member->index]->cell(worker().id()).upstream_requests.add(status);
   // The head and what spoiled the response came in one read: nothing has left yet, so the
   // client can still get a 502 rather than a connection cut without a word.
-  if (ex_.head_sent && client_writer_.retract(ex_.bytes_out_start)) ex_.head_sent = false;
-  if (ex_.head_sent) {
+  if (ex().head_sent && client_writer_.retract(ex().bytes_out_start)) ex().head_sent = false;
+  if (ex().head_sent) {
     // Too late for an answer of our own: cutting the connection is the only honest end.
     if (status >= 500) {
       releaseMember(true, 0);
@@ -271,7 +271,7 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
   // 5xx produced for a backend count against it (timeout, reset, bad response); a 4xx is
   // the client's doing.
   if (status >= 500) {
-    releaseMember(true, micros(ex_.upstream_sent_us, eventUs()));
+    releaseMember(true, micros(ex().upstream_sent_us, eventUs()));
   } else {
     abandonMember();
   }
@@ -283,7 +283,7 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
     log::debug("http {}: {} {}", listener_->config->name, status, why);
     appendOwnResponse(status, /*close=*/false);
     client_writer_.flush();
-    ex_.response_done = true;
+    ex().response_done = true;
     finishExchange();
     return;
   }
@@ -291,30 +291,30 @@ void ClientSession::failExchange(uint16_t status, const char* why) {
 }
 
 void ClientSession::appendOwnResponse(uint16_t status, bool close) {
-  ex_.status = status;
+  ex().status = status;
   ErrorResponseOptions options;
   options.close = close;
   options.keep_alive = !close && parser().head().version_minor == 0;  // HTTP/1.0 must be told
   options.head_request = parser().methodIsHead();  // also when the head itself was refused
   options.date = httpDateNow(eventUs());
-  if (listener_->config->headers.request_id) options.request_id = ex_.request_id;
+  if (listener_->config->headers.request_id) options.request_id = ex().request_id;
   scratch_.clear();
   writeErrorResponse(status, options, scratch_);
   client_writer_.append(scratch_.data(), scratch_.size());
-  ex_.head_sent = true;
+  ex().head_sent = true;
 }
 
 bool ClientSession::finishRequestKeepingClient(uint16_t status) {
   // Only answers about the backend side (a 4xx is about the client's input: it closes), and
   // only while the client may go on.
-  if ((status != 502 && status != 503 && status != 504) || !ex_.has_head ||
-      (phase_ != Phase::kConnecting && phase_ != Phase::kExchange) || ex_.close_after ||
+  if ((status != 502 && status != 503 && status != 504) || !ex().has_head ||
+      (phase_ != Phase::kConnecting && phase_ != Phase::kExchange) || ex().close_after ||
       draining_ || worker().draining() || client_eof_)
     return false;
   // A client that asked to switch protocols (WebSocket, h2c) may send the new protocol's
   // bytes next: they are not read as HTTP requests.
   if (parser().head().upgrade || parser().head().find(HeaderId::kUpgrade) != nullptr) return false;
-  if (ex_.request_done) return true;
+  if (ex().request_done) return true;
   // The rest of the request, when it has all arrived, is read and dropped (a request without
   // a body ends with its head): the next request starts after it. A body still on its way
   // would sit where the next request should start, so that connection closes (and bounds
@@ -325,21 +325,21 @@ bool ClientSession::finishRequestKeepingClient(uint16_t status) {
   if (held_ != nullptr) consumeHeld(r.consumed);
   request_bytes_ += r.consumed;
   if (r.status != RequestParser::Status::kMessageComplete) return false;
-  ex_.request_done = true;
+  ex().request_done = true;
   return true;
 }
 
 void ClientSession::sendError(uint16_t status, const char* why) {
   log::debug("http {}: {} {}", listener_->config->name, status, why);
-  if (!ex_.has_head || phase_ == Phase::kHead) {
+  if (!ex().has_head || phase_ == Phase::kHead) {
     // A parse error or a timeout before any head: no route yet.
-    ex_ = Exchange{};
-    ex_.started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
-    ex_.bytes_out_start = client_writer_.bytesAppended();
+    ex() = Exchange{};
+    ex().started_us = head_started_us_ != 0 ? head_started_us_ : eventUs();
+    ex().bytes_out_start = client_writer_.bytesAppended();
     // Returned like any request's (the client's own when its head got that far), so a
     // refused one can be found in the logs too.
     if (listener_->config->headers.request_id)
-      ex_.request_id = effectiveRequestId(parser().head(), generateRequestId());
+      ex().request_id = effectiveRequestId(parser().head(), generateRequestId());
   }
   appendOwnResponse(status, /*close=*/true);
   recordRequest(status);
@@ -359,12 +359,12 @@ void ClientSession::reportBytesSent() {
 }
 
 void ClientSession::recordRequest(uint16_t status) {
-  ex_.recorded = true;
-  const core::RouteRuntime* route = ex_.route != nullptr ? ex_.route : &listener_->default_route;
+  ex().recorded = true;
+  const core::RouteRuntime* route = ex().route != nullptr ? ex().route : &listener_->default_route;
   if (!route->stats) return;
   metrics::RouteCell& cell = route->stats->cell(worker().id());
   cell.requests.add(status);
-  cell.duration.observe(static_cast<double>(micros(ex_.started_us, eventUs())) / 1e6);
+  cell.duration.observe(static_cast<double>(micros(ex().started_us, eventUs())) / 1e6);
 }
 
 void ClientSession::writeAccessLog(uint16_t status, bool closing) {
@@ -373,7 +373,7 @@ void ClientSession::writeAccessLog(uint16_t status, bool closing) {
   core::AccessLogEntry e;
   // The wall-clock start is derived at log time: no system clock read per request when the
   // access log is off.
-  auto elapsed = std::chrono::microseconds(micros(ex_.started_us, eventUs()));
+  auto elapsed = std::chrono::microseconds(micros(ex().started_us, eventUs()));
   e.time = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
       std::chrono::system_clock::now() - elapsed);
   e.listener = listener_->config->name;
@@ -385,7 +385,7 @@ void ClientSession::writeAccessLog(uint16_t status, bool closing) {
   e.path = parser().loggedTarget();
   e.bytes_in = request_bytes_;
   e.status = status;
-  e.bytes_out = client_writer_.bytesAppended() - ex_.bytes_out_start;
+  e.bytes_out = client_writer_.bytesAppended() - ex().bytes_out_start;
   // A connection closing now drops what its writer still holds (the newest bytes, this
   // exchange's first): they never reach the wire, and the log says what did, as the
   // fulcrum_bytes_sent_total counter and nginx's $bytes_sent do.
@@ -400,13 +400,13 @@ void ClientSession::writeAccessLog(uint16_t status, bool closing) {
     e.bytes_out += pump_->bytesToDownstream();
   }
   e.duration = elapsed;
-  const core::PoolRuntime* pool = ex_.pool;
+  const core::PoolRuntime* pool = ex().pool;
   if (pool == nullptr) pool = &ws_->snapshot->pools[listener_->default_route.pool];
   e.pool = pool->pool().name();
-  if (ex_.member != nullptr) e.backend = ex_.member->address();
-  e.request_id = ex_.request_id;
-  if (ex_.first_byte_us != 0)
-    e.upstream_time = std::chrono::microseconds(micros(ex_.upstream_sent_us, ex_.first_byte_us));
+  if (ex().member != nullptr) e.backend = ex().member->address();
+  e.request_id = ex().request_id;
+  if (ex().first_byte_us != 0)
+    e.upstream_time = std::chrono::microseconds(micros(ex().upstream_sent_us, ex().first_byte_us));
   log.write(e);
 }
 
@@ -415,9 +415,9 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   // was already read beyond the two heads belongs to the tunnel.
   phase_ = Phase::kTunnel;
   arm(Wait::kNone, {});
-  ex_.response_done = true;
-  ex_.member->state->recordAnswer(micros(ex_.upstream_sent_us, ex_.first_byte_us), false,
-                                  static_cast<int64_t>(eventUs() / 1000));
+  ex().response_done = true;
+  ex().member->state->recordAnswer(micros(ex().upstream_sent_us, ex().first_byte_us), false,
+                                   static_cast<int64_t>(eventUs() / 1000));
   recordRequest(101);  // the access log line is written when the tunnel ends (onPumpClosed)
   if (reading_) {
     reading_ = false;
@@ -434,7 +434,7 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   --open_handles_;  // the client socket is the pump's now
   l4::PumpObserver* observer = this;
   pump_ = std::make_unique<l4::BytePump>(worker(), down, up,
-                                         ex_.pool->config().websocket_idle_timeout, observer);
+                                         ex().pool->config().websocket_idle_timeout, observer);
   // Counted before the 101 goes out: a client that has its 101 finds its tunnel in /metrics.
   if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(1);
   pump_->pushToDownstream(scratch_.data(), scratch_.size());
@@ -459,13 +459,13 @@ void ClientSession::onPumpBytes(bool to_upstream, size_t bytes) {
 }
 
 void ClientSession::onPumpClosed(l4::CloseReason reason) {
-  log::debug("http {}: tunnel to {} closed: {}", listener_->config->name, ex_.member->address(),
+  log::debug("http {}: tunnel to {} closed: {}", listener_->config->name, ex().member->address(),
              l4::closeReasonName(reason));
   writeAccessLog(101);
   if (metrics::ListenerCell* cell = slot_.cell()) cell->websocket_tunnels_active.add(-1);
-  if (ex_.acquired) {
-    ex_.acquired = false;
-    ex_.member->state->release();
+  if (ex().acquired) {
+    ex().acquired = false;
+    ex().member->state->release();
   }
   // The pump is destroyed with this session, after this callback returns (the timer's close
   // callback frees us on a later loop turn).

@@ -46,15 +46,17 @@ ClientSession::ClientSession(core::Worker& worker, core::WorkerSnapshotSharedPtr
 }
 
 ClientSession::~ClientSession() {
-  if (parsers_ != nullptr) ExchangeParsers::give(parsers_);
+  if (state_ != nullptr) ExchangeState::give(state_);
 }
 
 RequestLimits ClientSession::requestLimits() const {
   return {listener_->config->limits.max_header_bytes, listener_->config->limits.max_body_bytes};
 }
 
-void ClientSession::releaseParsers() {
-  if (parsers_ != nullptr) ExchangeParsers::give(std::exchange(parsers_, nullptr));
+void ClientSession::takeState() { state_ = ExchangeState::take(requestLimits()); }
+
+void ClientSession::releaseState() {
+  if (state_ != nullptr) ExchangeState::give(std::exchange(state_, nullptr));
 }
 
 std::string& ClientSession::workerScratch() {
@@ -124,8 +126,8 @@ void ClientSession::updateClientRead() {
       // A request that closes the connection after its response starts no reading of its
       // own: nothing more may come (RFC 9112 9.6), and not reading keeps a socket that
       // never needed epoll out of it. Reading already armed stays (stopping costs too).
-      want = ex_.request_done ? !client_eof_ && (reading_ || !ex_.close_after)
-                              : upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
+      want = ex().request_done ? !client_eof_ && (reading_ || !ex().close_after)
+                               : upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
     }
   }
   if (want == reading_) return;
@@ -155,15 +157,15 @@ void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
       closeNow();
       return;
     }
-    if (phase_ == Phase::kExchange && ex_.request_done && !ex_.response_done) {
+    if (phase_ == Phase::kExchange && ex().request_done && !ex().response_done) {
       // Reading was left armed while the response is awaited: finish it, then close.
       client_eof_ = true;
-      ex_.close_after = true;
+      ex().close_after = true;
       reading_ = false;
       uv_read_stop(stream(client_));
       return;
     }
-    if (phase_ == Phase::kExchange && !ex_.request_done) {
+    if (phase_ == Phase::kExchange && !ex().request_done) {
       closeNow();
     } else {
       closeAfterFlush();
@@ -213,7 +215,7 @@ void ClientSession::processInput() {
       if (r.status == RequestParser::Status::kHeadComplete) beginExchange();
       continue;
     }
-    if (phase_ == Phase::kExchange && !ex_.request_done) {
+    if (phase_ == Phase::kExchange && !ex().request_done) {
       if (upstream_ == nullptr || upstream_->writer().aboveHighWatermark()) break;
       const char* data = held_ != nullptr ? held_->data + held_off_ : nullptr;
       size_t length = held_ != nullptr ? held_len_ : 0;
@@ -283,13 +285,13 @@ void ClientSession::onTimeout(Wait wait) {
       }
       return;
     case Phase::kExchange:
-      if (ex_.head_sent) {
+      if (ex().head_sent) {
         if (clientStillReading()) return;
         // Mid-response: the only honest ending is to cut the connection.
         releaseMember(true, 0);
         cutResponse();
-      } else if (ex_.request_done || ex_.response_started) {
-        if (!ex_.response_started && requestStillDelivering()) return;
+      } else if (ex().request_done || ex().response_started) {
+        if (!ex().response_started && requestStillDelivering()) return;
         failExchange(504, wait == Wait::kResponse ? "response timeout" : "upstream idle");
       } else {
         uploadStalled();
@@ -317,8 +319,8 @@ bool ClientSession::clientStillReading() {
   // reads at all: while it moves, the wait starts again. True while the wait goes on.
   if (client_writer_.queued() == 0) return false;  // nothing waits on the client
   size_t unsent = client_writer_.queued() + core::unsentBytes(client_);
-  if (unsent == ex_.client_unsent_at_check) return false;  // not a byte for client_idle
-  ex_.client_unsent_at_check = unsent;
+  if (unsent == ex().client_unsent_at_check) return false;  // not a byte for client_idle
+  ex().client_unsent_at_check = unsent;
   arm(Wait::kStream, listener_->config->timeouts.client_idle);
   return true;
 }
@@ -335,11 +337,11 @@ void ClientSession::waitOnBackendReading(Wait wait, std::chrono::milliseconds pe
   // starts again. (The first check has nothing to compare with, so a backend that reads
   // nothing is a 504 after two periods.) The client's bytes wait on the backend: its stall,
   // not the client's (and a client still sending gets the answer through a lingering close).
-  if (unsent == ex_.unsent_at_check) {
+  if (unsent == ex().unsent_at_check) {
     failExchange(504, "backend stopped reading the request body");
     return;
   }
-  ex_.unsent_at_check = unsent;
+  ex().unsent_at_check = unsent;
   arm(wait, period);
 }
 
@@ -349,13 +351,13 @@ bool ClientSession::requestStillDelivering() {
   // that has the request, so it starts once the send queue is empty. Until then this is an
   // upload, checked every min(idle, response). The response timeout starts at most one
   // period after the queue emptied. True while the wait goes on (or the exchange ended here).
-  const auto& timeouts = ex_.pool->config().timeouts;
+  const auto& timeouts = ex().pool->config().timeouts;
   if (size_t unsent = requestBytesUnsent(); unsent != 0) {
     waitOnBackendReading(Wait::kResponse, std::min(timeouts.idle, timeouts.response), unsent);
     return true;
   }
-  if (ex_.unsent_at_check != 0) {  // the backend took the rest since the last check
-    ex_.unsent_at_check = 0;
+  if (ex().unsent_at_check != 0) {  // the backend took the rest since the last check
+    ex().unsent_at_check = 0;
     arm(Wait::kResponse, timeouts.response);
     return true;
   }
@@ -367,7 +369,7 @@ void ClientSession::uploadStalled() {
   // it has bytes to take: it has the pool's idle. Else the client's: it has the listener's
   // client_idle, as when it stops reading a download (HAProxy's `timeout client` covers both).
   if (size_t unsent = requestBytesUnsent(); unsent != 0) {
-    waitOnBackendReading(Wait::kStream, ex_.pool->config().timeouts.idle, unsent);
+    waitOnBackendReading(Wait::kStream, ex().pool->config().timeouts.idle, unsent);
     return;
   }
   const auto client_idle = listener_->config->timeouts.client_idle;
@@ -500,7 +502,7 @@ void ClientSession::cutResponse() {
   // A close-delimited body (an HTTP/1.0 client's) ends at the FIN: a plain close would make
   // the cut response look complete. A reset (SO_LINGER 0) cannot be mistaken for its end.
   uv_os_fd_t fd;
-  if (ex_.out_framing == BodyFraming::kUntilClose && client_ != nullptr &&
+  if (ex().out_framing == BodyFraming::kUntilClose && client_ != nullptr &&
       uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &fd) == 0) {
     linger abort{1, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
@@ -509,11 +511,12 @@ void ClientSession::cutResponse() {
 }
 
 void ClientSession::recordUnfinished() {
-  if ((phase_ != Phase::kConnecting && phase_ != Phase::kExchange) || !ex_.has_head || ex_.recorded)
+  if ((phase_ != Phase::kConnecting && phase_ != Phase::kExchange) || !ex().has_head ||
+      ex().recorded)
     return;
   // The status the client saw: the backend's when its head went out, else 499 (nginx's
   // "client closed request": nothing was answered).
-  uint16_t status = ex_.head_sent ? ex_.status : 499;
+  uint16_t status = ex().head_sent ? ex().status : 499;
   recordRequest(status);
   writeAccessLog(status, /*closing=*/true);
 }
@@ -538,7 +541,7 @@ void ClientSession::refreshSnapshot() {
         l.config->protocol == config::Protocol::kHttp) {
       ws_ = current;
       listener_ = &l;
-      if (parsers_ != nullptr) parsers_->request.setLimits(requestLimits());
+      if (state_ != nullptr) state_->request.setLimits(requestLimits());
       return;
     }
   }
@@ -553,8 +556,8 @@ void ClientSession::onWriterDrained(StreamWriter&) {
   if (phase_ == Phase::kExchange && upstream_ != nullptr) {
     upstream_->startReading();
     // The client caught up: a stall from here on is the backend's again.
-    if (ex_.response_started && !ex_.response_done && wait_ == Wait::kStream)
-      arm(Wait::kStream, ex_.pool->config().timeouts.idle);
+    if (ex().response_started && !ex().response_done && wait_ == Wait::kStream)
+      arm(Wait::kStream, ex().pool->config().timeouts.idle);
   }
   if (phase_ == Phase::kHead || phase_ == Phase::kExchange) processInput();
 }
@@ -576,7 +579,7 @@ void ClientSession::drain() {
     if (core::unreadBytes(client_) > 0) return;
     closeAfterFlush();
   } else if (phase_ == Phase::kConnecting || phase_ == Phase::kExchange) {
-    ex_.close_after = true;  // finish the request in flight, then close
+    ex().close_after = true;  // finish the request in flight, then close
   }
 }
 

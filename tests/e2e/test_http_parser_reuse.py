@@ -1,6 +1,7 @@
-"""Parsers handed from one client connection to the next (README, "Memory per idle client"):
-an idle keep-alive connection gives its request and response parsers back to its worker, and
-the next request of any connection takes them. Whatever state a connection leaves them in
+"""Request state handed from one client connection to the next (bench/README.md, "Memory per
+idle HTTP client"): an idle keep-alive connection gives its parsers and exchange record back to
+its worker, and the next request of any connection takes them. Whatever state a connection
+leaves them in
 (between keep-alive requests, after `Connection: close` or HTTP/1.0, mid-head, mid-body,
 after a refusal, after pipelined requests), the next request must parse as on a new
 connection: no 400 for a good request, no body framing or limit carried over, every answer

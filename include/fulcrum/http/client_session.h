@@ -19,7 +19,7 @@
 #include "fulcrum/core/session.h"
 #include "fulcrum/core/tcp_connect.h"
 #include "fulcrum/core/worker.h"
-#include "fulcrum/http/exchange_parsers.h"
+#include "fulcrum/http/exchange_state.h"
 #include "fulcrum/http/header_rules.h"
 #include "fulcrum/http/stream_writer.h"
 #include "fulcrum/http/upstream_connection.h"
@@ -56,36 +56,6 @@ class ClientSession final : public core::Session,
   };
   enum class Wait : uint8_t { kNone, kHeader, kIdle, kResponse, kStream };
 
-  // Per-request state, reset by beginExchange().
-  struct Exchange {
-    const core::RouteRuntime* route = nullptr;
-    const core::PoolRuntime* pool = nullptr;
-    const upstream::PoolMember* member = nullptr;
-    bool acquired = false;  // member->state->acquire() outstanding
-    balancer::TriedSet tried;
-    bool has_head = false;       // a request head was parsed (else: a parse error)
-    bool retried_fresh = false;  // a stale pooled connection was replaced once
-    bool continue_sent = false;
-    bool request_done = false;  // the whole request went into the upstream writer
-    bool response_started = false;
-    size_t unsent_at_check = 0;         // request bytes waiting on the backend at the last timeout
-    size_t client_unsent_at_check = 0;  // response bytes waiting on the client, the same
-    bool head_sent = false;             // bytes of a response (ours or the backend's) went out
-    bool response_done = false;
-    bool recorded = false;  // counted in the metrics and written to the access log
-    bool upstream_reusable = true;
-    bool close_after = false;  // the client connection ends after this response
-    BodyFraming out_framing = BodyFraming::kNone;
-    uint16_t status = 0;
-    std::string_view request_id;
-    // Monotonic microseconds (uv_hrtime): backends on a LAN answer in well under the
-    // millisecond of uv_now.
-    uint64_t started_us = 0;        // head complete
-    uint64_t upstream_sent_us = 0;  // request head written upstream
-    uint64_t first_byte_us = 0;     // response head received
-    uint64_t bytes_out_start = 0;
-  };
-
   // ---- client_session.cpp ----
   void updateClientRead();
   void onClientRead(ssize_t nread, const uv_buf_t* buf);
@@ -119,17 +89,24 @@ class ClientSession final : public core::Session,
   // Before a request's first byte: the newest configuration for it (routes, pools, header
   // rules, limits and timeouts), so that one request runs under one config generation.
   void refreshSnapshot();
-  RequestParser& parser() { return takeParsers().request; }
-  const RequestParser& parser() const { return parsers_->request; }  // mid-request only
-  ResponseParser& response() { return takeParsers().response; }
-  ExchangeParsers& takeParsers() {
-    if (parsers_ == nullptr) parsers_ = ExchangeParsers::take(requestLimits());
-    return *parsers_;
+  // The request in progress (exchange_state.h): taken at its first byte by any of these,
+  // given back when the connection goes idle (releaseState()).
+  ExchangeState& state() {
+    if (state_ == nullptr) [[unlikely]]
+      takeState();
+    return *state_;
   }
+  void takeState();
+  RequestParser& parser() { return state().request; }
+  ResponseParser& response() { return state().response; }
+  Exchange& ex() { return state().exchange; }
+  // Mid-request only.
+  const RequestParser& parser() const { return state_->request; }
+  const Exchange& ex() const { return state_->exchange; }
   RequestLimits requestLimits() const;
-  // No byte of a next request yet (an idle keep-alive connection holds no parsers).
-  bool betweenRequests() const { return parsers_ == nullptr || parsers_->request.idle(); }
-  void releaseParsers();
+  // No byte of a next request yet (an idle keep-alive connection holds no request state).
+  bool betweenRequests() const { return state_ == nullptr || state_->request.idle(); }
+  void releaseState();
   void onWriterDrained(StreamWriter& writer) override;
   void onWriterError(StreamWriter& writer, int status) override;
   const sockaddr* clientAddr() const;
@@ -157,7 +134,7 @@ class ClientSession final : public core::Session,
   void onUpstreamWriteError(UpstreamConnection& c, int status) override;
   void onUpstreamClosed(UpstreamConnection& c, int status) override;
   std::string_view stickyToken() const;
-  // A fresh id in generated_id_ (for requests that got no further than their head).
+  // A fresh id in state().generated_id (for requests that got no further than their head).
   std::string_view generateRequestId();
 
   // ---- client_response.cpp ----
@@ -179,7 +156,7 @@ class ClientSession final : public core::Session,
   void onResponseDone();
   void finishExchange();
   // The connection closes once this exchange is over (finishExchange).
-  bool closesAfterExchange() const { return !ex_.request_done || ex_.close_after || draining_; }
+  bool closesAfterExchange() const { return !ex().request_done || ex().close_after || draining_; }
   void nextRequest();
   void failExchange(uint16_t status, const char* why);
   void sendError(uint16_t status, const char* why);
@@ -229,9 +206,7 @@ class ClientSession final : public core::Session,
   uint64_t request_bytes_ = 0;    // bytes of the current request parsed so far (access log)
   int open_handles_ = 0;
 
-  // The parsers of the request in progress (exchange_parsers.h): taken at its first byte
-  // (parser(), response()), given back when the connection goes idle (releaseParsers()).
-  ExchangeParsers* parsers_ = nullptr;
+  ExchangeState* state_ = nullptr;  // the request in progress: see state()
   StreamWriter client_writer_;
   core::Buffer* held_ = nullptr;  // read from the client, not yet parsed
   size_t held_off_ = 0;
@@ -244,7 +219,6 @@ class ClientSession final : public core::Session,
   uint64_t linger_since_ = 0;  // uv_now when lingering began
   Phase phase_ = Phase::kHead;
 
-  Exchange ex_;
   core::ConnectAttempt* attempt_ = nullptr;
   UpstreamConnection* upstream_ = nullptr;
   // The keep-alive idle list of the backend (pool name + address), and what its key was built
@@ -258,8 +232,6 @@ class ClientSession final : public core::Session,
   // startTunnel from the same onUpstreamData). Its capacity is reused by every session, and an
   // idle session holds none.
   std::string& scratch_;
-  std::string set_cookie_;
-  char generated_id_[RequestIdGenerator::kLength] = {};
   std::unique_ptr<l4::BytePump> pump_;
   uint64_t bytes_sent_reported_ = 0;
   core::Buffer* upstream_read_ = nullptr;  // inside onUpstreamData: the buffer being parsed

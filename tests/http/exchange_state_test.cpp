@@ -1,4 +1,4 @@
-#include "fulcrum/http/exchange_parsers.h"
+#include "fulcrum/http/exchange_state.h"
 
 #include <gtest/gtest.h>
 
@@ -12,11 +12,11 @@ namespace {
 
 using testing::parseOne;
 
-// An idle keep-alive connection gives its parsers back; the next request of any connection
-// takes the same pair, which must parse as a new one would: nothing of the previous request
-// (its framing, its body counters, its limits) may carry over.
-TEST(ExchangeParsers, APairGivenBackBetweenRequestsIsReusedClean) {
-  ExchangeParsers* first = ExchangeParsers::take({});
+// An idle keep-alive connection gives its request state back; the next request of any
+// connection takes the same one, which must parse as a new one would: nothing of the previous
+// request (its framing, its body counters, its limits, its exchange record) may carry over.
+TEST(ExchangeState, AStateGivenBackBetweenRequestsIsReusedClean) {
+  ExchangeState* first = ExchangeState::take({});
   testing::ParsedRequest post =
       parseOne(first->request,
                "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -25,13 +25,22 @@ TEST(ExchangeParsers, APairGivenBackBetweenRequestsIsReusedClean) {
   EXPECT_EQ(post.body, "5\r\nhello\r\n0\r\n\r\n");
   first->response.expect(/*head_request=*/false, /*upgrade_requested=*/false);
   first->request.nextMessage();  // as a keep-alive connection does before going idle
-  const size_t spares = ExchangeParsers::sparesForTest();
-  ExchangeParsers::give(first);
-  EXPECT_EQ(ExchangeParsers::sparesForTest(), spares + 1);
+  first->exchange.close_after = true;
+  first->exchange.head_sent = true;
+  first->exchange.status = 503;
+  first->set_cookie = "srv=b1; Path=/; HttpOnly";
+  const size_t spares = ExchangeState::sparesForTest();
+  ExchangeState::give(first);
+  EXPECT_EQ(ExchangeState::sparesForTest(), spares + 1);
 
-  ExchangeParsers* again = ExchangeParsers::take({.max_header_bytes = 64});
-  EXPECT_EQ(again, first) << "the pair just given back is taken first (still in cache)";
-  EXPECT_EQ(ExchangeParsers::sparesForTest(), spares);
+  ExchangeState* again = ExchangeState::take({.max_header_bytes = 64});
+  EXPECT_EQ(again, first) << "the state just given back is taken first (still in cache)";
+  // Nothing of the previous user's exchange: a new connection's first request starts here.
+  EXPECT_FALSE(again->exchange.close_after);
+  EXPECT_FALSE(again->exchange.head_sent);
+  EXPECT_EQ(again->exchange.status, 0);
+  EXPECT_TRUE(again->set_cookie.empty());
+  EXPECT_EQ(ExchangeState::sparesForTest(), spares);
   testing::ParsedRequest get = parseOne(again->request, "GET /next HTTP/1.1\r\nHost: b\r\n\r\n");
   ASSERT_TRUE(get.complete) << get.error.reason;
   EXPECT_EQ(get.method, "GET");
@@ -44,14 +53,14 @@ TEST(ExchangeParsers, APairGivenBackBetweenRequestsIsReusedClean) {
   testing::ParsedRequest big = parseOne(
       again->request, "GET / HTTP/1.1\r\nHost: b\r\nX-Long: " + std::string(80, 'a') + "\r\n\r\n");
   EXPECT_EQ(big.error.status, 431);
-  ExchangeParsers::give(again);
+  ExchangeState::give(again);
 }
 
 // A connection that closed after its last request (HTTP/1.0, Connection: close: llhttp then
 // refuses any further byte on it), mid-request (inside its body) or after a refusal leaves its
 // parsers in a state no new request may start from: they are made new before anyone takes
 // them again, and then parse a request as a new connection's would.
-TEST(ExchangeParsers, APairGivenBackAfterALastRequestOrMidRequestIsMadeNew) {
+TEST(ExchangeState, AStateGivenBackAfterALastRequestOrMidRequestIsMadeNew) {
   const std::string inputs[] = {
       "GET /last HTTP/1.0\r\nHost: a\r\n\r\n",
       "GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -61,13 +70,13 @@ TEST(ExchangeParsers, APairGivenBackAfterALastRequestOrMidRequestIsMadeNew) {
       "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n",
   };
   for (const std::string& input : inputs) {
-    ExchangeParsers* used = ExchangeParsers::take({});
+    ExchangeState* used = ExchangeState::take({});
     parseOne(used->request, input);
     used->request.nextMessage();  // what a keep-alive connection would try
-    const size_t spares = ExchangeParsers::sparesForTest();
-    ExchangeParsers::give(used);
-    EXPECT_EQ(ExchangeParsers::sparesForTest(), spares + 1) << input;
-    ExchangeParsers* next = ExchangeParsers::take({});
+    const size_t spares = ExchangeState::sparesForTest();
+    ExchangeState::give(used);
+    EXPECT_EQ(ExchangeState::sparesForTest(), spares + 1) << input;
+    ExchangeState* next = ExchangeState::take({});
     ASSERT_EQ(next, used);
     testing::ParsedRequest r =
         parseOne(next->request, "POST /new HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nabc");
@@ -75,17 +84,17 @@ TEST(ExchangeParsers, APairGivenBackAfterALastRequestOrMidRequestIsMadeNew) {
     EXPECT_EQ(r.target, "/new") << input;
     EXPECT_EQ(r.body, "abc") << input;
     next->request.nextMessage();
-    ExchangeParsers::give(next);
+    ExchangeState::give(next);
   }
 }
 
-// A spike of concurrent requests leaves at most kMaxSpares pairs behind.
-TEST(ExchangeParsers, SparesAreBounded) {
-  std::vector<ExchangeParsers*> taken;
-  for (size_t i = 0; i < ExchangeParsers::kMaxSpares + 10; ++i)
-    taken.push_back(ExchangeParsers::take({}));
-  for (ExchangeParsers* p : taken) ExchangeParsers::give(p);
-  EXPECT_EQ(ExchangeParsers::sparesForTest(), ExchangeParsers::kMaxSpares);
+// A spike of concurrent requests leaves at most kMaxSpares states behind.
+TEST(ExchangeState, SparesAreBounded) {
+  std::vector<ExchangeState*> taken;
+  for (size_t i = 0; i < ExchangeState::kMaxSpares + 10; ++i)
+    taken.push_back(ExchangeState::take({}));
+  for (ExchangeState* p : taken) ExchangeState::give(p);
+  EXPECT_EQ(ExchangeState::sparesForTest(), ExchangeState::kMaxSpares);
 }
 
 }  // namespace
