@@ -26,9 +26,6 @@ ExchangeState* ExchangeState::take(RequestLimits limits) {
   --spares.count;
   s->next_free = nullptr;
   s->request.setLimits(limits);
-  // What a new connection's first request starts from: nothing of another's exchange.
-  s->exchange = Exchange{};
-  s->set_cookie.clear();
   return s;
 }
 
@@ -37,11 +34,15 @@ void ExchangeState::give(ExchangeState* state) {
     delete state;
     return;
   }
+  // Every spare is as a new connection's: nothing of this connection's exchange goes on.
   if (state->request.idleAfterKeepAlive()) {
-    // Between two requests of a keep-alive connection (nextMessage was called): what the
-    // next request of that connection would have found, minus the head memory.
+    // Between two requests of a keep-alive connection (nextMessage was called): the parsers
+    // are as the next request of that connection would have found them, minus the head
+    // memory; the exchange record and the cookie start over.
     state->request.release();
     state->response.release();
+    state->exchange = Exchange{};
+    state->set_cookie.clear();
   } else {
     // Mid-request, refused, or after a last request (llhttp then refuses anything more on
     // its connection): made new, as a new connection's would be.

@@ -59,11 +59,12 @@ struct ExchangeState {
   char generated_id[RequestIdGenerator::kLength] = {};  // an X-Request-Id made for it
   ExchangeState* next_free = nullptr;
 
-  // A state from this thread's spares (with `limits`, and the exchange record of a new
-  // connection), or a new one.
+  // A state from this thread's spares (set to `limits`), or a new one: either way what a new
+  // connection's first request starts from.
   static ExchangeState* take(RequestLimits limits);
-  // Back to this thread's spares (made new unless it is between two requests of a keep-alive
-  // connection), or freed when they are full. The caller no longer uses it.
+  // Back to this thread's spares, as a new connection's would be (its parsers kept as they are
+  // only between two requests of a keep-alive connection, else made new), or freed when the
+  // spares are full. The caller no longer uses it.
   static void give(ExchangeState* state);
   // Spares kept per thread: enough for every connection that is mid-request at a time on a
   // busy worker; a spike beyond it frees the rest when it ends.
