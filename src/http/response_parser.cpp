@@ -81,7 +81,7 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
         // Whether a status line came before the bad byte (failedBeforeStatusLine): llhttp
         // has not seen this scan's part of it yet.
         size_t line_bytes = scanner_.firstLinePart(used);
-        if (scanner_.firstLineEnded() && line_bytes > 0 &&
+        if (scanner_.firstLineDone() && line_bytes > 0 &&
             llhttp_execute(&parser_, at, line_bytes) == HPE_OK)
           status_line_seen_ = true;
         result = fail(scanner_.error(), pos + used);

@@ -21,7 +21,7 @@ class ReferenceScanner {
   explicit ReferenceScanner(RefKind kind) : kind_(kind) {}
   void reset();
   Result scan(const char* data, size_t length, size_t* used);
-  bool firstLineDone() const { return state_ > State::kFirstLineCr; }
+  bool firstLineDone() const { return first_line_done_; }
   size_t firstLineBytes() const { return first_line_bytes_; }
   const char* error() const { return error_; }
 
@@ -43,6 +43,7 @@ class ReferenceScanner {
   RefKind kind_;
   State state_ = State::kLeading;
   size_t first_line_bytes_ = 0;
+  bool first_line_done_ = false;  // the first line's CRLF was scanned
   uint32_t spaces_ = 0;
   bool prev_space_ = false;
   const char* error_ = "";
@@ -63,6 +64,7 @@ bool valueByteOk(unsigned char c) { return c >= 0x20 ? c != 0x7f : c == '\t'; }
 
 void ReferenceScanner::reset() {
   state_ = State::kLeading;
+  first_line_done_ = false;
   first_line_bytes_ = 0;
   spaces_ = 0;
   prev_space_ = false;
@@ -120,6 +122,7 @@ Result ReferenceScanner::scan(const char* data, size_t length, size_t* used) {
       case State::kFirstLineCr:
         if (c != '\n') return stop(fail("bare CR in the first line"));
         if (first_line_bytes_ == 0) return stop(fail("empty first line"));
+        first_line_done_ = true;
         state_ = State::kLineStart;
         break;
       case State::kLineStart:

@@ -42,10 +42,9 @@ class HeadScanner {
   // kError).
   Result scan(const char* data, size_t length, size_t* used);
 
-  // The request/status line has been fully received (or scan() failed).
-  bool firstLineDone() const { return state_ > State::kFirstLineCr; }
-  // The request/status line ended with its CRLF (also when scan() failed after it).
-  bool firstLineEnded() const { return header_start_ != 0; }
+  // The request/status line ended with its CRLF (also when scan() failed after it, not when
+  // it failed in the line).
+  bool firstLineDone() const { return header_start_ != 0; }
   // Bytes of the request/status line so far (without leading empty lines).
   size_t firstLineBytes() const { return first_line_bytes_; }
   // Of the `used` bytes the last scan() passed, how many belong to the first line (leading
