@@ -17,6 +17,14 @@ void readRouteHost(Diagnostics& diag, const Field& field, std::string& out) {
   host = toLower(host);
   if (host.size() > 1 && host.back() == '.') host.pop_back();  // "a.com." names "a.com"
   bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  // An IPv6 literal written bare ("::1") is matched in the form a Host header carries it.
+  Address literal;
+  std::string error;
+  if (!bracketed && std::count(host.begin(), host.end(), ':') >= 2 &&
+      parseAddress("[" + host + "]:1", false, literal, error) && literal.length != 0) {
+    host = "[" + host + "]";
+    bracketed = true;
+  }
   if (!bracketed && host.find(':') != std::string::npos) {
     diag.error(field.mark, field.path,
                "\"" + host +
@@ -24,8 +32,6 @@ void readRouteHost(Diagnostics& diag, const Field& field, std::string& out) {
                    "matching)");
     return;
   }
-  Address literal;
-  std::string error;
   bool is_ip = parseAddress(host + ":1", false, literal, error) && literal.length != 0;
   if (!is_ip && !isValidHostName(host)) {
     diag.error(field.mark, field.path, "\"" + host + "\" is not a valid host name");

@@ -61,6 +61,13 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
 }
 
 void ClientSession::onInformational(const ResponseHead& head) {
+  // A 1xx is not the answer: timeouts.response runs again for the final head (a backend that
+  // sends 103 Early Hints and then hangs gets its 504 on time, not after timeouts.idle).
+  // During an upload the upload's own waits stay (onRequestDone arms this one after it).
+  if (ex().request_done) {
+    ex().response_started = false;
+    arm(Wait::kResponse, ex().pool->config().timeouts.response);
+  }
   // 1xx responses are passed to HTTP/1.1 clients (a proxy MUST, RFC 9110 15.2), but a client
   // whose Expect the proxy answered with its own 100 (see attachUpstream) gets no second one.
   if ((head.status == 100 && ex().continue_sent) || parser().head().version_minor == 0 ||
@@ -74,6 +81,10 @@ void ClientSession::onInformational(const ResponseHead& head) {
 
 void ClientSession::onResponseHead(const ResponseHead& head) {
   uint64_t now = eventUs();
+  if (!ex().response_started) {  // the final head came in the read of a 1xx
+    ex().response_started = true;
+    arm(Wait::kStream, ex().pool->config().timeouts.idle);
+  }
   ex().status = head.status;
   ex().first_byte_us = now;
   metrics::BackendCell& bc = ex().pool->backend_stats[ex().member->index]->cell(worker().id());

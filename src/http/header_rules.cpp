@@ -217,8 +217,10 @@ void writeRequestHead(const RequestHead& head, const RequestForwarding& fwd, std
         break;
       case HeaderId::kXRequestId:
         // An empty one is replaced by the generated id (effectiveRequestId), which the
-        // client gets back: the backend must see that one, not an empty header.
-        if (fwd.add_request_id && h.value.empty()) continue;
+        // client gets back: the backend must see that one, not an empty header. Of several,
+        // the first that says something is the request's id (the client's and the log's):
+        // the backend gets that one alone.
+        if (fwd.add_request_id && (h.value.empty() || has_request_id)) continue;
         has_request_id = true;
         break;
       default:

@@ -167,9 +167,29 @@ HttpError RequestParser::finishHead() {
   // the request goes on as plain HTTP/1.1 (RFC 9110 7.8 lets a server ignore Upgrade).
   head_.upgrade = minor == 1 && options.upgrade && isWebSocketUpgrade(head_.headers);
 
-  if (const Header* expect = head_.find(HeaderId::kExpect); expect != nullptr && minor == 1) {
-    if (!equalsIgnoreCase(expect->value, "100-continue")) return {417, "unsupported Expect"};
-    head_.expect_continue = true;
+  if (minor == 1) {
+    if (HttpError e = readExpect()) return e;
+  }
+  return {};
+}
+
+// Expect is a list (RFC 9110 10.1.1), maybe over several fields: empty elements are ignored
+// (5.6.1.2), so `Expect:` or `Expect: ,` asks for nothing, and `100-continue` named twice is
+// still that one expectation. Any other member gets 417 (the MAY of 10.1.1): the proxy
+// answers 100 itself, so it would have to pass on an expectation it cannot vouch for.
+HttpError RequestParser::readExpect() {
+  bool other = false;
+  for (const Header& h : head_.headers) {
+    if (h.id != HeaderId::kExpect) continue;
+    forEachListElement(h.value, [&](std::string_view member) {
+      if (equalsIgnoreCase(member, "100-continue")) {
+        head_.expect_continue = true;
+      } else {
+        other = true;
+      }
+      return !other;
+    });
+    if (other) return {417, "unsupported Expect"};
   }
   return {};
 }

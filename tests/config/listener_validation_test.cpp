@@ -136,10 +136,14 @@ TEST(ConfigListener, HttpRoutes) {
                         "      - match: {}\n"
                         "        pool: web\n"
                         "      - match: { host: www.example.com. }\n"
+                        "        pool: web\n"
+                        "      - match: { host: \"FE80::1\" }\n"
                         "        pool: web\n"));
   ASSERT_TRUE(r.ok()) << ::testing::PrintToString(errorsOf(r));
   const auto& routes = r.config->listeners[1].routes;
-  ASSERT_EQ(routes.size(), 5u);
+  ASSERT_EQ(routes.size(), 6u);
+  // A bare IPv6 literal is matched as a Host header carries it: in brackets.
+  EXPECT_EQ(routes[5].match.host, "[fe80::1]");
   EXPECT_EQ(routes[4].match.host, "www.example.com");  // the fully qualified spelling
   EXPECT_EQ(routes[0].match.host, "api.example.com");  // lowercased
   EXPECT_EQ(routes[0].match.path_prefix, "/v1/");

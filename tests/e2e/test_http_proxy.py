@@ -102,18 +102,23 @@ class Proxy(h.FulcrumTestCase):
 
     def test_expect_100_continue(self):
         b, port = self.start()
-        with h.connect(port) as s:
-            s.sendall(b"PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                      b"Content-Length: 5\r\n\r\n")
-            self.assertEqual(h.recv_line(s), b"HTTP/1.1 100 Continue\r\n")
-            self.assertEqual(h.recv_line(s), b"\r\n")
-            s.sendall(b"hello")
-            c = h.HttpClient.__new__(h.HttpClient)
-            c.sock, c.reader, c.methods = s, h.SockReader(s), ["PUT"]
-            r = c.read_response()
-            self.assertEqual(r.status, 200)
-        self.assertEqual(b.requests[0].body, b"hello")
-        self.assertIsNone(b.requests[0].header("Expect"))
+        # Expect is a list whose empty members are ignored (RFC 9110 5.6.1.2), as HAProxy and
+        # nginx read it: each of these asks for 100-continue, and nothing else.
+        spellings = [b"Expect: 100-continue\r\n", b"Expect: 100-Continue,\r\n",
+                     b"Expect: , 100-continue\r\n", b"Expect:\r\nExpect: 100-continue\r\n"]
+        for i, fields in enumerate(spellings):
+            with self.subTest(fields), h.connect(port) as s:
+                s.sendall(b"PUT /e HTTP/1.1\r\nHost: x\r\n" + fields +
+                          b"Content-Length: 5\r\n\r\n")
+                self.assertEqual(h.recv_line(s), b"HTTP/1.1 100 Continue\r\n")
+                self.assertEqual(h.recv_line(s), b"\r\n")
+                s.sendall(b"hello")
+                c = h.HttpClient.__new__(h.HttpClient)
+                c.sock, c.reader, c.methods = s, h.SockReader(s), ["PUT"]
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(b.requests[i].body, b"hello")
+                self.assertIsNone(b.requests[i].header("Expect"))
 
     def test_interim_responses_are_passed_on(self):
         # RFC 9110 15.2: a proxy MUST forward 1xx responses, 100 included, unless it asked for

@@ -136,6 +136,27 @@ class Upstream(h.FulcrumTestCase):
         self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total", backend=b.address,
                                    code=200), 1)
 
+    def test_response_timeout_runs_again_after_an_interim_response(self):
+        # A 1xx is not the answer: a backend that sends 103 Early Hints and then nothing gets
+        # its 504 after timeouts.response, not after the (much longer) timeouts.idle.
+        hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(raw=hints) if
+                                       r.target == "/hints-then-nothing" else
+                                       Response(raw=hints + b"HTTP/1.1 200 OK\r\n"
+                                                b"Content-Length: 4\r\n\r\nbody") if
+                                       r.target == "/hints-then-answer" else None))
+        port, _ = self.start([b], {"timeouts": "{ response: 500ms, idle: 20s }"})
+        with h.HttpClient(port, timeout=h.scaled(10)) as c:
+            start = time.monotonic()
+            r = c.request("GET", "/hints-then-nothing")
+            self.assertEqual(r.status, 504)
+            self.assertEqual([i.status for i in r.interim], [103])
+            self.assertLess(time.monotonic() - start, h.scaled(3))
+            # The 1xx and the final head in one read: the body streams on as usual.
+            r = c.request("GET", "/hints-then-answer")
+            self.assertEqual((r.status, r.body), (200, b"body"))
+            self.assertEqual([i.status for i in r.interim], [103])
+
     def test_malformed_responses_give_502(self):
         bad = {
             "/two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",

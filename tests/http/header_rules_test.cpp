@@ -137,6 +137,23 @@ TEST(HttpHeaderRules, EmptyRequestIdIsReplaced) {
   EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "r");
 }
 
+TEST(HttpHeaderRules, OneRequestIdGoesToTheBackend) {
+  // Two ids from the client: the backend gets the one the client and the access log get (the
+  // first that says something), not both, so a backend reading the last sees the same id.
+  const char* req =
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id:\r\nX-Request-Id: a1\r\n"
+      "X-Request-Id: b2\r\n\r\n";
+  RequestParser parser({});
+  testing::parseOne(parser, req);
+  EXPECT_EQ(effectiveRequestId(parser.head(), "gen"), "a1");
+  std::string out = forward(req, {.new_request_id = "a1"});
+  EXPECT_NE(out.find("\r\nX-Request-Id: a1\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("b2"), std::string::npos) << out;
+  // With request_id off, the proxy has no id of its own: the headers pass as they came.
+  out = forward(req, {.add_request_id = false});
+  EXPECT_NE(out.find("X-Request-Id: a1\r\nX-Request-Id: b2\r\n"), std::string::npos) << out;
+}
+
 TEST(HttpHeaderRules, FramingWrittenByProxy) {
   std::string out = forward(
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",

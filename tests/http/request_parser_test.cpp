@@ -213,6 +213,34 @@ TEST(HttpRequestParser, UpgradeAndExpect) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nExpect: fancy\r\nContent-Length: 1\r\n\r\nx", 417);
 }
 
+// Expect is a list: empty members are ignored (RFC 9110 5.6.1.2), over any number of fields.
+TEST(HttpRequestParser, ExpectIsReadAsAList) {
+  struct Case {
+    const char* expect_fields;
+    bool continue_expected;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"Expect: 100-continue,\r\n", true},
+           {"Expect: , 100-continue\r\n", true},
+           {"Expect: 100-continue, 100-CONTINUE\r\n", true},
+           {"Expect:\r\nExpect: 100-continue\r\n", true},
+           {"Expect:\r\n", false},
+           {"Expect: ,  ,\r\n", false},
+       }) {
+    std::string in = std::string("POST / HTTP/1.1\r\nHost: a\r\n") + c.expect_fields +
+                     "Content-Length: 1\r\n\r\nx";
+    for (const ParsedRequest& r : parseAllWays(in)) {
+      EXPECT_TRUE(r.complete) << c.expect_fields << r.error.reason;
+      EXPECT_EQ(r.expect_continue, c.continue_expected) << c.expect_fields;
+    }
+  }
+  for (const char* fields : {"Expect: 100-continue, fancy\r\n", "Expect: 100-continue;x=1\r\n",
+                             "Expect: 100-continue\r\nExpect: fancy\r\n"}) {
+    expectRejected(
+        std::string("POST / HTTP/1.1\r\nHost: a\r\n") + fields + "Content-Length: 1\r\n\r\nx", 417);
+  }
+}
+
 TEST(HttpRequestParser, AbsoluteFormBecomesOriginForm) {
   auto r = parseOne("GET http://Example.com:8080/x?y HTTP/1.1\r\nHost: other\r\n\r\n");
   EXPECT_TRUE(r.complete);

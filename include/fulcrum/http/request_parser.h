@@ -93,6 +93,7 @@ class RequestParser {
   Result fail(uint16_t status, const char* reason, size_t consumed);
   HttpError finishHead();
   HttpError checkFraming();
+  HttpError readExpect();
   void emit(const char* data, size_t length);
   void emitChunkSizeLine(uint64_t size);
   // The current chunk goes out as one chunk per piece of data, not with its own size.
