@@ -274,8 +274,10 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
   ConnectionOptions options = ConnectionOptions::from(head.headers);
   bool has_date = false;
   const Header* content_length = nullptr;
+  const Header* transfer_encoding = nullptr;
   for (const Header& h : head.headers) {
     if (h.id == HeaderId::kContentLength) content_length = &h;
+    if (h.id == HeaderId::kTransferEncoding) transfer_encoding = &h;
     if (isHopByHop(h, options, upgrade || upgrade_offer)) continue;
     // The client gets the id its request carried (to the backend and into the access log),
     // also when the backend answers with another one: one id per exchange end to end.
@@ -296,9 +298,15 @@ void writeResponseHead(const ResponseHead& head, const ResponseForwarding& fwd, 
       p = writeLine(p, "Transfer-Encoding: chunked\r\n");
       break;
     case BodyFraming::kNone:
-      // The length a GET would have had: metadata, not framing (RFC 9110 8.6).
-      if (content_length != nullptr && (fwd.head_request || head.status == 304))
+      // The length a GET would have had: metadata, not framing (RFC 9110 8.6). So is a
+      // chunked coding in the answer to a HEAD (RFC 9112 6.1), as a GET would go out to an
+      // HTTP/1.1 client (an HTTP/1.0 one would read it until close).
+      if (content_length != nullptr && (fwd.head_request || head.status == 304)) {
         p = writeHeader(p, "Content-Length", content_length->value);
+      } else if (transfer_encoding != nullptr && fwd.head_request && fwd.client_minor == 1 &&
+                 head.status >= 200 && head.status != 204 && head.status != 304) {
+        p = writeLine(p, "Transfer-Encoding: chunked\r\n");
+      }
       break;
     case BodyFraming::kUntilClose:
       break;

@@ -87,12 +87,19 @@ class Proxy(h.FulcrumTestCase):
                 return Response(204)
             if req.target == "/304":
                 return Response(304, headers=[("ETag", '"x"')])
+            if req.target == "/chunked":
+                return Response(200, body=iter([b"01234", b"56789"]))
             return Response(200, body=b"0123456789")
 
         b, port = self.start(handler)
         with h.HttpClient(port) as c:
             r = c.request("HEAD", "/")
             self.assertEqual((r.status, r.body, r.header("Content-Length")), (200, b"", "10"))
+            # The GET's framing is told, not sent: chunked, as HAProxy passes it on.
+            r = c.request("HEAD", "/chunked")
+            self.assertEqual((r.status, r.body, r.header("Transfer-Encoding")),
+                             (200, b"", "chunked"))
+            self.assertIsNone(r.header("Content-Length"))
             r = c.request("GET", "/204")
             self.assertEqual((r.status, r.body), (204, b""))
             r = c.request("GET", "/304")

@@ -311,6 +311,16 @@ TEST(HttpHeaderRules, ResponseConnectionHandling) {
   writeResponseHead(response({{"Content-Length", "99"}}),
                     {.head_request = true, .framing = BodyFraming::kNone}, out);
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+  // A chunked coding in a HEAD answer: as the GET would go out, chunked to an HTTP/1.1
+  // client, nothing to an HTTP/1.0 one (which would read the GET's body until close).
+  out.clear();
+  writeResponseHead(response({{"Transfer-Encoding", "chunked"}}),
+                    {.head_request = true, .framing = BodyFraming::kNone}, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  out.clear();
+  writeResponseHead(response({{"Transfer-Encoding", "chunked"}}),
+                    {.client_minor = 0, .head_request = true, .framing = BodyFraming::kNone}, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n");
 }
 
 TEST(HttpHeaderRules, SwitchingProtocolsKeepsUpgrade) {
