@@ -271,9 +271,30 @@ void ClientSession::onUpstreamClosed(UpstreamConnection& c, int status) {
     return;
   }
   // Nothing came back. A pooled connection the backend had just closed is replaced once by
-  // a fresh one when sending the request again can do no harm (resendable).
-  if (retryOnFreshConnection(c)) return;
+  // a fresh one when sending the request again can do no harm (resendable); a new one that
+  // closed says the backend is failing, and the request goes to the next backend.
+  if (retryOnFreshConnection(c) || retryOnNextBackend(c)) return;
   failExchange(502, "backend closed the connection before responding");
+}
+
+bool ClientSession::retryOnNextBackend(const UpstreamConnection& c) {
+  // Not a keep-alive race (retryOnFreshConnection): this connection carried nothing before, so
+  // the backend was killed, crashed or reset it. A request that can do no harm sent twice
+  // (RFC 9110 9.2.2) goes on as after a failed connect: to the next eligible backend, the
+  // tried set ruling this one out, and a 502 when none is left (nginx's default
+  // proxy_next_upstream error; HAProxy closes the client). The backend had the request and gave
+  // no answer: counted for it as the 502 it would have been, and as a failure.
+  if (c.uses() > 1 || !ex().request_done || ex().head_sent || !resendable(parser().head()))
+    return false;
+  ex().pool->backend_stats[ex().member->index]->cell(worker().id()).upstream_requests.add(502);
+  releaseMember(true, micros(ex().upstream_sent_us, eventUs()));
+  dropUpstream(false);
+  ex().response_started = false;
+  ex().upstream_sent_us = 0;
+  phase_ = Phase::kConnecting;
+  arm(Wait::kNone, {});
+  pickAndConnect();
+  return true;
 }
 
 bool ClientSession::retryOnFreshConnection(const UpstreamConnection& c) {

@@ -356,5 +356,39 @@ class Upstream(h.FulcrumTestCase):
                                    code=200), 1)
 
 
+    def test_backend_dropping_requests_sends_resendable_ones_to_the_next(self):
+        # A backend that takes requests and closes without an answer (killed, crashing): a
+        # request that can do no harm sent twice goes on to the next backend, as after a failed
+        # connect (nginx's proxy_next_upstream error); one with a body, or a POST, gets the 502
+        # (it may have been acted on), and the backend sees it once.
+        dropper = self.backend(h.HttpBackend("dropper", handler=lambda r: Response(
+            raw=b"", close=True), keep_alive=False))
+        good = self.backend(h.HttpBackend("good"))
+        port, admin = self.start([dropper, good])
+        statuses = {"GET": [], "HEAD": [], "DELETE": [], "POST": [], "PUT": []}
+        for _ in range(4):
+            for method in statuses:
+                body = b"data" if method in ("POST", "PUT") else b""
+                with h.HttpClient(port, timeout=h.scaled(10)) as c:
+                    statuses[method].append(c.request(method, "/x", body=body).status)
+        for method in ("GET", "HEAD", "DELETE"):
+            self.assertEqual(statuses[method], [200] * 4, method)
+        self.assertEqual(sum(r.method in ("GET", "HEAD", "DELETE") for r in good.requests), 12)
+        answered_502 = sum(statuses[m].count(502) for m in ("POST", "PUT"))
+        self.assertEqual(answered_502 + sum(statuses[m].count(200) for m in ("POST", "PUT")), 8)
+        dropped = len(dropper.requests)
+        # Every request the dropper had is a 502 for it; those with a body went no further.
+        self.assertEqual(sum(r.method in ("POST", "PUT") for r in dropper.requests), answered_502)
+        resent = dropped - answered_502
+        self.assertGreater(resent, 0)  # the round robin gave it some of each kind
+        self.assertGreater(answered_502, 0)
+        # An exchange is counted when it ends, which may be just after its answer was read.
+        hh.wait_for(lambda: hh.metric(hh.metrics(admin), "fulcrum_http_requests_total",
+                                      code=502) == answered_502, h.scaled(3), "the 502s counted")
+        text = hh.metrics(admin)
+        self.assertEqual(hh.metric(text, "fulcrum_retries_total", pool="p"), resent)
+        self.assertEqual(hh.metric(text, "fulcrum_upstream_requests_total",
+                                   backend=dropper.address, code=502), dropped)
+
 if __name__ == "__main__":
     h.main()

@@ -129,6 +129,10 @@ class ClientSession final : public core::Session,
   // A resendable request whose reused connection failed before any answer went to the
   // client is sent once more on a fresh connection to the same backend; false when it may not.
   bool retryOnFreshConnection(const UpstreamConnection& c);
+  // A resendable request whose new connection closed before any answer (the backend died or
+  // is failing) goes to the next eligible backend, as after a failed connect; false when it
+  // may not.
+  bool retryOnNextBackend(const UpstreamConnection& c);
   void dropUpstream(bool reusable);
   void onUpstreamDrained(UpstreamConnection& c) override;
   void onUpstreamWriteError(UpstreamConnection& c, int status) override;
