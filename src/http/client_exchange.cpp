@@ -288,13 +288,17 @@ bool ClientSession::retryOnNextBackend(const UpstreamConnection& c) {
     return false;
   ex().pool->backend_stats[ex().member->index]->cell(worker().id()).upstream_requests.add(502);
   releaseMember(true, micros(ex().upstream_sent_us, eventUs()));
-  dropUpstream(false);
-  ex().response_started = false;
-  ex().upstream_sent_us = 0;
-  phase_ = Phase::kConnecting;
-  arm(Wait::kNone, {});
+  ex().upstream_sent_us = 0;  // counted: failExchange would count it again
+  backToConnecting();
   pickAndConnect();
   return true;
+}
+
+void ClientSession::backToConnecting() {
+  dropUpstream(false);
+  ex().response_started = false;
+  phase_ = Phase::kConnecting;
+  arm(Wait::kNone, {});
 }
 
 bool ClientSession::retryOnFreshConnection(const UpstreamConnection& c) {
@@ -305,10 +309,7 @@ bool ClientSession::retryOnFreshConnection(const UpstreamConnection& c) {
   // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
   // the pool's timeouts.idle shows up there (the client saw nothing of it).
   if (ex().pool->stats) ex().pool->stats->cell(worker().id()).retries.add();
-  dropUpstream(false);
-  ex().response_started = false;
-  phase_ = Phase::kConnecting;
-  arm(Wait::kNone, {});
+  backToConnecting();
   connectTo(*ex().member, false);
   return true;
 }

@@ -133,6 +133,8 @@ class ClientSession final : public core::Session,
   // is failing) goes to the next eligible backend, as after a failed connect; false when it
   // may not.
   bool retryOnNextBackend(const UpstreamConnection& c);
+  // The failed attempt's connection goes, and the request waits for its next one.
+  void backToConnecting();
   void dropUpstream(bool reusable);
   void onUpstreamDrained(UpstreamConnection& c) override;
   void onUpstreamWriteError(UpstreamConnection& c, int status) override;
