@@ -345,7 +345,10 @@ void Control::onSignal(uv_signal_t* handle, int signum) {
 }
 
 void Control::reload() {
-  if (draining_) return;
+  if (draining_) {  // said, so that an operator's reload during a drain is not a silent no-op
+    log::warn("reload ignored: shutting down (draining connections)");
+    return;
+  }
   if (reloading_) {  // a SIGHUP during a reload: run once more when this one is applied
     reload_again_ = true;
     return;

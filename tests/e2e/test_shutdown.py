@@ -58,6 +58,21 @@ class Shutdown(h.FulcrumTestCase):
             # The idle client's connection was ended, not left dangling.
             self.assertTrue(h.wait_closed(s, 2)[0])
 
+    def test_sighup_while_draining_is_refused_aloud(self):
+        # A reload cannot start once shutdown has: the operator is told, the drain goes on.
+        backend = self.backend(h.TcpIdServer("b"))
+        port = h.free_port()
+        f = self.fulcrum(h.tcp_config(port, [backend], drain_timeout=f"{int(DRAIN)}s"))
+        with h.connect(port, h.scaled(5)) as s:
+            self.assertEqual(h.recv_line(s), b"b\n")  # a session holds the drain open
+            f.signal(signal.SIGTERM)
+            h.wait_until(lambda: "draining" in f.log_text().lower(), h.scaled(3),
+                         what="the drain to start")
+            f.signal(signal.SIGHUP)
+            h.wait_until(lambda: "reload ignored: shutting down" in f.log_text(), h.scaled(3),
+                         what="the refused reload said")
+            self.assertEqual(f.wait_exit(DRAIN + 10), 0, f.log_tail())
+
     def test_transfer_in_progress_completes_then_exit_0(self):
         size = 8 * h.MiB
         rate = 2.5 * h.MiB  # ~3 s: SIGTERM lands in the middle
