@@ -284,14 +284,17 @@ bool ClientSession::retryOnNextBackend(const UpstreamConnection& c) {
   // tried set ruling this one out, and a 502 when none is left (nginx's default
   // proxy_next_upstream error; HAProxy closes the client). The backend had the request and gave
   // no answer: counted for it as the 502 it would have been, and as a failure.
-  if (c.uses() > 1 || !ex().request_done || ex().head_sent || !resendable(parser().head()))
-    return false;
+  if (c.uses() > 1 || !canSendAgain()) return false;
   ex().pool->backend_stats[ex().member->index]->cell(worker().id()).upstream_requests.add(502);
   releaseMember(true, micros(ex().upstream_sent_us, eventUs()));
   ex().upstream_sent_us = 0;  // counted: failExchange would count it again
   backToConnecting();
   pickAndConnect();
   return true;
+}
+
+bool ClientSession::canSendAgain() {
+  return ex().request_done && !ex().head_sent && resendable(parser().head());
 }
 
 void ClientSession::backToConnecting() {
@@ -302,9 +305,7 @@ void ClientSession::backToConnecting() {
 }
 
 bool ClientSession::retryOnFreshConnection(const UpstreamConnection& c) {
-  if (c.uses() <= 1 || ex().retried_fresh || !ex().request_done || ex().head_sent ||
-      !resendable(parser().head()))
-    return false;
+  if (c.uses() <= 1 || ex().retried_fresh || !canSendAgain()) return false;
   ex().retried_fresh = true;
   // A retry like any other in the metrics: a backend whose keep-alive timeout is shorter than
   // the pool's timeouts.idle shows up there (the client saw nothing of it).

@@ -19,10 +19,7 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
   if (phase_ != Phase::kExchange) return;
   const char* data = read.data;
   progress();
-  if (!ex().response_started) {
-    ex().response_started = true;
-    arm(Wait::kStream, ex().pool->config().timeouts.idle);
-  }
+  responseStarted();
   upstream_read_ = &read;  // body pieces are written from it (onResponseBody)
   ResponseParser::Result r = response().feed(data, length, this);
   upstream_read_ = nullptr;
@@ -60,6 +57,12 @@ void ClientSession::onUpstreamData(UpstreamConnection& c, core::Buffer& read, si
   }
 }
 
+void ClientSession::responseStarted() {
+  if (ex().response_started) return;
+  ex().response_started = true;
+  arm(Wait::kStream, ex().pool->config().timeouts.idle);
+}
+
 void ClientSession::onInformational(const ResponseHead& head) {
   // A 1xx is not the answer: timeouts.response runs again for the final head (a backend that
   // sends 103 Early Hints and then hangs gets its 504 on time, not after timeouts.idle).
@@ -81,10 +84,7 @@ void ClientSession::onInformational(const ResponseHead& head) {
 
 void ClientSession::onResponseHead(const ResponseHead& head) {
   uint64_t now = eventUs();
-  if (!ex().response_started) {  // the final head came in the read of a 1xx
-    ex().response_started = true;
-    arm(Wait::kStream, ex().pool->config().timeouts.idle);
-  }
+  responseStarted();  // again when the final head came in the read of a 1xx
   ex().status = head.status;
   ex().first_byte_us = now;
   metrics::BackendCell& bc = ex().pool->backend_stats[ex().member->index]->cell(worker().id());

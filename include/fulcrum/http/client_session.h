@@ -133,6 +133,9 @@ class ClientSession final : public core::Session,
   // is failing) goes to the next eligible backend, as after a failed connect; false when it
   // may not.
   bool retryOnNextBackend(const UpstreamConnection& c);
+  // Both retries' common rule: the request went whole, nothing of an answer reached the
+  // client, and sending it twice can do no harm (no body, an idempotent method).
+  bool canSendAgain();
   // The failed attempt's connection goes, and the request waits for its next one.
   void backToConnecting();
   void dropUpstream(bool reusable);
@@ -160,6 +163,8 @@ class ClientSession final : public core::Session,
   void endSplicedBody(UpstreamConnection& c);
   void onUpstreamReadable(UpstreamConnection& c) override;
   void onResponseDone();
+  // The first byte of a response (interim or final) came: from here a stall is timeouts.idle.
+  void responseStarted();
   void finishExchange();
   // The connection closes once this exchange is over (finishExchange).
   bool closesAfterExchange() const { return !ex().request_done || ex().close_after || draining_; }
