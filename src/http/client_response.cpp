@@ -309,6 +309,9 @@ void ClientSession::appendOwnResponse(uint16_t status, bool close) {
   options.head_request = parser().methodIsHead();  // also when the head itself was refused
   options.date = httpDateNow(eventUs());
   if (listener_->config->headers.request_id) options.request_id = ex().request_id;
+  // A 405 answers CONNECT, or a TRACE at Max-Forwards 0; a 200, an OPTIONS at Max-Forwards 0.
+  if (status == 405 || status == 200)
+    options.allow = parser().head().method == "TRACE" ? kAllowButTrace : kAllowForwarded;
   scratch_.clear();
   writeErrorResponse(status, options, scratch_);
   client_writer_.append(scratch_.data(), scratch_.size());

@@ -60,9 +60,7 @@ void writeErrorResponse(uint16_t status, const ErrorResponseOptions& options, st
                  reason, body_length);
   if (!options.date.empty()) fmt::format_to(it, "Date: {}\r\n", options.date);
   if (!options.request_id.empty()) fmt::format_to(it, "X-Request-Id: {}\r\n", options.request_id);
-  // Only CONNECT gets a 405: every other method llhttp knows is forwarded (RFC 9110's, PATCH
-  // and WebDAV's among them); the standard ones are listed.
-  if (status == 405) out.append("Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\n");
+  if (!options.allow.empty()) fmt::format_to(it, "Allow: {}\r\n", options.allow);
   if (options.close) {
     out.append("Connection: close\r\n");
   } else if (options.keep_alive) {

@@ -223,6 +223,17 @@ void writeRequestHead(const RequestHead& head, const RequestForwarding& fwd, std
         if (fwd.add_request_id && (h.value.empty() || has_request_id)) continue;
         has_request_id = true;
         break;
+      case HeaderId::kMaxForwards:
+        // One hop less (the parser answered 0 itself). Never longer than what came: the
+        // bound holds.
+        if (head.max_forwards > 0) {
+          p = writeBytes(p, h.name);
+          p = writeLine(p, ": ");
+          p = writeDecimal(p, static_cast<uint64_t>(head.max_forwards - 1));
+          p = writeLine(p, "\r\n");
+          continue;
+        }
+        break;
       default:
         break;
     }

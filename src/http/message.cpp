@@ -76,6 +76,7 @@ HeaderId classifyHeader(std::string_view n) {
       break;
     case 12:
       if (sameLower(n, "x-request-id")) return HeaderId::kXRequestId;
+      if (sameLower(n, "max-forwards")) return HeaderId::kMaxForwards;
       break;
     case 14:
       if (sameLower(n, "content-length")) return HeaderId::kContentLength;

@@ -170,7 +170,33 @@ HttpError RequestParser::finishHead() {
   if (minor == 1) {
     if (HttpError e = readExpect()) return e;
   }
+  if (method == HTTP_OPTIONS || method == HTTP_TRACE) return readMaxForwards(method == HTTP_TRACE);
   return {};
+}
+
+// Max-Forwards (RFC 9110 7.6.2), which only OPTIONS and TRACE use: an intermediary MUST
+// decrement it as it forwards, and at 0 MUST answer as the final recipient instead. As that
+// recipient the proxy answers OPTIONS with 200 and the methods it forwards, and refuses TRACE
+// with 405: reflecting a request back (TRACE's SHOULD) echoes its cookies and credentials,
+// what cross-site tracing abuses, and nginx refuses TRACE outright. A value that is no number,
+// or two of them, is a 400 as in Apache's mod_proxy: it cannot be decremented.
+HttpError RequestParser::readMaxForwards(bool trace) {
+  const Header* field = nullptr;
+  for (const Header& h : head_.headers) {
+    if (h.id != HeaderId::kMaxForwards) continue;
+    if (field != nullptr) return {400, "several Max-Forwards headers"};
+    field = &h;
+  }
+  if (field == nullptr) return {};
+  if (!allDigits(field->value)) return {400, "invalid Max-Forwards"};
+  // Any count of hops beyond this is as good as infinite: saturate rather than overflow.
+  constexpr int64_t kMaxHops = 1'000'000'000;
+  int64_t hops = 0;
+  for (char c : field->value) hops = std::min(kMaxHops, hops * 10 + (c - '0'));
+  head_.max_forwards = hops;
+  if (hops > 0) return {};
+  if (trace) return {405, "TRACE at Max-Forwards 0 (the proxy reflects no request)"};
+  return {200, "OPTIONS at Max-Forwards 0, answered by the proxy"};
 }
 
 // Expect is a list (RFC 9110 10.1.1), maybe over several fields: empty elements are ignored

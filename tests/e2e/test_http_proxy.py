@@ -163,6 +163,40 @@ class Proxy(h.FulcrumTestCase):
         r = h.http_request(port, b"TRACE /t HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual((r.status, b.requests[0].method), (200, "TRACE"))
 
+    def test_max_forwards_counts_hops_for_options_and_trace(self):
+        # RFC 9110 7.6.2: each intermediary decrements Max-Forwards on OPTIONS and TRACE, and
+        # at 0 answers as the final recipient instead of forwarding.
+        b, port = self.start()
+        with h.HttpClient(port) as c:
+            r = c.request("OPTIONS", "/x", headers=[("Max-Forwards", "3")])
+            self.assertEqual(r.status, 200)
+            self.assertEqual(b.requests[-1].header("Max-Forwards"), "2")
+            r = c.request("TRACE", "/t", headers=[("Max-Forwards", "1")])
+            self.assertEqual((r.status, b.requests[-1].method), (200, "TRACE"))
+            self.assertEqual(b.requests[-1].header("Max-Forwards"), "0")
+            # Other methods' Max-Forwards is not the proxy's to count.
+            r = c.request("GET", "/g", headers=[("Max-Forwards", "0")])
+            self.assertEqual((r.status, b.requests[-1].header("Max-Forwards")), (200, "0"))
+        seen = len(b.requests)
+        # At 0 the proxy answers itself: OPTIONS with what it forwards, TRACE refused (no
+        # request is reflected), and neither reaches a backend.
+        r = h.http_request(port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n",
+                           read_all=True)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH")
+        self.assertIsNotNone(r.header("X-Request-Id"))
+        r = h.http_request(port, b"TRACE / HTTP/1.1\r\nHost: x\r\nCookie: s=1\r\n"
+                           b"Max-Forwards: 0\r\n\r\n", read_all=True)
+        self.assertEqual(r.status, 405)
+        self.assertEqual(r.header("Allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
+        self.assertNotIn(b"s=1", r.body)
+        # A count that cannot be decremented is refused.
+        data, _ = hh.raw_exchange(
+            port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nMax-Forwards: two\r\n\r\n",
+            wait=h.scaled(2))
+        self.assertEqual(hh.status_of(data), 400, data)
+        self.assertEqual(len(b.requests), seen)
+
     def test_header_rules(self):
         b, port = self.start(lambda req: Response(200, headers=[
             ("Connection", "X-Backend-Hop"), ("X-Backend-Hop", "1"), ("Keep-Alive", "timeout=5")],

@@ -154,6 +154,17 @@ TEST(HttpHeaderRules, OneRequestIdGoesToTheBackend) {
   EXPECT_NE(out.find("X-Request-Id: a1\r\nX-Request-Id: b2\r\n"), std::string::npos) << out;
 }
 
+TEST(HttpHeaderRules, MaxForwardsIsOneLessForOptionsAndTrace) {
+  RequestForwarding plain{.forwarded = false, .add_request_id = false};
+  EXPECT_EQ(forward("OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 10\r\nA: b\r\n\r\n", plain),
+            "OPTIONS * HTTP/1.1\r\nHost: h\r\nMax-Forwards: 9\r\nA: b\r\n\r\n");
+  EXPECT_EQ(forward("TRACE / HTTP/1.1\r\nHost: h\r\nmax-forwards: 01\r\n\r\n", plain),
+            "TRACE / HTTP/1.1\r\nHost: h\r\nmax-forwards: 0\r\n\r\n");
+  // Other methods: not the proxy's to count.
+  EXPECT_EQ(forward("GET / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n", plain),
+            "GET / HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n");
+}
+
 TEST(HttpHeaderRules, FramingWrittenByProxy) {
   std::string out = forward(
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",

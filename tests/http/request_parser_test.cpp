@@ -241,6 +241,37 @@ TEST(HttpRequestParser, ExpectIsReadAsAList) {
   }
 }
 
+// Max-Forwards (RFC 9110 7.6.2) counts for OPTIONS and TRACE: at 0 the proxy answers itself
+// (200 to OPTIONS, 405 to TRACE, which it does not reflect); a value it cannot decrement is a
+// 400. Other methods' Max-Forwards is not the proxy's to read.
+TEST(HttpRequestParser, MaxForwardsIsReadForOptionsAndTrace) {
+  struct Case {
+    const char* request;
+    int64_t max_forwards;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 3\r\n\r\n", 3},
+           {"TRACE /t HTTP/1.1\r\nHost: a\r\nmax-forwards: 001\r\n\r\n", 1},
+           {"OPTIONS / HTTP/1.0\r\nMax-Forwards: 99999999999999999999999\r\n\r\n", 1'000'000'000},
+           {"OPTIONS / HTTP/1.1\r\nHost: a\r\n\r\n", -1},
+           {"GET / HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n", -1},
+           {"POST / HTTP/1.1\r\nHost: a\r\nMax-Forwards: x\r\nContent-Length: 0\r\n\r\n", -1},
+       }) {
+    RequestParser parser({});
+    ParsedRequest r = testing::parseOne(parser, c.request);
+    EXPECT_TRUE(r.complete) << c.request << r.error.reason;
+    EXPECT_EQ(parser.head().max_forwards, c.max_forwards) << c.request;
+  }
+  expectRejected("OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n", 200);
+  expectRejected("OPTIONS /x HTTP/1.0\r\nMax-Forwards: 00\r\n\r\n", 200);
+  expectRejected("TRACE / HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n", 405);
+  for (const char* fields : {"Max-Forwards: -1\r\n", "Max-Forwards: 1, 2\r\n", "Max-Forwards:\r\n",
+                             "Max-Forwards: 2\r\nMax-Forwards: 2\r\n"}) {
+    expectRejected(std::string("OPTIONS * HTTP/1.1\r\nHost: a\r\n") + fields + "\r\n", 400);
+    expectRejected(std::string("TRACE / HTTP/1.1\r\nHost: a\r\n") + fields + "\r\n", 400);
+  }
+}
+
 TEST(HttpRequestParser, AbsoluteFormBecomesOriginForm) {
   auto r = parseOne("GET http://Example.com:8080/x?y HTTP/1.1\r\nHost: other\r\n\r\n");
   EXPECT_TRUE(r.complete);

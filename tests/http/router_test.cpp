@@ -128,7 +128,14 @@ TEST(HttpErrorResponse, ShortAndComplete) {
   writeErrorResponse(502, {.close = false, .keep_alive = true}, out);
   EXPECT_NE(out.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
   EXPECT_EQ(out.find("close"), std::string::npos);
-  for (uint16_t s : {400, 405, 408, 413, 414, 417, 501, 503, 505})
+  out.clear();
+  writeErrorResponse(405, {.allow = kAllowButTrace}, out);
+  EXPECT_NE(out.find("\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"),
+            std::string::npos);
+  out.clear();
+  writeErrorResponse(400, {}, out);
+  EXPECT_EQ(out.find("Allow"), std::string::npos);
+  for (uint16_t s : {200, 400, 405, 408, 413, 414, 417, 501, 503, 505})
     EXPECT_NE(reasonPhrase(s), "Unknown");
 }
 

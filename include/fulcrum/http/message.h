@@ -35,6 +35,7 @@ enum class HeaderId : uint8_t {
   kXForwardedLookalike,
   kXRequestId,
   kDate,
+  kMaxForwards,
 };
 
 // The HeaderId of a header name (ASCII case-insensitive).
@@ -58,7 +59,9 @@ enum class BodyFraming : uint8_t {
   kUntilClose,     // responses only: the body ends when the connection closes
 };
 
-// A proxy-generated error: the status to answer and a short reason for logs.
+// A proxy-generated answer: the status to answer and a short reason for logs. An error, but
+// for the one request the proxy answers itself as its final recipient (an OPTIONS whose
+// Max-Forwards reached 0: 200).
 struct HttpError {
   uint16_t status = 0;  // 0 = no error
   const char* reason = "";
@@ -147,6 +150,9 @@ struct RequestHead {
   bool keep_alive = true;       // the client allows the connection to be reused
   bool upgrade = false;         // Upgrade + Connection: upgrade on an HTTP/1.1 request
   bool expect_continue = false;
+  // OPTIONS or TRACE with a Max-Forwards (RFC 9110 7.6.2): its value, which the proxy
+  // decrements as it forwards; -1 otherwise (other methods' Max-Forwards passes untouched).
+  int64_t max_forwards = -1;
 
   const Header* find(std::string_view name) const { return findHeader(headers, name); }
   const Header* find(HeaderId id) const { return findHeader(headers, id); }

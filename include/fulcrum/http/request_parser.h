@@ -94,6 +94,7 @@ class RequestParser {
   HttpError finishHead();
   HttpError checkFraming();
   HttpError readExpect();
+  HttpError readMaxForwards(bool trace);
   void emit(const char* data, size_t length);
   void emitChunkSizeLine(uint64_t size);
   // The current chunk goes out as one chunk per piece of data, not with its own size.
