@@ -338,6 +338,11 @@ void Control::onSignal(uv_signal_t* handle, int signum) {
     case SIGUSR1:
       log::info("SIGUSR1: reopening access logs");
       core::AccessLog::requestReopen();
+      // At once, as nginx does: a worker that writes no line for a while would otherwise keep
+      // the rotated file open (its disk space is not freed when it is deleted) and leave the
+      // new one uncreated.
+      for (auto& w : self->workers_)
+        w->post([](core::Worker& wk) { wk.accessLog().reopenIfRequested(); });
       break;
     default:
       break;

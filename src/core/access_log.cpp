@@ -109,6 +109,10 @@ AccessLog::~AccessLog() {
 
 void AccessLog::requestReopen() { g_reopen_generation.fetch_add(1, std::memory_order_relaxed); }
 
+void AccessLog::reopenIfRequested() {
+  if (reopen_generation_ != g_reopen_generation.load(std::memory_order_relaxed)) reopen();
+}
+
 bool AccessLog::reopen(std::string* error) {
   reopen_generation_ = g_reopen_generation.load(std::memory_order_relaxed);
   if (!owns_fd_) return true;
@@ -189,7 +193,7 @@ void AccessLog::format(const AccessLogEntry& e, std::string& out) {
 
 void AccessLog::write(const AccessLogEntry& entry) {
   if (fd_ < 0) return;
-  if (reopen_generation_ != g_reopen_generation.load(std::memory_order_relaxed)) reopen();
+  reopenIfRequested();
   line_.clear();
   format(entry, line_);
   // One write(2) per line: O_APPEND makes it atomic against the other workers' lines. A

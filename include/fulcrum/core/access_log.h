@@ -60,8 +60,12 @@ class AccessLog {
   // Re-opens a file target (after log rotation). On the owning thread. Keeps the old
   // descriptor if the new open fails. stdout/stderr/off: nothing to do.
   bool reopen(std::string* error = nullptr);
-  // Any thread (the SIGUSR1 handler): every AccessLog re-opens itself before its next line.
+  // Any thread (the SIGUSR1 handler): every AccessLog re-opens itself at its next
+  // reopenIfRequested() (which the control thread has each worker run at once, so that an idle
+  // worker lets go of a rotated file too), and before its next line in any case.
   static void requestReopen();
+  // On the owning thread: reopen() if requestReopen() was called since the last one.
+  void reopenIfRequested();
 
  private:
   AccessLog(std::string target, config::LogFormat format, int fd, bool owns_fd);
