@@ -165,7 +165,9 @@ HttpError RequestParser::finishHead() {
   // Only WebSocket is tunnelled. Any other Upgrade (h2c above all: a 101 to it would open a
   // tunnel to the backend that bypasses routing and this parser) is dropped as hop-by-hop, and
   // the request goes on as plain HTTP/1.1 (RFC 9110 7.8 lets a server ignore Upgrade).
-  head_.upgrade = minor == 1 && options.upgrade && isWebSocketUpgrade(head_.headers);
+  // A WebSocket handshake is a GET (RFC 6455 4.1): any other method's Upgrade is dropped too.
+  head_.upgrade = minor == 1 && method == HTTP_GET && !extension && options.upgrade &&
+                  isWebSocketUpgrade(head_.headers);
 
   if (minor == 1) {
     if (HttpError e = readExpect()) return e;
@@ -234,13 +236,20 @@ HttpError RequestParser::checkFraming() {
       content_length = &h;
     } else if (h.id == HeaderId::kTransferEncoding) {
       has_te = true;
-      if (h.value.empty()) bad_coding = true;
+      size_t members = 0;
       forEachListElement(h.value, [&](std::string_view coding) {
-        ++codings;
+        ++members;
         last_is_chunked = equalsIgnoreCase(coding, "chunked");
         if (!isToken(coding)) bad_coding = true;
         return true;
       });
+      // An empty member (`,chunked`, `chunked,`, an empty field) is refused, not skipped as
+      // RFC 9110 5.6.1 would let a recipient do: llhttp, a backend or a proxy in front may
+      // each read such a value differently, and obfuscated Transfer-Encoding values are the
+      // stuff of request smuggling. (Expect, which frames nothing, is read leniently.)
+      if (members != 1 + static_cast<size_t>(std::count(h.value.begin(), h.value.end(), ',')))
+        bad_coding = true;
+      codings += members;
     }
   }
   uint64_t flags = parser_.flags;

@@ -24,6 +24,8 @@ CASES = {
     "transfer-encoding chunked, gzip": H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
     "transfer-encoding chunked twice": H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     "transfer-encoding xchunked": H + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    "transfer-encoding ,chunked": H + b"Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n",
+    "transfer-encoding chunked,": H + b"Transfer-Encoding: chunked,\r\n\r\n0\r\n\r\n",
     "invalid chunk size": H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
     "negative chunk size": H + b"Transfer-Encoding: chunked\r\n\r\n-3\r\nabc\r\n0\r\n\r\n",
     "chunk size overflow": H + b"Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\nabc\r\n0\r\n\r\n",

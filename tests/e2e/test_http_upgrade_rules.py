@@ -18,10 +18,11 @@ H2C = (b"GET /h2c HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n"
 SECRET = b"GET /admin/secret HTTP/1.1\r\nHost: internal\r\n\r\n"
 
 
-def ws_request(path: str, upgrade: str = "websocket") -> bytes:
+def ws_request(path: str, upgrade: str = "websocket", method: str = "GET") -> bytes:
     key = base64.b64encode(os.urandom(16)).decode()
-    return (f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: {upgrade}\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    return (f"{method} {path} HTTP/1.1\r\nHost: x\r\nUpgrade: {upgrade}\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "\r\n").encode()
 
 
 def saw_secret(b) -> bool:
@@ -90,6 +91,13 @@ class UpgradeRules(h.FulcrumTestCase):
                 c.send(ws_request("/x", upgrade=value))
                 r = c.read_response()
                 self.assertEqual(r.status, 200, value)  # a plain request to the backend
+                self.assertNotIn("upgrade", {k.lower() for k, _ in r.json()["headers"]})
+        # A WebSocket handshake is a GET (RFC 6455 4.1): another method's Upgrade is dropped.
+        for method in ("POST", "PUT"):
+            with h.HttpClient(port) as c:
+                c.send(ws_request("/m", method=method))
+                r = c.read_response()
+                self.assertEqual(r.status, 200, method)
                 self.assertNotIn("upgrade", {k.lower() for k, _ in r.json()["headers"]})
         # Case does not matter for the real thing.
         with h.HttpClient(port) as c:

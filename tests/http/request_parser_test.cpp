@@ -208,6 +208,14 @@ TEST(HttpRequestParser, UpgradeAndExpect) {
   EXPECT_TRUE(r.complete);
   r = parseOne("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
   EXPECT_FALSE(r.upgrade);  // no Connection: upgrade
+  // A WebSocket handshake is a GET (RFC 6455 4.1).
+  for (const char* method : {"POST", "PUT", "BREW"}) {
+    r = parseOne(std::string(method) +
+                 " /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Content-Length: 1\r\n\r\nx");
+    EXPECT_TRUE(r.complete) << method;
+    EXPECT_FALSE(r.upgrade) << method;
+  }
   r = parseOne("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
   EXPECT_TRUE(r.expect_continue);
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nExpect: fancy\r\nContent-Length: 1\r\n\r\nx", 417);

@@ -70,6 +70,13 @@ TEST(HttpSmuggling, TransferEncodingOtherThanFinalChunked) {
   expectRefused(post("Transfer-Encoding: identity, chunked\r\n", "0\r\n\r\n"));
   expectRefused(post("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"));
   expectRefused(post("Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"));
+  // Empty list members are refused, whichever side they are on: one reader's `chunked` may
+  // be another's unknown coding.
+  expectRefused(post("Transfer-Encoding: chunked,\r\n", "0\r\n\r\n"));
+  expectRefused(post("Transfer-Encoding: ,chunked\r\n", "0\r\n\r\n"));
+  expectRefused(post("Transfer-Encoding: , , chunked\r\n", "0\r\n\r\n"));
+  expectRefused(post("Transfer-Encoding: chunked , \r\n", "0\r\n\r\n"));
+  expectRefused(post("Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"));
 }
 
 TEST(HttpSmuggling, ChunkedAcceptedCaseAndWhitespace) {
