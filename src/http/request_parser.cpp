@@ -97,7 +97,8 @@ void RequestParser::nextMessage() {
 // implement rather than a malformed message (RFC 9110 15.6.2, 15.6.6): a method that is
 // neither llhttp's nor an extension method the proxy passes on (feedFirstLine: a lower-case
 // "get" is a method of its own, which backends may take for GET) gets 501, and a well-formed
-// version other than 1.0/1.1 (HTTP/1.2, HTTP/3.0) gets 505. llhttp reports a malformed version
+// version of another major version (HTTP/2.0, HTTP/3.0, HTTP/0.9) gets 505 (a later 1.x is
+// read as 1.1: feedFirstLine). llhttp reports a malformed version
 // ("HTTP/x.1", "HTTP/1.1 ") with the same code, but then it has not stored a new one: what it
 // holds is 0.0 before the first request and 1.0/1.1 (accepted) after it.
 uint16_t RequestParser::refusalStatus(llhttp_errno_t err) const {
@@ -121,7 +122,32 @@ bool extensionMethodByte(char c) {
 
 }  // namespace
 
+// A later HTTP/1.x (HTTP/1.2) is read as HTTP/1.1 (RFC 9110 2.5: a recipient SHOULD process
+// a higher minor version as the highest one it implements; 505 is for another major version;
+// nginx and HAProxy do the same). llhttp's strict mode knows no such version, so the request
+// line so far is given to it again from the head buffer's copy, its minor digit made 1. The
+// backend gets HTTP/1.1 in any case; the client's answer says HTTP/1.1 too.
 llhttp_errno_t RequestParser::feedFirstLine(const char* data, size_t length) {
+  llhttp_errno_t err = feedRequestLine(data, length);
+  // llhttp stores a well-formed version before refusing it (refusalStatus).
+  if (err != HPE_INVALID_VERSION || parser_.http_major != 1 || parser_.http_minor <= 1) return err;
+  std::string_view line = buf_.bytes().substr(0, head_bytes_ + length);
+  // The first " HTTP/1." is the version: neither the method nor the target holds a space.
+  size_t minor = line.find(" HTTP/1.");
+  if (minor == std::string_view::npos || (minor += 8) >= line.size()) return err;
+  buf_.rewriteByte(minor, '1');
+  buf_.restartFirst();
+  llhttp_reset(&parser_);  // keeps the settings and data; it had stopped at its error
+  if (method_feed_ == MethodFeed::kStandIn) {
+    std::string_view method = requestMethodOf(line);
+    size_t end = static_cast<size_t>(method.data() - line.data()) + method.size();
+    err = llhttp_execute(&parser_, "GET", 3);
+    return err != HPE_OK ? err : llhttp_execute(&parser_, line.data() + end, line.size() - end);
+  }
+  return llhttp_execute(&parser_, line.data(), line.size());
+}
+
+llhttp_errno_t RequestParser::feedRequestLine(const char* data, size_t length) {
   if (method_feed_ == MethodFeed::kLlhttp) {
     llhttp_errno_t err = llhttp_execute(&parser_, data, length);
     if (err != HPE_INVALID_METHOD) return err;

@@ -95,7 +95,7 @@ class Smuggling(h.FulcrumTestCase):
             port, H + b"Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
         self.assert_backend_untouched(b)
 
-    def test_extension_methods_pass_lower_case_is_501_and_unsupported_version_505(self):
+    def test_extension_methods_pass_lower_case_is_501_and_other_major_version_505(self):
         b, port = self.start()
         # Methods are extensible (RFC 9110 9.1): one llhttp does not know goes on as it came,
         # body and all, and the connection stays usable; a refused one never reaches a backend.
@@ -114,14 +114,26 @@ class Smuggling(h.FulcrumTestCase):
         self.assert_refused(port, b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501)  # case-sensitive
         self.assert_refused(port, b"Brew / HTTP/1.1\r\nHost: x\r\n\r\n", 501)
         self.assert_refused(port, b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400)  # not a token
-        self.assert_refused(port, b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505)
         self.assert_refused(port, b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505)
+        self.assert_refused(port, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505)
         self.assert_refused(port, b"GET / HTTP/x.1\r\nHost: x\r\n\r\n", 400)  # not a version
         with h.HttpClient(port) as c:  # a malformed version after a good request: still 400
             self.assertEqual(c.request("GET", "/ok").status, 200)
             c.send(b"GET / HTTP/x.1\r\nHost: x\r\n\r\n")
             self.assertEqual(c.read_response().status, 400)
         self.assertEqual([q.target for q in b.requests], ["/ok"])
+        # A later HTTP/1.x is read as HTTP/1.1 (RFC 9110 2.5), as nginx and HAProxy read it,
+        # also as the second request on a connection: the backend gets HTTP/1.1.
+        b.requests.clear()
+        with h.HttpClient(port) as c:
+            c.send(b"GET /v12 HTTP/1.2\r\nHost: x\r\n\r\nBREW /v19 HTTP/1.9\r\nHost: x\r\n\r\n")
+            first, second = c.read_response(), c.read_response()
+            self.assertEqual((first.status, second.status), (200, 200))
+            self.assertEqual(first.version, "HTTP/1.1")
+            self.assertEqual(c.request("GET", "/after").status, 200)  # still keep-alive
+        self.assertEqual([(q.method, q.target, q.version) for q in b.requests],
+                         [("GET", "/v12", "HTTP/1.1"), ("BREW", "/v19", "HTTP/1.1"),
+                          ("GET", "/after", "HTTP/1.1")])
 
     def test_refused_after_a_good_request_on_the_same_connection(self):
         b, port = self.start()

@@ -46,7 +46,7 @@ TEST(HttpRequestParser, RefusedHeadStillNamesItsRequestLineForTheLog) {
        400,
        "POST",
        "/dup"},
-      {"GET /v HTTP/1.2\r\nHost: x\r\n\r\n", {}, 505, "GET", "/v"},
+      {"GET /v HTTP/2.0\r\nHost: x\r\n\r\n", {}, 505, "GET", "/v"},
       {"\r\nBREW /pot HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", {}, 400, "BREW", "/pot"},
       {"GET /" + std::string(3000, 'a'), {.max_header_bytes = 1024}, 414, "", ""},
       {"G@T / HTTP/1.1\r\n\r\n", {}, 400, "", ""},
@@ -278,6 +278,26 @@ TEST(HttpRequestParser, MaxForwardsIsReadForOptionsAndTrace) {
     expectRejected(std::string("OPTIONS * HTTP/1.1\r\nHost: a\r\n") + fields + "\r\n", 400);
     expectRejected(std::string("TRACE / HTTP/1.1\r\nHost: a\r\n") + fields + "\r\n", 400);
   }
+}
+
+// RFC 9110 2.5: a later minor version is read as the highest one the recipient implements
+// (llhttp's strict mode knows none, so the line is given to it again), whatever the reads.
+TEST(HttpRequestParser, LaterMinorVersionIsReadAsHttp11) {
+  for (std::string_view in :
+       {"GET /a HTTP/1.2\r\nHost: a\r\n\r\n", "BREW /a HTTP/1.9\r\nHost: a\r\n\r\n",
+        "\r\nPOST /a HTTP/1.5\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"}) {
+    for (size_t piece = 1; piece <= in.size(); ++piece) {
+      ParsedRequest r = parseOne(in, piece);
+      EXPECT_TRUE(r.complete) << in << " piece " << piece << ": " << r.error.reason;
+      EXPECT_EQ(r.method, in.find("BREW") != std::string_view::npos   ? "BREW"
+                          : in.find("POST") != std::string_view::npos ? "POST"
+                                                                      : "GET");
+      EXPECT_EQ(r.target, "/a") << in << " piece " << piece;
+      EXPECT_EQ(r.host, "a") << in;
+      EXPECT_TRUE(r.keep_alive) << in;  // HTTP/1.1's default
+    }
+  }
+  expectRejected("GET / HTTP/1.23\r\nHost: a\r\n\r\n", 400);  // one digit each side
 }
 
 TEST(HttpRequestParser, AbsoluteFormBecomesOriginForm) {

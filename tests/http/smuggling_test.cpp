@@ -176,7 +176,7 @@ TEST(HttpSmuggling, HostRules) {
 TEST(HttpSmuggling, RequestLineShape) {
   using namespace std::string_literals;
   expectRefused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
-  expectRefused("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505);  // llhttp: not a version it knows
+  expectRefused("GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505);
   expectRefused("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505);
   expectRefused("GET / HTTP/x.1\r\nHost: a\r\n\r\n");  // not a version at all
   // A method that is neither llhttp's nor an upper-case extension method is one the proxy
@@ -187,10 +187,12 @@ TEST(HttpSmuggling, RequestLineShape) {
   // checked like any other request.
   expectRefused("brew / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s, 501);
   expectRefused("BREW / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s, 400);
-  expectRefused("BREW / HTTP/1.2\r\nHost: a\r\n\r\n", 505);
+  expectRefused("BREW / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
   expectRefused("BREW /\r\n\r\n");
   expectRefused("BREW\x01 / HTTP/1.1\r\nHost: a\r\n\r\n");
-  expectRefused("GET / HTTP/1.2\r\nHo st: a\r\n\r\n", 505);
+  expectRefused("GET / HTTP/3.0\r\nHo st: a\r\n\r\n", 505);
+  expectRefused("GET / HTTP/1.2\r\nHo st: a\r\n\r\n", 400);  // 1.2 is read as 1.1
+  expectRefused("GET / HTTP/1.23\r\nHost: a\r\n\r\n", 400);  // one digit each side
   expectRefused("GET / HTTP/x.1\r\nHo st: a\r\n\r\n", 400);
   expectRefused("GET /\r\n\r\n");  // HTTP/0.9
   expectRefused("GET / HTTP/1.1 \r\nHost: a\r\n\r\n");

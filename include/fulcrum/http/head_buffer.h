@@ -91,6 +91,10 @@ class HeadBuffer {
   Span appendExtra(std::string_view bytes);
 
   Span first() const { return first_; }
+  // The request line is given to llhttp again from the copy (RequestParser::feedFirstLine):
+  // the target it reports again starts a new span, and one byte of the copy may be rewritten.
+  void restartFirst() { first_ = Span{}; }
+  void rewriteByte(size_t offset, char c) { buf_[offset] = c; }
   // The header lines recorded so far, in order (their ids once classify() has run).
   const std::vector<HeaderSpan>& headerSpans() const { return spans_; }
   // Every byte held: the head from its first byte, then any appendExtra bytes.

@@ -117,6 +117,7 @@ class RequestParser {
   // The callbacks while a head is parsed, and while a body (and its trailers) is.
   static const llhttp_settings_t& settings(bool head);
   llhttp_errno_t feedFirstLine(const char* data, size_t length);
+  llhttp_errno_t feedRequestLine(const char* data, size_t length);
   void useSettings(bool head) {
     parser_.settings = const_cast<llhttp_settings_t*>(&settings(head));
   }
