@@ -92,7 +92,8 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t length, Res
       // complete (head_feed.h).
       size_t line_bytes = scanner_.firstLinePart(used);
       head_bytes_ += used;  // before llhttp: the end of a 1xx head starts the next at 0
-      llhttp_errno_t err = line_bytes > 0 ? llhttp_execute(&parser_, at, line_bytes) : HPE_OK;
+      llhttp_errno_t err =
+          line_bytes > 0 ? feedStatusLine(at, line_bytes, head_bytes_ - used + line_bytes) : HPE_OK;
       if (err == HPE_OK && scanner_.firstLineDone()) status_line_seen_ = true;
       if (scanned == HeadScanner::Result::kNeedMore) {
         if (err != HPE_OK) {
@@ -161,6 +162,23 @@ ResponseParser::Result ResponseParser::skipRestOfBody() {
   llhttp_errno_t err = llhttp_execute(&parser_, &kStandIn, 1);
   if (err == HPE_PAUSED && complete_) return {Status::kComplete, 0};
   return fail(err == HPE_OK ? "body did not end" : llhttp_get_error_reason(&parser_), 0);
+}
+
+// A later HTTP/1.x (HTTP/1.2) is read as HTTP/1.1, as RFC 9110 2.5 has a recipient do (and
+// HAProxy and nginx do): llhttp's strict mode knows no such version, so the status line so
+// far is given to it again from the head buffer's copy (where it starts the head), its minor
+// digit made 1 (RequestParser::feedFirstLine does the same for requests). `line_end`: where
+// the status line's bytes so far end in the copy.
+llhttp_errno_t ResponseParser::feedStatusLine(const char* at, size_t length, size_t line_end) {
+  llhttp_errno_t err = llhttp_execute(&parser_, at, length);
+  // llhttp stores a well-formed version before refusing it.
+  if (err != HPE_INVALID_VERSION || parser_.http_major != 1 || parser_.http_minor <= 1) return err;
+  std::string_view line = buf_.bytes().substr(0, line_end);
+  if (line.size() < 8 || line.substr(0, 7) != "HTTP/1.") return err;
+  buf_.rewriteByte(7, '1');
+  buf_.restartFirst();     // the reason phrase is reported again
+  llhttp_reset(&parser_);  // keeps the settings and data; it had stopped at its error
+  return llhttp_execute(&parser_, line.data(), line.size());
 }
 
 bool ResponseParser::finishHead() {

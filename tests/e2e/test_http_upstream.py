@@ -170,6 +170,7 @@ class Upstream(h.FulcrumTestCase):
             "/status-2-digits": b"HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n",
             "/status-none": b"HTTP/1.1 \r\nContent-Length: 2\r\n\r\nok",
             "/status-600": b"HTTP/1.1 600 X\r\nContent-Length: 0\r\n\r\n",
+            "/version-2": b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
             # Closed before the head ended: nothing of it reached the client.
             "/cut-status-line": b"HTTP/1.1 20",
             "/cut-headers": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
@@ -194,6 +195,21 @@ class Upstream(h.FulcrumTestCase):
                 self.assertEqual(c.request("GET", "/good").status, 200)
         self.assertEqual(hh.metric(hh.metrics(admin), "fulcrum_http_requests_total", code=502),
                          len(bad))
+
+    def test_later_minor_version_response_is_read_as_http11(self):
+        # RFC 9110 2.5, as HAProxy and nginx read it: the client gets the answer as HTTP/1.1,
+        # and the backend's connection is kept as an HTTP/1.1 one would be.
+        b = self.backend(h.HttpBackend("b", handler=lambda r: Response(
+            raw=b"HTTP/1.2 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                b"HTTP/1.2 200 OK\r\nContent-Length: 4\r\n\r\nbody")))
+        port, _ = self.start([b])
+        with h.HttpClient(port) as c:
+            for _ in range(3):
+                r = c.request("GET", "/v12")
+                self.assertEqual((r.status, r.version, r.body), (200, "HTTP/1.1", b"body"))
+                self.assertEqual([i.status for i in r.interim], [103])
+        self.assertEqual(len(b.requests), 3)
+        self.assertEqual(len({q.conn_id for q in b.requests}), 1)  # one pooled connection
 
     def test_http10_response_with_transfer_encoding_is_not_reused(self):
         # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; its

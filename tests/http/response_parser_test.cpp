@@ -256,6 +256,25 @@ TEST(HttpResponseParser, MalformedIsError) {
   EXPECT_EQ(run(big).status, S::kError);
 }
 
+// RFC 9110 2.5: a later minor version is read as the highest one the recipient implements,
+// whatever the read boundaries; another major version is an error.
+TEST(HttpResponseParser, LaterMinorVersionIsReadAsHttp11) {
+  const std::string in =
+      "HTTP/1.2 103 Early\r\nLink: </a>\r\n\r\n"
+      "HTTP/1.9 200 Fine Thanks\r\nContent-Length: 2\r\n\r\nok";
+  for (size_t piece = 1; piece <= in.size(); ++piece) {
+    auto o = run(in, piece);
+    EXPECT_EQ(o.status, S::kComplete) << "piece " << piece << ": " << o.error;
+    EXPECT_EQ(o.sink.interim, std::vector<int>{103}) << piece;
+    EXPECT_EQ(o.sink.status, 200) << piece;
+    EXPECT_EQ(o.sink.reason, "Fine Thanks") << piece;
+    EXPECT_EQ(o.sink.body, "ok") << piece;
+    EXPECT_TRUE(o.sink.keep_alive) << piece;  // HTTP/1.1's default
+  }
+  EXPECT_EQ(run("HTTP/1.23 200 OK\r\nContent-Length: 0\r\n\r\n").status, S::kError);
+  EXPECT_EQ(run("HTTP/3.0 200 OK\r\nContent-Length: 0\r\n\r\n").status, S::kError);
+}
+
 TEST(HttpResponseParser, StatusCodeIsThreeDigitsFrom100To599) {
   // llhttp counts any number of digits; the proxy would write them out as another number.
   for (const char* line :

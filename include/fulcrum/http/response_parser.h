@@ -86,6 +86,7 @@ class ResponseParser {
  private:
   Result fail(const char* why, size_t consumed);
   bool finishHead();
+  llhttp_errno_t feedStatusLine(const char* at, size_t length, size_t line_end);
 
   static int onMessageBegin(llhttp_t* p);
   static int onStatus(llhttp_t* p, const char* at, size_t length);
