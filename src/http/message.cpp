@@ -1,5 +1,6 @@
 #include "fulcrum/http/message.h"
 
+#include <algorithm>
 #include <array>
 
 namespace fulcrum::http {
@@ -99,6 +100,26 @@ HeaderId classifyHeader(std::string_view n) {
       break;
   }
   return HeaderId::kOther;
+}
+
+TransferCodings readTransferCodings(const std::vector<Header>& headers) {
+  TransferCodings te;
+  for (const Header& h : headers) {
+    if (h.id != HeaderId::kTransferEncoding) continue;
+    te.present = true;
+    size_t members = 0;
+    forEachListElement(h.value, [&](std::string_view coding) {
+      ++members;
+      te.chunked_last = equalsIgnoreCase(coding, "chunked");
+      if (!isToken(coding)) te.malformed = true;
+      return true;
+    });
+    // Every member counted: as many as the commas allow (the value is never quoted here).
+    if (members != 1 + static_cast<size_t>(std::count(h.value.begin(), h.value.end(), ',')))
+      te.malformed = true;
+    te.count += members;
+  }
+  return te;
 }
 
 const Header* findHeader(const std::vector<Header>& headers, std::string_view name) {

@@ -226,32 +226,14 @@ HttpError RequestParser::readExpect() {
 HttpError RequestParser::checkFraming() {
   const Header* content_length = nullptr;
   uint64_t n = 0;
-  bool has_te = false;
-  size_t codings = 0;
-  bool last_is_chunked = false, bad_coding = false;
   for (const Header& h : head_.headers) {
-    if (h.id == HeaderId::kContentLength) {
-      if (content_length != nullptr) return {400, "several Content-Length headers"};
-      if (!parseContentLength(h.value, &n)) return {400, "invalid Content-Length"};
-      content_length = &h;
-    } else if (h.id == HeaderId::kTransferEncoding) {
-      has_te = true;
-      size_t members = 0;
-      forEachListElement(h.value, [&](std::string_view coding) {
-        ++members;
-        last_is_chunked = equalsIgnoreCase(coding, "chunked");
-        if (!isToken(coding)) bad_coding = true;
-        return true;
-      });
-      // An empty member (`,chunked`, `chunked,`, an empty field) is refused, not skipped as
-      // RFC 9110 5.6.1 would let a recipient do: llhttp, a backend or a proxy in front may
-      // each read such a value differently, and obfuscated Transfer-Encoding values are the
-      // stuff of request smuggling. (Expect, which frames nothing, is read leniently.)
-      if (members != 1 + static_cast<size_t>(std::count(h.value.begin(), h.value.end(), ',')))
-        bad_coding = true;
-      codings += members;
-    }
+    if (h.id != HeaderId::kContentLength) continue;
+    if (content_length != nullptr) return {400, "several Content-Length headers"};
+    if (!parseContentLength(h.value, &n)) return {400, "invalid Content-Length"};
+    content_length = &h;
   }
+  const TransferCodings te = readTransferCodings(head_.headers);
+  const bool has_te = te.present;
   uint64_t flags = parser_.flags;
   if (has_te) {
     if (content_length != nullptr) return {400, "Content-Length with Transfer-Encoding"};
@@ -260,8 +242,7 @@ HttpError RequestParser::checkFraming() {
     // other Transfer-Encoding, one status for every framing the proxy will not pass on. RFC
     // 9112 6.1 suggests 501 for a coding it does not implement (nginx answers 501, HAProxy
     // 2.6 422); which 4xx or 5xx it is matters less than that nothing reaches a backend.
-    if (bad_coding || codings != 1 || !last_is_chunked)
-      return {400, "Transfer-Encoding other than chunked"};
+    if (!te.loneChunked()) return {400, "Transfer-Encoding other than chunked"};
     if ((flags & F_CHUNKED) == 0) return {400, "framing disagreement"};
     head_.framing = BodyFraming::kChunked;
     return {};

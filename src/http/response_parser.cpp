@@ -203,27 +203,29 @@ bool ResponseParser::finishHead() {
 
   const Header* content_length = nullptr;
   uint64_t length = 0;
-  size_t codings = 0;
-  bool chunked_last = false, bad = false;
+  bool bad = false;
   for (const Header& h : head_.headers) {
-    if (h.id == HeaderId::kContentLength) {
-      if (content_length != nullptr || !parseContentLength(h.value, &length)) bad = true;
-      content_length = &h;
-    } else if (h.id == HeaderId::kTransferEncoding) {
-      if (h.value.empty()) bad = true;
-      forEachListElement(h.value, [&](std::string_view c) {
-        ++codings;
-        chunked_last = equalsIgnoreCase(c, "chunked");
-        return true;
-      });
-    }
+    if (h.id != HeaderId::kContentLength) continue;
+    if (content_length != nullptr || !parseContentLength(h.value, &length)) bad = true;
+    content_length = &h;
   }
+  const TransferCodings te = readTransferCodings(head_.headers);
   ConnectionOptions options = ConnectionOptions::from(head_.headers);
   // Only a plain "chunked" coding is passed on: anything else could be framed differently
   // by the client than by us.
-  if (bad || (codings > 0 && (codings != 1 || !chunked_last)) ||
-      (codings > 0 && content_length != nullptr)) {
+  if (bad || (te.present && (!te.loneChunked() || content_length != nullptr))) {
     error_ = "invalid response framing";
+    return false;
+  }
+  // llhttp frames the body, so it must have read the head as above: where it did not (it
+  // takes `chunked<TAB>` for an unknown coding, which makes a response close-delimited), the
+  // client would get the backend's chunk framing as body data, re-chunked and complete-looking.
+  const uint64_t flags = parser_.flags;
+  if (te.present ? (flags & F_CHUNKED) == 0
+                 : (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) != 0 ||
+                       (content_length != nullptr &&
+                        ((flags & F_CONTENT_LENGTH) == 0 || parser_.content_length != length))) {
+    error_ = "response framing disagreement";
     return false;
   }
   head_.content_length = length;
@@ -231,7 +233,7 @@ bool ResponseParser::finishHead() {
   bool no_body = head_request_ || status / 100 == 1 || status == 204 || status == 304;
   if (no_body) {
     head_.framing = BodyFraming::kNone;
-  } else if (codings > 0) {
+  } else if (te.present) {
     head_.framing = BodyFraming::kChunked;
   } else if (content_length != nullptr) {
     head_.framing = BodyFraming::kContentLength;
@@ -241,7 +243,7 @@ bool ResponseParser::finishHead() {
   // An HTTP/1.0 message with Transfer-Encoding has faulty framing: its body is taken as
   // chunked, but the connection is closed after it (RFC 9112 6.1), whatever Connection says.
   head_.keep_alive = !options.close && (minor == 1 || options.keep_alive) &&
-                     head_.framing != BodyFraming::kUntilClose && !(minor == 0 && codings > 0);
+                     head_.framing != BodyFraming::kUntilClose && !(minor == 0 && te.present);
   return true;
 }
 

@@ -171,6 +171,12 @@ class Upstream(h.FulcrumTestCase):
             "/status-none": b"HTTP/1.1 \r\nContent-Length: 2\r\n\r\nok",
             "/status-600": b"HTTP/1.1 600 X\r\nContent-Length: 0\r\n\r\n",
             "/version-2": b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+            # Chunked to the RFC, not to llhttp (which would frame the body by the close and
+            # hand on its chunk framing as data), or with an empty list member.
+            "/te-trailing-tab": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n"
+                                b"5\r\nhello\r\n0\r\n\r\n",
+            "/te-trailing-comma": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n"
+                                  b"5\r\nhello\r\n0\r\n\r\n",
             # Closed before the head ended: nothing of it reached the client.
             "/cut-status-line": b"HTTP/1.1 20",
             "/cut-headers": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",

@@ -76,6 +76,7 @@ TEST(HttpSmuggling, TransferEncodingOtherThanFinalChunked) {
   expectRefused(post("Transfer-Encoding: ,chunked\r\n", "0\r\n\r\n"));
   expectRefused(post("Transfer-Encoding: , , chunked\r\n", "0\r\n\r\n"));
   expectRefused(post("Transfer-Encoding: chunked , \r\n", "0\r\n\r\n"));
+  expectRefused(post("Transfer-Encoding: chunked\t\r\n", "0\r\n\r\n"));
   expectRefused(post("Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"));
 }
 

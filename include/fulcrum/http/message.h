@@ -127,6 +127,22 @@ bool forEachListElement(std::string_view value, Fn&& fn) {
   }
   return true;
 }
+// What the Transfer-Encoding fields of a head say, read as one list (RFC 9112 6.1). Request
+// and response parsers pass on only a lone `chunked`, and check that llhttp, which frames the
+// body, read the same.
+struct TransferCodings {
+  bool present = false;       // at least one Transfer-Encoding field
+  size_t count = 0;           // codings named, over all fields
+  bool chunked_last = false;  // the last one named is `chunked` (any case)
+  // An empty member or field (`,chunked`, `chunked,`, `Transfer-Encoding:`), or a coding that
+  // is no token: refused, not skipped as RFC 9110 5.6.1 would let a recipient do, since
+  // llhttp, a backend, a client or a proxy beside this one may each read it differently, and
+  // obfuscated Transfer-Encoding values are the stuff of request smuggling.
+  bool malformed = false;
+
+  bool loneChunked() const { return count == 1 && chunked_last && !malformed; }
+};
+TransferCodings readTransferCodings(const std::vector<Header>& headers);
 // `s` with ASCII upper-case letters lowered (header names and tokens: never locale-dependent).
 std::string asciiLower(std::string_view s);
 // The method and target of `bytes` when, after any empty lines, they start with a whole
