@@ -226,14 +226,16 @@ HttpError RequestParser::readExpect() {
 HttpError RequestParser::checkFraming() {
   const Header* content_length = nullptr;
   uint64_t n = 0;
+  bool has_te = false;
   for (const Header& h : head_.headers) {
+    has_te |= h.id == HeaderId::kTransferEncoding;
     if (h.id != HeaderId::kContentLength) continue;
     if (content_length != nullptr) return {400, "several Content-Length headers"};
     if (!parseContentLength(h.value, &n)) return {400, "invalid Content-Length"};
     content_length = &h;
   }
-  const TransferCodings te = readTransferCodings(head_.headers);
-  const bool has_te = te.present;
+  // Most requests have none: no second pass over their headers then.
+  const TransferCodings te = has_te ? readTransferCodings(head_.headers) : TransferCodings{};
   uint64_t flags = parser_.flags;
   if (has_te) {
     if (content_length != nullptr) return {400, "Content-Length with Transfer-Encoding"};

@@ -203,13 +203,15 @@ bool ResponseParser::finishHead() {
 
   const Header* content_length = nullptr;
   uint64_t length = 0;
-  bool bad = false;
+  bool bad = false, has_te = false;
   for (const Header& h : head_.headers) {
+    has_te |= h.id == HeaderId::kTransferEncoding;
     if (h.id != HeaderId::kContentLength) continue;
     if (content_length != nullptr || !parseContentLength(h.value, &length)) bad = true;
     content_length = &h;
   }
-  const TransferCodings te = readTransferCodings(head_.headers);
+  // Most responses have none: no second pass over their headers then.
+  const TransferCodings te = has_te ? readTransferCodings(head_.headers) : TransferCodings{};
   ConnectionOptions options = ConnectionOptions::from(head_.headers);
   // Only a plain "chunked" coding is passed on: anything else could be framed differently
   // by the client than by us.
