@@ -51,6 +51,14 @@ llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf,
 #endif
 }
 
+bool llhttpFramingAgrees(const llhttp_t& parser, bool chunked, const uint64_t* content_length) {
+  const uint64_t flags = parser.flags;
+  if (chunked) return (flags & F_CHUNKED) != 0;
+  if ((flags & (F_CHUNKED | F_TRANSFER_ENCODING)) != 0) return false;
+  return content_length == nullptr ||
+         ((flags & F_CONTENT_LENGTH) != 0 && parser.content_length == *content_length);
+}
+
 LlhttpHeadVerdict LlhttpHeadVerdict::of(const llhttp_t& p) {
   return {.reached = true,
           .method = p.method,

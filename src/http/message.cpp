@@ -114,7 +114,8 @@ TransferCodings readTransferCodings(const std::vector<Header>& headers) {
       if (!isToken(coding)) te.malformed = true;
       return true;
     });
-    // Every member counted: as many as the commas allow (the value is never quoted here).
+    // As many members as the commas make: fewer means an empty one. (A comma inside a quoted
+    // parameter would miscount, but a quote is no token byte: malformed either way.)
     if (members != 1 + static_cast<size_t>(std::count(h.value.begin(), h.value.end(), ',')))
       te.malformed = true;
     te.count += members;

@@ -4,6 +4,7 @@
 #include <array>
 #include <string>
 
+#include "fulcrum/http/head_feed.h"
 #include "fulcrum/http/header_rules.h"
 #include "fulcrum/http/request_parser.h"
 
@@ -236,7 +237,6 @@ HttpError RequestParser::checkFraming() {
   }
   // Most requests have none: no second pass over their headers then.
   const TransferCodings te = has_te ? readTransferCodings(head_.headers) : TransferCodings{};
-  uint64_t flags = parser_.flags;
   if (has_te) {
     if (content_length != nullptr) return {400, "Content-Length with Transfer-Encoding"};
     if (head_.version_minor == 0) return {400, "Transfer-Encoding in an HTTP/1.0 request"};
@@ -245,17 +245,17 @@ HttpError RequestParser::checkFraming() {
     // 9112 6.1 suggests 501 for a coding it does not implement (nginx answers 501, HAProxy
     // 2.6 422); which 4xx or 5xx it is matters less than that nothing reaches a backend.
     if (!te.loneChunked()) return {400, "Transfer-Encoding other than chunked"};
-    if ((flags & F_CHUNKED) == 0) return {400, "framing disagreement"};
+  }
+  if (!llhttpFramingAgrees(parser_, has_te, content_length != nullptr ? &n : nullptr))
+    return {400, "framing disagreement"};
+  if (has_te) {
     head_.framing = BodyFraming::kChunked;
     return {};
   }
-  if ((flags & (F_CHUNKED | F_TRANSFER_ENCODING)) != 0) return {400, "framing disagreement"};
   if (content_length == nullptr) {
     head_.framing = BodyFraming::kNone;
     return {};
   }
-  if ((flags & F_CONTENT_LENGTH) == 0 || parser_.content_length != n)
-    return {400, "framing disagreement"};
   if (limits_.max_body_bytes != 0 && n > limits_.max_body_bytes)
     return {413, "request body too large"};
   head_.content_length = n;

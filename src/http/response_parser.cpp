@@ -219,14 +219,9 @@ bool ResponseParser::finishHead() {
     error_ = "invalid response framing";
     return false;
   }
-  // llhttp frames the body, so it must have read the head as above: where it did not (it
-  // takes `chunked<TAB>` for an unknown coding, which makes a response close-delimited), the
-  // client would get the backend's chunk framing as body data, re-chunked and complete-looking.
-  const uint64_t flags = parser_.flags;
-  if (te.present ? (flags & F_CHUNKED) == 0
-                 : (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) != 0 ||
-                       (content_length != nullptr &&
-                        ((flags & F_CONTENT_LENGTH) == 0 || parser_.content_length != length))) {
+  // Where llhttp read it otherwise (`chunked<TAB>` makes a response close-delimited for it),
+  // the client would get the backend's chunk framing as body data, re-chunked and complete.
+  if (!llhttpFramingAgrees(parser_, te.present, content_length != nullptr ? &length : nullptr)) {
     error_ = "response framing disagreement";
     return false;
   }

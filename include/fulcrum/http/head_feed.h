@@ -70,6 +70,12 @@ inline void recordHeadVerdict([[maybe_unused]] HeadVerdictSlot* slot,
 llhttp_errno_t executeHeaderLines(llhttp_t* parser, HeadBuffer& buf, size_t head_length,
                                   HeadVerdictSlot* slot, const char** end);
 
+// Whether llhttp, which frames the body, read a complete head's framing as the proxy did: a
+// lone `chunked` coding when `chunked` (the proxy passes on no other), else no coding at all
+// and, when `content_length` is given, that Content-Length. Where the two differ (llhttp takes
+// `chunked<TAB>` for an unknown coding), passing the message on would frame it two ways.
+bool llhttpFramingAgrees(const llhttp_t& parser, bool chunked, const uint64_t* content_length);
+
 // Parses the first `head_length` bytes of `buf` (a complete head) with a fresh llhttp of
 // `type`, given every byte, and returns its verdict. With `check_spans`, also aborts unless the
 // header names and values llhttp reports are exactly buf's spans.
