@@ -21,7 +21,7 @@ for arg in "$@"; do
     --bench)
       # nginx-light has no stream module built in; Debian ships it as the dynamic module
       # libnginx-mod-stream, which loads itself through /etc/nginx/modules-enabled.
-      packages+=(haproxy nginx-light libnginx-mod-stream wrk)
+      packages+=(haproxy nginx-light libnginx-mod-stream wrk curl)
       ;;
     -h | --help)
       sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "fulcrum/core/log.h"
+#include "fulcrum/core/splice_pipe.h"
 #include "fulcrum/core/uv_util.h"
 #include "fulcrum/http/client_session.h"
 #include "fulcrum/http/error_response.h"
@@ -197,6 +198,65 @@ void ClientSession::onBodyBytes(const char* data, size_t length) {
   progress();
   // Body bytes are parsed from held_, which stays held (the rest of it may be the next request).
   if (upstream_ != nullptr) upstream_->writer().appendFrom(held_, data, length);
+}
+
+void ClientSession::maybeSpliceRequest() {
+  if (splice_request_ || ex().request_done || held_ != nullptr || upstream_ == nullptr) return;
+  if (upstream_->writer().queued() != 0 || parser().lengthBodyLeft() < kSpliceMinBytes) return;
+  if (core::SplicePipe::local() == nullptr) return;
+  splice_request_ = true;
+}
+
+void ClientSession::onClientReadable() {
+  core::SplicePipe* pipe = core::SplicePipe::local();
+  const bool uploading = phase_ == Phase::kExchange && !ex().request_done;
+  const uint64_t left = uploading ? parser().lengthBodyLeft() : 0;
+  if (pipe == nullptr || left == 0 || upstream_ == nullptr || upstream_->writer().queued() != 0) {
+    splice_request_ = false;  // the next turn reads the socket as usual
+    return;
+  }
+  uv_os_fd_t from = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(client_), &from);
+  const core::SplicePipe::Moved m =
+      pipe->move(from, upstream_->fd(), std::min(left, pipe->capacity()));
+  if (m.in > 0) {
+    progress();
+    if (metrics::ListenerCell* cell = slot_.cell()) cell->bytes_received.add(m.in);
+    request_bytes_ += m.in;
+  }
+  const bool whole = m.in == left;
+  // The body's last byte may go too: the parser is then told (skipRestOfBody).
+  if (!whole) parser().skipBody(m.in);
+  upstream_->writer().countWrittenBeside(m.out);
+  if (m.dest_error != 0) {
+    upstream_->writeFailed(m.dest_error);  // the backend went away (onUpstreamWriteError)
+    return;
+  }
+  if (m.out < m.in) {
+    // The backend takes the body slower than the client sends it: the writer holds what its
+    // socket did not take, and its backpressure stops reading the client until it drains.
+    char chunk[16 * 1024];
+    while (size_t n = pipe->readBack(chunk, sizeof chunk)) upstream_->writer().append(chunk, n);
+    upstream_->writer().flush();
+    splice_request_ = false;
+  }
+  if (whole) {
+    splice_request_ = false;
+    if (parser().skipRestOfBody().status != RequestParser::Status::kMessageComplete) {
+      failExchange(400, "request body did not end");  // cannot happen with Content-Length
+      return;
+    }
+    onRequestDone();
+    processInput();  // a pipelined next request waits in the socket, as after a read body
+    return;
+  }
+  if (m.source_error != 0) {
+    closeNow();  // a reset mid-request: as onClientRead does for one
+    return;
+  }
+  // EOF: a plain read reports it (onClientRead) on the next turn.
+  if (m.source_done) splice_request_ = false;
+  if (!splice_request_) updateClientRead();
 }
 
 void ClientSession::onRequestDone() {

@@ -130,17 +130,35 @@ void ClientSession::updateClientRead() {
                                : upstream_ != nullptr && !upstream_->writer().aboveHighWatermark();
     }
   }
+  if (!want) splice_request_ = false;
   if (want == reading_) return;
   reading_ = want;
   if (!want) {
     uv_read_stop(stream(client_));
     return;
   }
-  core::readIntoPool<ClientSession, &ClientSession::onClientRead>(stream(client_));
+  uv_read_start(
+      stream(client_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<ClientSession*>(h->data);
+        // No buffer: libuv reads nothing and reports UV_ENOBUFS, which says "readable".
+        if (self->splice_request_) {
+          *buf = uv_buf_init(nullptr, 0);
+          return;
+        }
+        self->worker().buffers().alloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ClientSession*>(s->data)->onClientRead(nread, buf);
+      });
 }
 
 void ClientSession::onClientRead(ssize_t nread, const uv_buf_t* buf) {
   core::Buffer* b = buf->base != nullptr ? core::BufferPool::fromBase(buf->base) : nullptr;
+  if (nread == UV_ENOBUFS && b == nullptr && splice_request_) {
+    onClientReadable();
+    return;
+  }
   if (nread <= 0 || held_ != nullptr || phase_ == Phase::kClosing) {
     worker().buffers().release(b);
     if (nread == 0 || phase_ == Phase::kClosing) return;
@@ -240,6 +258,7 @@ void ClientSession::processInput() {
     break;
   }
   in_process_ = false;
+  if (phase_ == Phase::kExchange) maybeSpliceRequest();
   if (phase_ != Phase::kClosing && phase_ != Phase::kTunnel) updateClientRead();
 }
 

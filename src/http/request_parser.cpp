@@ -311,6 +311,18 @@ RequestParser::Result RequestParser::feedBody(const char* data, size_t length, B
   return result;
 }
 
+RequestParser::Result RequestParser::skipRestOfBody() {
+  const uint64_t left = lengthBodyLeft();
+  if (left == 0) return fail(400, "no body left to skip", 0);
+  skipBody(left - 1);
+  // llhttp ends a Content-Length body on its last byte, whatever the byte is: it is given one
+  // stand-in byte, with no sink to pass it to.
+  static constexpr char kStandIn = 0;
+  Result r = feedBody(&kStandIn, 1, nullptr);
+  if (r.status == Status::kMessageComplete) return {Status::kMessageComplete, 0};
+  return r.status == Status::kError ? Result{Status::kError, 0} : fail(400, "body did not end", 0);
+}
+
 void RequestParser::emit(const char* data, size_t length) {
   if (sink_ != nullptr && length > 0) sink_->onBodyBytes(data, length);
 }

@@ -118,6 +118,10 @@ void UpstreamConnection::onWriterDrained(StreamWriter&) {
 
 void UpstreamConnection::onWriterError(StreamWriter&, int status) {
   if (closing_) return;  // released: the pending writes still report drained at 0
+  writeFailed(status);
+}
+
+void UpstreamConnection::writeFailed(int status) {
   UpstreamUser* user = user_;
   close();
   if (user != nullptr) user->onUpstreamWriteError(*this, status);

@@ -397,6 +397,49 @@ TEST(HttpRequestParser, PipelinedRequestsOneAtATime) {
   EXPECT_TRUE(parser.idle());
 }
 
+// A large upload goes to the backend by splice(2): the parser is told how much went past it
+// (skipBody), and when the last byte went too (skipRestOfBody), the request ends there with
+// the sink never given a stand-in byte, and the next request on the connection parses as usual.
+TEST(HttpRequestParser, BodySplicedPastTheParserToItsLastByte) {
+  RequestParser parser({});
+  testing::StringSink sink;
+  std::string in = "PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789";
+  EXPECT_EQ(parser.lengthBodyLeft(), 0u);  // no head yet
+  auto r = parser.feed(in.data(), in.size(), &sink);
+  ASSERT_EQ(r.status, RequestParser::Status::kHeadComplete);
+  EXPECT_EQ(parser.lengthBodyLeft(), 100u);
+  in.erase(0, r.consumed);
+  r = parser.feed(in.data(), in.size(), &sink);
+  ASSERT_EQ(r.status, RequestParser::Status::kNeedMore);
+  EXPECT_EQ(sink.out, "0123456789");
+  EXPECT_EQ(parser.lengthBodyLeft(), 90u);
+  parser.skipBody(40);
+  EXPECT_EQ(parser.lengthBodyLeft(), 50u);
+  EXPECT_EQ(parser.bodyBytes(), 50u);
+  // Bytes through feed() again, then the rest past it.
+  r = parser.feed("abcde", 5, &sink);
+  ASSERT_EQ(r.status, RequestParser::Status::kNeedMore);
+  EXPECT_EQ(parser.lengthBodyLeft(), 45u);
+  parser.skipBody(44);
+  r = parser.skipRestOfBody();
+  EXPECT_EQ(r.status, RequestParser::Status::kMessageComplete);
+  EXPECT_EQ(parser.lengthBodyLeft(), 0u);
+  EXPECT_EQ(parser.bodyBytes(), 100u);
+  EXPECT_EQ(sink.out, "0123456789abcde");  // nothing of the skipped bytes, no stand-in byte
+  parser.nextMessage();
+  auto next = testing::parseOne(parser, "GET /n HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_TRUE(next.complete);
+  EXPECT_EQ(next.target, "/n");
+  // Nothing to skip (a chunked body, or no body at all): an error, never a request made to
+  // look complete.
+  RequestParser chunked({});
+  std::string head = "PUT /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(chunked.feed(head.data(), head.size(), &sink).status,
+            RequestParser::Status::kHeadComplete);
+  EXPECT_EQ(chunked.lengthBodyLeft(), 0u);
+  EXPECT_EQ(chunked.skipRestOfBody().status, RequestParser::Status::kError);
+}
+
 TEST(HttpRequestParser, UpgradeNotSwitchedKeepsParsing) {
   std::string in =
       "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"

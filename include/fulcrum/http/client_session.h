@@ -120,6 +120,13 @@ class ClientSession final : public core::Session,
   void onConnectFailed(int status) override;
   void attachUpstream(UpstreamConnection* c);
   void onBodyBytes(const char* data, size_t length) override;
+  // The upload's mirror of maybeSplice: a Content-Length request body with kSpliceMinBytes or
+  // more left, nothing held from the client and nothing queued for the backend goes from the
+  // client's socket to the backend's by splice(2) (onClientReadable), its last byte too (the
+  // parser is told, skipRestOfBody). Off again whenever the backend's socket is full (what it
+  // did not take goes through the writer, whose backpressure stops reading the client).
+  void maybeSpliceRequest();
+  void onClientReadable();
   void onRequestDone();
   // `answered`: the backend's response head came `latency_us` after the request (not a
   // timeout, reset or connect failure folded as one).
@@ -223,7 +230,8 @@ class ClientSession final : public core::Session,
   size_t held_off_ = 0;
   size_t held_len_ = 0;
   bool reading_ = false;
-  bool client_eof_ = false;  // EOF read while a response was awaited
+  bool splice_request_ = false;  // client reads report readiness only (maybeSpliceRequest)
+  bool client_eof_ = false;      // EOF read while a response was awaited
   bool in_process_ = false;
   bool draining_ = false;
   bool linger_ = false;        // closeAfterFlush(true): linger once flushed

@@ -77,6 +77,21 @@ class RequestParser {
   bool inBody() const { return state_ == State::kBody; }
   // Body bytes received so far (decoded: without chunk framing).
   uint64_t bodyBytes() const { return body_bytes_; }
+  // A Content-Length body's bytes still to come; 0 outside such a body.
+  uint64_t lengthBodyLeft() const {
+    if (state_ != State::kBody || head_.framing != BodyFraming::kContentLength) return 0;
+    return parser_.content_length;
+  }
+  // `n` body bytes went to the backend without passing through feed() (spliced); n must be
+  // below lengthBodyLeft(): the last byte ends the request, through feed() or skipRestOfBody().
+  void skipBody(uint64_t n) {
+    parser_.content_length -= n;
+    body_bytes_ += n;
+    body_wire_bytes_ += n;
+  }
+  // All of lengthBodyLeft() went to the backend past the parser, the last byte too: ends the
+  // request as that byte would have (kMessageComplete), without a sink seeing it.
+  Result skipRestOfBody();
   // Gives back head-buffer memory after a large head (idle connections stay small).
   void shrink();
   // Between requests, before any byte of the next head: gives all head memory back.

@@ -64,6 +64,9 @@ class UpstreamConnection final : public core::Session, private WriterObserver {
   // Reading failed with `status` (UV_EOF or an error), here or in the user's splice: closes
   // and tells the user (onUpstreamClosed).
   void readFailed(int status);
+  // Writing failed with `status`, in the writer or in the user's splice into the socket:
+  // closes and tells the user (onUpstreamWriteError).
+  void writeFailed(int status);
   // Hands the handle over (to a tunnel's byte pump): reading stops, nothing more is written
   // here; the object stays until pending writes have called back, then frees itself.
   uv_tcp_t* release();
