@@ -96,7 +96,7 @@ sleep 0.5
 # upload NAME CMD...: starts the proxy on core 1, warms up with one upload, then prints the
 # proxy's CPU µs per MiB over UPLOADS uploads, and MiB/s.
 upload() {
-  local name=$1 port=${PORT[$1]} pid u1 s1 u2 s2 t0 t1 i code
+  local name=$1 port=${PORT[$1]} pid u1 s1 u2 s2 t0 t1 code
   shift
   taskset -c 1 "$@" >"$WORK/$name.log" 2>&1 &
   pid=$!
@@ -108,7 +108,7 @@ upload() {
   code=$(put)
   read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
   t0=$(date +%s.%N)
-  for i in $(seq 1 "$UPLOADS"); do
+  for _ in $(seq 1 "$UPLOADS"); do
     code=$(put)
     [[ $code == 200 ]] || { log "$name: upload answered $code"; kill "$pid"; return 1; }
   done
