@@ -433,6 +433,7 @@ void ClientSession::startTunnel(const char* upstream_rest, size_t length) {
   ex().member->state->recordAnswer(micros(ex().upstream_sent_us, ex().first_byte_us), false,
                                    static_cast<int64_t>(eventUs() / 1000));
   recordRequest(101);  // the access log line is written when the tunnel ends (onPumpClosed)
+  splice_request_ = false;
   if (reading_) {
     reading_ = false;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(client_));
