@@ -4,8 +4,11 @@
 //  - the outcome does not depend on how the bytes were split into reads;
 //  - every accepted request, re-serialized for the backend, parses back (with a fresh strict
 //    parser) as exactly one request with the same method, target, host and body;
-//  - head copies stay within max_header_bytes.
+//  - head copies stay within max_header_bytes;
+//  - a Content-Length body moved past the parser (spliced: skipBody, skipRestOfBody) ends
+//    the request where parsing it does, and the next request parses the same.
 // The response path has its own target (response_parser_fuzz.cpp).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -41,15 +44,31 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-Outcome parseAll(std::string_view in, size_t piece, RequestLimits limits, bool serialize) {
+// `splice`: Content-Length body bytes go past the parser, `piece` at a time, as the proxy's
+// splice(2) path moves them (ClientSession::onClientReadable).
+Outcome parseAll(std::string_view in, size_t piece, RequestLimits limits, bool serialize,
+                 bool splice = false) {
   Outcome o;
   RequestParser parser(limits);
   Sink sink;
   size_t pos = 0;
   Message current;
   for (int guard = 0; guard < 100000; ++guard) {
-    size_t n = std::min(piece, in.size() - pos);
-    auto r = parser.feed(in.data() + pos, n, &sink);
+    RequestParser::Result r;
+    if (const uint64_t left = parser.lengthBodyLeft(); splice && left > 0 && pos < in.size()) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>({piece, left, in.size() - pos}));
+      sink.out.append(in.data() + pos, n);  // what went to the backend
+      if (n < left) {
+        parser.skipBody(n);
+        r = {RequestParser::Status::kNeedMore, n};
+      } else {
+        r = parser.skipRestOfBody();
+        check(r.status == RequestParser::Status::kMessageComplete);
+        r.consumed = n;
+      }
+    } else {
+      r = parser.feed(in.data() + pos, std::min(piece, in.size() - pos), &sink);
+    }
     pos += r.consumed;
     check(pos <= in.size());
     if (r.status == RequestParser::Status::kError) {
@@ -130,6 +149,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(whole.messages[i].wire == split.messages[i].wire);
     check(whole.messages[i].body == split.messages[i].body);
     checkBackendView(whole.messages[i]);
+  }
+  Outcome spliced = parseAll(in, piece, limits, true, /*splice=*/true);
+  check(whole.error == spliced.error);
+  check(whole.messages.size() == spliced.messages.size());
+  if (whole.error == 0) check(whole.consumed == spliced.consumed);
+  for (size_t i = 0; i < whole.messages.size(); ++i) {
+    check(whole.messages[i].wire == spliced.messages[i].wire);
+    check(whole.messages[i].body == spliced.messages[i].body);
   }
 
   return 0;
