@@ -235,9 +235,7 @@ void ClientSession::onClientReadable() {
   if (m.out < m.in) {
     // The backend takes the body slower than the client sends it: the writer holds what its
     // socket did not take, and its backpressure stops reading the client until it drains.
-    char chunk[16 * 1024];
-    while (size_t n = pipe->readBack(chunk, sizeof chunk)) upstream_->writer().append(chunk, n);
-    upstream_->writer().flush();
+    upstream_->writer().appendPipeRest(*pipe);
     splice_request_ = false;
   }
   if (whole) {

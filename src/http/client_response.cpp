@@ -179,9 +179,7 @@ void ClientSession::onUpstreamReadable(UpstreamConnection& c) {
   if (m.out < m.in) {
     // The client is slower than the backend: the writer holds what it did not take, and
     // waits for it (backpressure, client_idle) as for any body.
-    char chunk[16 * 1024];
-    while (size_t n = pipe->readBack(chunk, sizeof chunk)) client_writer_.append(chunk, n);
-    client_writer_.flush();
+    client_writer_.appendPipeRest(*pipe);
     c.setSplice(false);
     if (!whole && client_writer_.aboveHighWatermark()) c.stopReading();
   }

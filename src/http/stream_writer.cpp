@@ -60,6 +60,12 @@ bool StreamWriter::retract(uint64_t mark) {
   return true;
 }
 
+void StreamWriter::appendPipeRest(core::SplicePipe& pipe) {
+  char chunk[16 * 1024];
+  while (size_t n = pipe.readBack(chunk, sizeof chunk)) append(chunk, n);
+  flush();
+}
+
 void StreamWriter::flush() { submitOpen(false); }
 
 void StreamWriter::flushBeforeFin() { submitOpen(true); }

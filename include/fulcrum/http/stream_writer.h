@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "fulcrum/core/buffer_pool.h"
+#include "fulcrum/core/splice_pipe.h"
 
 namespace fulcrum::http {
 
@@ -56,6 +57,9 @@ class StreamWriter {
   // append(). A buffer carries one write request, so it is written from at most once in its
   // life (its `owner` marks it).
   void appendFrom(core::Buffer* source, const char* data, size_t length);
+  // Appends the bytes a splice left in `pipe` (SplicePipe::move: the destination took less
+  // than was moved), emptying it, and sends them.
+  void appendPipeRest(core::SplicePipe& pipe);
   // Sends the open buffer.
   void flush();
   // Sends the open buffer as the stream's last bytes: the caller closes or shuts down the
