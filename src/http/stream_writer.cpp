@@ -18,7 +18,7 @@ StreamWriter::~StreamWriter() {
 void StreamWriter::detach() {
   if (open_ != nullptr) {
     queued_ -= open_->length;
-    pool_.release(open_);
+    release(open_);
     open_ = nullptr;
   }
   stream_ = nullptr;
@@ -32,6 +32,7 @@ void StreamWriter::append(const char* data, size_t length) {
     if (open_ == nullptr) {
       open_ = pool_.acquire();
       open_->owner = this;
+      ++buffers_;
     }
     size_t n = std::min(length, core::Buffer::kCapacity - open_->length);
     std::memcpy(open_->data + open_->length, data, n);
@@ -45,7 +46,7 @@ void StreamWriter::append(const char* data, size_t length) {
       if (failed_) return;
     }
   }
-  if (queued_ > kHighWatermark) above_ = true;
+  if (aboveHighWatermark()) above_ = true;
 }
 
 bool StreamWriter::retract(uint64_t mark) {
@@ -84,12 +85,13 @@ void StreamWriter::appendFrom(core::Buffer* source, const char* data, size_t len
     return;
   }
   core::BufferPool::retain(source);
+  ++buffers_;
   appendAdopted(source, data, length);
 }
 
 void StreamWriter::appendAdopted(core::Buffer* buffer, const char* data, size_t length) {
   if (failed_ || stream_ == nullptr) {
-    pool_.release(buffer);
+    release(buffer);
     return;
   }
   queued_ += length;
@@ -104,17 +106,17 @@ void StreamWriter::appendAdopted(core::Buffer* buffer, const char* data, size_t 
     total += head->length;
     buffer->chained = head;
   } else {
-    pool_.release(head);
+    release(head);
   }
   bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(length));
   submitPieces(buffer, bufs, n, total);
-  if (queued_ > kHighWatermark) above_ = true;
+  if (aboveHighWatermark()) above_ = true;
 }
 
 void StreamWriter::submit(core::Buffer* buffer, bool fin_follows) {
   if (failed_ || stream_ == nullptr) {
     queued_ -= buffer->length;
-    pool_.release(buffer);
+    release(buffer);
     return;
   }
   uv_buf_t buf = uv_buf_init(buffer->data, static_cast<unsigned>(buffer->length));
@@ -171,7 +173,13 @@ void StreamWriter::submitPieces(core::Buffer* buffer, uv_buf_t* bufs, unsigned n
 void StreamWriter::releaseWritten(core::Buffer* buffer) {
   core::Buffer* chained = buffer->chained;
   buffer->chained = nullptr;
-  pool_.release(chained);
+  release(chained);
+  release(buffer);
+}
+
+void StreamWriter::release(core::Buffer* buffer) {
+  if (buffer == nullptr) return;
+  --buffers_;
   pool_.release(buffer);
 }
 
@@ -189,7 +197,7 @@ void StreamWriter::onWrite(uv_write_t* req, int status) {
     }
   } else {
     self->bytes_written_ += length;
-    if (!self->failed_ && self->above_ && self->queued_ <= kLowWatermark) {
+    if (!self->failed_ && self->above_ && self->atOrBelowLowWatermark()) {
       self->above_ = false;
       drained = true;
     }

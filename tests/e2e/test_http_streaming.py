@@ -202,6 +202,45 @@ class Streaming(h.FulcrumTestCase):
             self.fail(f"RSS {f.rss_kib()} KiB 10 s after the spike: not back near {base} KiB "
                       f"(peak {peak} KiB)")
 
+    def test_client_that_does_not_read_a_rechunked_body_holds_bounded_memory(self):
+        # A chunked answer is re-chunked: each piece read from the backend is written from its
+        # read buffer, its chunk-size line from a buffer of its own. Backpressure counts
+        # those buffers, not only the bytes, so a client that reads nothing holds about the
+        # high watermark (256 KiB) and a read: 404 KiB per client when bytes alone counted.
+        if h.SANITIZE:
+            self.skipTest("the sanitizer's allocator keeps freed memory in its own quarantine")
+        block = h.payload(64 * 1024, seed=8)
+        b = self.backend(h.HttpBackend("b", record_raw=False, handler=lambda r: Response(
+            200, body=(block for _ in range(128)), chunked=True)))
+        port = h.free_port()
+        f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], workers=1))
+        base, n, clients = f.rss_kib(), 100, []
+        try:
+            for _ in range(n):
+                s = h.connect(port, timeout=h.scaled(30), rcvbuf=4096)
+                s.sendall(b"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n")
+                clients.append(s)
+            # Until every writer has filled up and RSS stops growing.
+            last, stable_since, deadline = -1, time.monotonic(), time.monotonic() + h.scaled(15)
+            while time.monotonic() < deadline and time.monotonic() - stable_since < 1.5:
+                rss = f.rss_kib()
+                if rss != last:
+                    last, stable_since = rss, time.monotonic()
+                time.sleep(0.1)
+            per_client = (f.rss_kib() - base) / n
+            print(f"{per_client:.0f} KiB per client", end=" ")
+            self.assertGreater(per_client, 32, "the writers never filled: nothing was tested")
+            self.assertLess(per_client, 320, "a client that reads nothing holds too much")
+            # And every byte still comes once the client reads.
+            reader = SockReader(clients[0])
+            head = read_head(reader, is_request=False)
+            body, complete = read_body(reader, head, is_request=False)
+            self.assertTrue(complete)
+            self.assertEqual(body, block * 128)
+        finally:
+            for s in clients:
+                s.close()
+
     def test_client_pausing_its_reads_is_not_a_backend_stall(self):
         # The pool's timeouts.idle is for a backend that stops sending. A client that stops
         # reading for a while (a player with a full buffer) makes the proxy stop reading the

@@ -75,7 +75,14 @@ class StreamWriter {
   bool retract(uint64_t mark);
   // Bytes appended and not yet written to the socket.
   size_t queued() const { return queued_; }
-  bool aboveHighWatermark() const { return queued_ > kHighWatermark; }
+  // Pool buffers the writer holds: the open one, submitted ones and adopted read buffers.
+  size_t buffersHeld() const { return buffers_; }
+  // Above kHighWatermark in bytes, or in the memory that holds them: a re-chunked body holds
+  // a read buffer for each piece and a second buffer for the few bytes of its chunk-size
+  // line, so the bytes alone would let a client that does not read hold twice the memory.
+  bool aboveHighWatermark() const {
+    return queued_ > kHighWatermark || buffers_ > kHighWatermark / core::Buffer::kCapacity;
+  }
   // Report onWriterDrained once everything has been written.
   void waitForEmpty() { wait_empty_ = true; }
   bool failed() const { return failed_; }
@@ -110,12 +117,18 @@ class StreamWriter {
                     bool fin_follows = false);
   int trySendBeforeFin(const uv_buf_t& buf);
   void releaseWritten(core::Buffer* buffer);
+  void release(core::Buffer* buffer);  // one the writer held (null: none)
+  // Back at or below kLowWatermark, in bytes and in buffers.
+  bool atOrBelowLowWatermark() const {
+    return queued_ <= kLowWatermark && buffers_ <= kLowWatermark / core::Buffer::kCapacity;
+  }
 
   core::BufferPool& pool_;
   WriterObserver* observer_;
   uv_stream_t* stream_ = nullptr;
   core::Buffer* open_ = nullptr;  // being filled, not yet submitted
   size_t queued_ = 0;
+  size_t buffers_ = 0;  // buffersHeld()
   uint64_t bytes_written_ = 0;
   uint64_t bytes_appended_ = 0;
   bool above_ = false;  // went above the high watermark: report the drain
