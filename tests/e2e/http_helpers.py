@@ -92,3 +92,27 @@ def access_log_lines(path: str) -> list[dict]:
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def open_pipes(f) -> int:
+    """The pipes a Fulcrum process holds open (a worker's splice pipe is two of them)."""
+    fds, n = f"/proc/{f.pid}/fd", 0
+    for fd in os.listdir(fds):
+        try:
+            n += os.readlink(f"{fds}/{fd}").startswith("pipe:")
+        except OSError:  # closed since the listing
+            pass
+    return n
+
+
+def refuse_with_401_and_close(conn: socket.socket) -> None:
+    """A backend's early refusal of an upload: 401 with Connection: close, then a brief drain
+    of what the client still sends, so that the backend's own close is not a reset."""
+    conn.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n"
+                 b"Connection: close\r\n\r\ndenied")
+    conn.settimeout(0.2)
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass

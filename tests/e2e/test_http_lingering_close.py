@@ -145,15 +145,7 @@ class EarlyRefusal(h.HttpBackend):
             data += chunk
         with self._lock:
             self.requests.append(data)
-        conn.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n"
-                     b"Connection: close\r\n\r\ndenied")
-        # Drain a little so the backend's own close is not a reset, then close.
-        conn.settimeout(0.2)
-        try:
-            while conn.recv(65536):
-                pass
-        except OSError:
-            pass
+        hh.refuse_with_401_and_close(conn)
 
 
 if __name__ == "__main__":

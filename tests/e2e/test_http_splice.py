@@ -9,7 +9,6 @@ backend that goes away mid-body; the bytes counted in fulcrum_bytes_sent_total."
 # ctest-label: asan
 
 import hashlib
-import os
 import socket
 import struct
 import time
@@ -60,17 +59,6 @@ class Splice(h.FulcrumTestCase):
         admin_port = h.free_port() if admin else None
         f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])], admin_port=admin_port))
         return f, port, b, admin_port
-
-    @staticmethod
-    def pipes(f) -> int:
-        """The pipes the process holds open."""
-        fds, n = f"/proc/{f.pid}/fd", 0
-        for fd in os.listdir(fds):
-            try:
-                n += os.readlink(f"{fds}/{fd}").startswith("pipe:")
-            except OSError:  # closed since the listing
-                pass
-        return n
 
     def test_bodies_around_the_threshold_on_one_keep_alive_connection(self):
         sizes = [1, 16383, 16384, 16385, 20000, 32768, 32769, 49152, 65535, 65536, 65537,
@@ -213,13 +201,13 @@ class Splice(h.FulcrumTestCase):
         body = h.payload(3 * h.MiB, seed=2)
         f, port, b, admin = self.start(lambda r: Response(200, body=body), admin=True)
         before = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
-        pipes = self.pipes(f)
+        pipes = hh.open_pipes(f)
         with h.HttpClient(port, timeout=h.scaled(10)) as c:
             for _ in range(4):
                 self.assertEqual(c.request("GET", "/x").body, body)
         # The worker made its splice pipe (two descriptors) for the first large body: the
         # bodies went through it, not through a copy.
-        self.assertEqual(self.pipes(f), pipes + 2, "no splice pipe: the bodies were copied")
+        self.assertEqual(hh.open_pipes(f), pipes + 2, "no splice pipe: the bodies were copied")
         after = hh.metric(hh.metrics(admin), "fulcrum_bytes_sent_total", listener="web")
         self.assertGreaterEqual(after - before, 4 * len(body))
         self.assertLess(after - before, 4 * len(body) + 4 * 1024)  # and the four heads

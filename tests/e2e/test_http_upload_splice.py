@@ -9,7 +9,6 @@ fulcrum_bytes_received_total and the access log."""
 # ctest-label: asan
 
 import hashlib
-import os
 import socket
 import struct
 import time
@@ -20,17 +19,6 @@ from http_servers import Response
 from wire import SockReader, read_body, read_head
 
 BLOCK = h.payload(h.MiB, seed=21)
-
-
-def pipes(f) -> int:
-    """The pipes the process holds open."""
-    fds, n = f"/proc/{f.pid}/fd", 0
-    for fd in os.listdir(fds):
-        try:
-            n += os.readlink(f"{fds}/{fd}").startswith("pipe:")
-        except OSError:  # closed since the listing
-            pass
-    return n
 
 
 class SlowSink(h.ThreadedServer):
@@ -74,14 +62,7 @@ class EarlyAnswer(h.ThreadedServer):
             if not chunk:
                 return
             got += len(chunk)
-        conn.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n"
-                     b"Connection: close\r\n\r\ndenied")
-        conn.settimeout(0.2)
-        try:
-            while conn.recv(65536):
-                pass
-        except OSError:
-            pass
+        hh.refuse_with_401_and_close(conn)
 
 
 class UploadSplice(h.FulcrumTestCase):
@@ -98,7 +79,7 @@ class UploadSplice(h.FulcrumTestCase):
         sizes = [1, 16383, 16384, 16385, 20000, 65536, 65537, 262_143, 262_145, 200_001,
                  1_048_579, 5 * h.MiB + 17, 7]
         f, port, b, _ = self.start()
-        before = pipes(f)
+        before = hh.open_pipes(f)
         with h.HttpClient(port, timeout=h.scaled(20)) as c:
             for n in sizes:
                 r = c.request("POST", f"/{n}", body=h.payload(n, seed=n % 101))
@@ -115,7 +96,7 @@ class UploadSplice(h.FulcrumTestCase):
         self.assertEqual(b.connections, 1)
         # The worker made its splice pipe (two descriptors) for the first large body: the
         # bodies went through it, not through a copy (the answers are 2 bytes).
-        self.assertEqual(pipes(f), before + 2, "no splice pipe: the bodies were copied")
+        self.assertEqual(hh.open_pipes(f), before + 2, "no splice pipe: the bodies were copied")
 
     def test_requests_pipelined_after_a_spliced_body_come_in_order(self):
         one, two = h.payload(3 * h.MiB + 5, seed=1), h.payload(100_000, seed=2)
