@@ -31,10 +31,10 @@ from typing import Callable, Iterable
 
 from tcp_servers import ThreadedServer
 from wire import (WS_CLOSE, WS_PING, WS_PONG, ConnectionClosed, ProtocolError,
-                  SockReader, has_token, header_get, read_body, read_head, ws_accept_key,
-                  ws_encode_frame, ws_read_frame)
+                  SockReader, has_token, header_get, read_body, read_head, request_heads,
+                  ws_accept_key, ws_encode_frame, ws_read_frame)
 
-__all__ = ["Request", "Response", "HttpBackend", "WebSocketBackend"]
+__all__ = ["Request", "Response", "HttpBackend", "WebSocketBackend", "SlowReadingBackend"]
 
 REASONS = {100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created",
            204: "No Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
@@ -319,3 +319,36 @@ class WebSocketBackend(HttpBackend):
             with self._lock:
                 self.tunnels_active -= 1
 
+
+
+class SlowReadingBackend(ThreadedServer):
+    """Reads each request's body at `rate` bytes per second (hashing it), then answers 200
+    with "<length> <sha256>", and keeps the connection for the next request; with
+    `stop_after`, stops reading after that many bytes of a body, waits `stop_pause` seconds
+    and never answers. `rcvbuf`: SO_RCVBUF of each connection (what its kernel holds)."""
+    rate = 40 << 20  # bytes per second
+    stop_after = None
+    stop_pause = 6.0
+    rcvbuf = None
+
+    def handle(self, conn, conn_id):
+        if self.rcvbuf is not None:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        reader = SockReader(conn)
+        for head in request_heads(reader):
+            digest, received = hashlib.sha256(), 0
+
+            def sink(data):
+                nonlocal received
+                digest.update(data)
+                received += len(data)
+                time.sleep(len(data) / self.rate)
+                if self.stop_after is not None and received >= self.stop_after:
+                    time.sleep(self.stop_pause)
+                    raise ConnectionError("stopped reading")
+
+            _, complete = read_body(reader, head, is_request=True, sink=sink)
+            if not complete:
+                return
+            body = f"{received} {digest.hexdigest()}".encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))

@@ -16,7 +16,7 @@ import time
 import harness as h
 import http_helpers as hh
 from http_servers import Response
-from wire import SockReader, read_body, read_head
+from wire import SockReader, read_body, read_head, request_heads
 
 BIG = 64 * h.MiB
 BLOCK = h.payload(h.MiB, seed=11)
@@ -36,11 +36,7 @@ class OneWriteLengthBackend(h.ThreadedServer):
 
     def handle(self, conn, conn_id):
         reader = SockReader(conn)
-        while True:
-            try:
-                head = read_head(reader, is_request=True)
-            except Exception:
-                return
+        for head in request_heads(reader):
             cl = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
             if head.target == "/extra":
                 conn.sendall(cl % len(self.BODY) + self.BODY + b"HTTP/1.1 200 OK\r\n\r\nstray")

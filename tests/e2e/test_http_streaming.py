@@ -9,7 +9,7 @@ import time
 import harness as h
 import http_helpers as hh
 from http_servers import Response
-from wire import SockReader, read_body, read_head
+from wire import SockReader, read_body, read_head, request_heads
 
 SIZE = 64 * h.MiB
 BLOCK = h.payload(h.MiB, seed=3)
@@ -21,35 +21,6 @@ def expected_digest() -> str:
     for _ in range(SIZE // h.MiB):
         d.update(BLOCK)
     return d.hexdigest()
-
-
-class SlowReadingBackend(h.ThreadedServer):
-    """Reads one request's body slowly (hashing it), then answers 200 with the digest; with
-    `stop_after`, stops reading after that many bytes and never answers."""
-    rate = 40 * h.MiB  # bytes per second
-    stop_after = None
-    rcvbuf = None  # SO_RCVBUF of each connection
-
-    def handle(self, conn, conn_id):
-        if self.rcvbuf is not None:
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
-        reader = SockReader(conn)
-        head = read_head(reader, is_request=True)
-        digest = hashlib.sha256()
-        received = 0
-
-        def sink(data):
-            nonlocal received
-            digest.update(data)
-            received += len(data)
-            time.sleep(len(data) / self.rate)
-            if self.stop_after is not None and received >= self.stop_after:
-                time.sleep(h.scaled(6))
-                raise ConnectionError("stopped reading")
-
-        read_body(reader, head, is_request=True, sink=sink)
-        body = f"{received} {digest.hexdigest()}".encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
 
 # Chunk sizes around the no-copy threshold (8 KiB) and the read buffer (32 KiB), so that one
@@ -72,13 +43,7 @@ class OneWriteBackend(h.ThreadedServer):
 
     def handle(self, conn, conn_id):
         reader = SockReader(conn)
-        n = 0
-        while True:
-            try:
-                head = read_head(reader, is_request=True)
-            except Exception:
-                return
-            n += 1
+        for n, head in enumerate(request_heads(reader), start=1):
             if head.target == "/close":
                 data = h.payload(1536 * 1024, seed=9)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + data)
@@ -331,7 +296,7 @@ class Streaming(h.FulcrumTestCase):
             self.assertEqual(after - before, received, f"{target}: counted bytes")
 
     def test_upload_to_slow_backend(self):
-        b = self.backend(SlowReadingBackend(name="slow"))
+        b = self.backend(h.SlowReadingBackend(name="slow"))
         port = h.free_port()
         f = self.fulcrum(hh.http_config(port, [hh.pool("p", [b])]))
         base = f.rss_kib()
@@ -355,7 +320,7 @@ class Streaming(h.FulcrumTestCase):
         # the backend's own receive buffer cannot be seen from the proxy: kept small here.)
         size = 6 * h.MiB
         body = h.payload(size, seed=5)
-        b = self.backend(SlowReadingBackend(name="slow"))
+        b = self.backend(h.SlowReadingBackend(name="slow"))
         b.rate = 3 * h.MiB
         b.rcvbuf = 64 * 1024
         port = h.free_port()
@@ -368,7 +333,7 @@ class Streaming(h.FulcrumTestCase):
         self.assertEqual(head.status, 200, answer)
         self.assertEqual(answer.decode(), f"{size} {hashlib.sha256(body).hexdigest()}")
 
-        b.stop_after = 3 * h.MiB
+        b.stop_after, b.stop_pause = 3 * h.MiB, h.scaled(6)
         start = time.monotonic()
         with h.connect(port, timeout=h.scaled(30)) as s:
             s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)

@@ -21,32 +21,12 @@ from wire import SockReader, read_body, read_head
 BLOCK = h.payload(h.MiB, seed=21)
 
 
-class SlowSink(h.ThreadedServer):
-    """Reads each request's Content-Length body at `rate` bytes per second (hashing it), then
-    answers 200 with "<length> <sha256>"; keeps the connection for the next request."""
-    rate = 40 * h.MiB
-
-    def handle(self, conn, conn_id):
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        reader = SockReader(conn)
-        while True:
-            try:
-                head = read_head(reader, is_request=True)
-            except Exception:
-                return
-            digest, received = hashlib.sha256(), 0
-
-            def sink(data):
-                nonlocal received
-                digest.update(data)
-                received += len(data)
-                time.sleep(len(data) / self.rate)
-
-            _, complete = read_body(reader, head, is_request=True, sink=sink)
-            if not complete:
-                return
-            body = f"{received} {digest.hexdigest()}".encode()
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+def slow_backend() -> h.SlowReadingBackend:
+    """Reads each body at 40 MiB/s through a 64 KiB receive buffer: the proxy's splices
+    into it fall short, and what they left goes through the writer."""
+    b = h.SlowReadingBackend(name="slow")
+    b.rcvbuf = 64 * 1024
+    return b
 
 
 class EarlyAnswer(h.ThreadedServer):
@@ -123,7 +103,7 @@ class UploadSplice(h.FulcrumTestCase):
 
     def test_slow_backend_gets_64_mib_exactly_in_bounded_memory(self):
         size = 64 * h.MiB
-        f, port, b, _ = self.start(SlowSink())
+        f, port, b, _ = self.start(slow_backend())
         base = f.rss_kib()
         expected = hashlib.sha256()
         for _ in range(size // h.MiB):

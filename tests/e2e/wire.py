@@ -208,6 +208,16 @@ def read_head(reader: SockReader, is_request: bool, limit: int = MAX_HEAD_BYTES)
     return head
 
 
+def request_heads(reader: SockReader):
+    """Each request head a test backend's connection brings, until it closes (or sends what
+    is not a head): the loop of a keep-alive backend that reads its bodies itself."""
+    while True:
+        try:
+            yield read_head(reader, is_request=True)
+        except (ConnectionClosed, ProtocolError, OSError):
+            return
+
+
 def _content_length(head: Head) -> int | None:
     values = head.get_all("Content-Length")
     if not values:
